@@ -1,0 +1,41 @@
+"""musicgen: music and sequence generation with recurrent networks in Keras 3.
+
+The top-level names are imported lazily, so ``import musicgen`` stays fast and
+does not start TensorFlow until a model is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from musicgen.errors import CheckpointError, ConfigError, DataError, MidiError, MusicgenError
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Tokenizer": "musicgen.tokenizer",
+    "TokenizerConfig": "musicgen.tokenizer",
+    "build_language_model": "musicgen.models",
+    "TrainConfig": "musicgen.training",
+    "train": "musicgen.training",
+    "load_checkpoint": "musicgen.checkpoint",
+    "generate": "musicgen.sampling",
+    "NGramModel": "musicgen.ngram",
+}
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "MidiError",
+    "MusicgenError",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'musicgen' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m musicgen`` runs the command line."""
+
+from musicgen.cli import main
+
+raise SystemExit(main())
