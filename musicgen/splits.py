@@ -1,0 +1,42 @@
+"""Deterministic train/validation/test splits by a stable hash of each item's key.
+
+A key (a file's relative path, a sentence) always lands in the same split, whatever
+else is added to the data set and on whatever machine: the split depends only on
+the SHA-1 of the key, not on Python's salted ``hash`` or on file order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from musicgen.errors import ConfigError
+
+SPLIT_NAMES = ("train", "validation", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def stable_fraction(key: str, salt: str = "") -> float:
+    """Map ``key`` to a number in [0, 1) that is the same on every machine and run."""
+    digest = hashlib.sha1(f"{salt}{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_of(key: str, fractions: Sequence[float] = DEFAULT_FRACTIONS, salt: str = "") -> str:
+    """The split (``train``, ``validation`` or ``test``) that ``key`` belongs to."""
+    check_fractions(fractions)
+    position = stable_fraction(key, salt)
+    boundary = 0.0
+    for name, fraction in zip(SPLIT_NAMES, fractions, strict=True):
+        boundary += fraction
+        if position < boundary:
+            return name
+    return SPLIT_NAMES[-1]
+
+
+def check_fractions(fractions: Sequence[float]) -> None:
+    """Raise ``ConfigError`` unless ``fractions`` are three non-negative numbers summing to 1."""
+    if len(fractions) != 3 or any(fraction < 0 for fraction in fractions):
+        raise ConfigError(f"split fractions must be three non-negative numbers, got {tuple(fractions)}")
+    if abs(sum(fractions) - 1.0) > 1e-6:
+        raise ConfigError(f"split fractions must sum to 1, got {tuple(fractions)} (sum {sum(fractions)})")
