@@ -1,19 +1,111 @@
-"""``musicgen prepare``: not yet available (placeholder until its issue lands)."""
+"""``musicgen prepare``: encode a folder of MIDI/score files into a reusable token cache."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 
 from musicgen.cli import add_verbose
+from musicgen.errors import ConfigError
+
+DESCRIPTION = """\
+Scan MIDI_DIR recursively for .mid/.midi files (and .xml, .mxl, .musicxml, .abc, .krn
+scores, read through music21), encode them in parallel and write a token cache:
+token arrays, manifest.json (tokenizer config, every file's path, size, SHA-256 and
+train/validation/test split) and report.json (files encoded, skipped with reasons).
+Files that cannot be read are skipped and listed, never dropped silently. Running it
+again reuses the cache while the files and the options are unchanged, and re-encodes
+only the files that changed.
+
+example:
+  musicgen prepare data/midi/bach --out cache/bach
+  musicgen train cache/bach --out checkpoints/mine
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("prepare", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "prepare", help="encode a MIDI folder into a token cache",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("midi_dir", metavar="MIDI_DIR", help="folder of MIDI or score files (searched recursively)")
+    parser.add_argument(
+        "--out", metavar="CACHE_DIR", default=None,
+        help="cache directory (default: $XDG_CACHE_HOME/musicgen/prepared/<folder>-<hash>)",
+    )
+    parser.add_argument("--workers", type=int, default=None, metavar="N", help="encoding processes (default: CPU count)")
+    parser.add_argument(
+        "--split", default="0.8,0.1,0.1", metavar="TRAIN,VALIDATION,TEST",
+        help="split fractions by file (default: 0.8,0.1,0.1)",
+    )
+    parser.add_argument("--force", action="store_true", help="re-encode every file even if the cache is current")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 if any file was skipped")
+    tokenizer = parser.add_argument_group("tokenizer (default: the standard configuration)")
+    tokenizer.add_argument("--tokenizer", metavar="FILE", help="tokenizer JSON to encode with (e.g. a checkpoint's tokenizer.json)")
+    tokenizer.add_argument("--steps-per-quarter", type=int, metavar="N", help="time steps per quarter note (default 12)")
+    tokenizer.add_argument("--velocity-bins", type=int, metavar="N", help="velocity bins (default 32)")
+    tokenizer.add_argument("--no-programs", action="store_true", help="merge every pitched instrument into program 0")
+    tokenizer.add_argument("--no-drums", action="store_true", help="drop drum tracks")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print report.json's content instead of the summary")
     add_verbose(parser)
     parser.set_defaults(handler=run)
 
 
+def tokenizer_config_from_args(args: argparse.Namespace) -> dict:
+    """The tokenizer config the options ask for, as a dict."""
+    from musicgen.tokenizer import Tokenizer, TokenizerConfig
+
+    config = Tokenizer.load(args.tokenizer).config.to_dict() if args.tokenizer else TokenizerConfig().to_dict()
+    if args.steps_per_quarter is not None:
+        config["steps_per_quarter"] = args.steps_per_quarter
+    if args.velocity_bins is not None:
+        config["velocity_bins"] = args.velocity_bins
+    if args.no_programs:
+        config["use_programs"] = False
+    if args.no_drums:
+        config["use_drums"] = False
+    return config
+
+
+def parse_fractions(text: str) -> tuple[float, float, float]:
+    """``"0.8,0.1,0.1"`` -> ``(0.8, 0.1, 0.1)``."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise ConfigError(f"--split wants three comma-separated fractions like 0.8,0.1,0.1, got {text!r}")
+    return values
+
+
 def run(args: argparse.Namespace) -> int:
-    print("musicgen prepare: not yet available in this version.", file=sys.stderr)
-    return 1
+    from musicgen.data import REPORT_NAME, prepare
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    start = time.perf_counter()
+    cache = prepare(
+        args.midi_dir, args.out, tokenizer_config=tokenizer_config_from_args(args),
+        fractions=parse_fractions(args.split), workers=args.workers,
+        progress=not args.no_progress, force=args.force,
+    )
+    seconds = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(json.loads((cache.directory / REPORT_NAME).read_text()), sort_keys=True))
+    else:
+        if cache.status == "reused":
+            action = "cache is current, nothing to encode"
+        else:
+            reused = len(cache.manifest["files"]) + len(cache.manifest["skipped"]) - cache.encoded_files
+            action = f"{cache.status}: {cache.encoded_files} files parsed, {reused} reused"
+        print(f"musicgen prepare: {args.midi_dir} -> {cache.directory} ({action}, {seconds:.1f} s)")
+        print(cache.summary())
+    if cache.manifest["skipped"]:
+        count = len(cache.manifest["skipped"])
+        print(f"musicgen prepare: {count} file{'s' * (count != 1)} skipped (see {cache.directory / REPORT_NAME})", file=sys.stderr)
+        if args.strict:
+            return 1
+    return 0
