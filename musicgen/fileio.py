@@ -18,6 +18,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; give them the usual mode.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``.
@@ -31,6 +41,7 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     handle, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(handle)
     temporary = Path(name)
+    os.chmod(temporary, _FILE_MODE)
     try:
         yield temporary
         _fsync_path(temporary)
