@@ -24,6 +24,7 @@ from keras import layers
 from musicgen import cells
 from musicgen.cells import CELL_KINDS, make_cell
 from musicgen.errors import ConfigError
+from musicgen.recurrent import Recurrent  # registers musicgen>Recurrent for load_model
 
 IMPLEMENTATIONS = ("custom", "keras")
 
@@ -84,8 +85,6 @@ def recurrent_layer(
     units = int(units)
     common = dict(return_sequences=return_sequences, return_state=return_state, go_backwards=go_backwards, name=name)
     if implementation == "custom":
-        from musicgen.recurrent import Recurrent
-
         cell = make_cell(kind, units, dropout=dropout, recurrent_dropout=recurrent_dropout)
         return Recurrent(cell, **common)
     for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
