@@ -1,0 +1,335 @@
+"""Self-describing checkpoint directories: save, validate and load.
+
+A checkpoint directory holds everything needed to sample from or evaluate a model
+without any other flag::
+
+    model.keras          the best model by validation loss (no optimizer state);
+                         loads with ``keras.saving.load_model(path, safe_mode=True)``
+    last.keras           the model after the last completed epoch, compiled, with its
+                         optimizer state (what ``--resume`` continues from)
+    tokenizer.json       the tokenizer the model's ids belong to
+    train_config.json    the TrainConfig the model was trained with
+    split.json           which files of the data set are in which split
+    state.json           epoch, best validation loss, seeds, wall time, history summary
+    history.csv          one row of metrics per epoch
+    tensorboard/         TensorBoard event files
+
+Every file is written atomically (temporary file, then rename), and ``state.json`` is
+written last, so a crash or ``kill -9`` at any moment leaves a loadable directory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from musicgen import fileio
+from musicgen.errors import CheckpointError, ConfigError
+
+MODEL_FILE = "model.keras"
+LAST_FILE = "last.keras"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "train_config.json"
+SPLIT_FILE = "split.json"
+STATE_FILE = "state.json"
+HISTORY_FILE = "history.csv"
+TENSORBOARD_DIR = "tensorboard"
+FORMAT = "musicgen-checkpoint"
+FORMAT_VERSION = 1
+REQUIRED_FILES = (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE, SPLIT_FILE, STATE_FILE)
+# Files whose presence marks a directory as a musicgen checkpoint (finished or not).
+MARKER_FILES = (STATE_FILE, MODEL_FILE, LAST_FILE, CONFIG_FILE)
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the best model and what it needs to be used."""
+
+    model: Any
+    tokenizer: Any
+    train_config: dict[str, Any]
+    state: dict[str, Any]
+    directory: Path
+    split: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dir(self) -> Path:
+        """Alias of :attr:`directory`."""
+        return self.directory
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """Alias of :attr:`split` (the data manifest's split of the files)."""
+        return self.split
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.tokenizer.vocab_size)
+
+
+def is_checkpoint(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` already holds (part of) a musicgen checkpoint."""
+    directory = Path(directory)
+    return directory.is_dir() and any((directory / name).exists() for name in MARKER_FILES)
+
+
+def save_model_file(model: Any, path: str | os.PathLike) -> None:
+    """Save a Keras model to a ``.keras`` file atomically."""
+    with fileio.atomic_path(path) as temporary:
+        model.save(str(temporary))
+
+
+def write_metadata(
+    directory: str | os.PathLike,
+    tokenizer: Any,
+    train_config: Any,
+    split: dict[str, Any] | None = None,
+) -> None:
+    """Write ``tokenizer.json``, ``train_config.json`` and ``split.json`` atomically."""
+    directory = Path(directory)
+    fileio.atomic_write_text(directory / TOKENIZER_FILE, _tokenizer_json(tokenizer))
+    fileio.atomic_write_json(directory / CONFIG_FILE, _as_dict(train_config))
+    fileio.atomic_write_json(directory / SPLIT_FILE, split or {})
+
+
+def write_state(directory: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write ``state.json`` atomically, stamped with the checkpoint format."""
+    fileio.atomic_write_json(
+        Path(directory) / STATE_FILE, {**state, "format": FORMAT, "format_version": FORMAT_VERSION}
+    )
+
+
+def save_checkpoint(
+    directory: str | os.PathLike,
+    model: Any,
+    tokenizer: Any,
+    train_config: Any,
+    state: dict[str, Any] | None = None,
+    split: dict[str, Any] | None = None,
+    last_model: Any = None,
+) -> Path:
+    """Write a complete checkpoint directory (each file atomically, ``state.json`` last).
+
+    ``model`` becomes ``model.keras``; ``last_model`` (a compiled model, whose
+    optimizer state is kept) becomes ``last.keras`` when given. ``train_config`` is a
+    ``TrainConfig`` or a dict.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_metadata(directory, tokenizer, train_config, split)
+        save_model_file(model, directory / MODEL_FILE)
+        if last_model is not None:
+            save_model_file(last_model, directory / LAST_FILE)
+        write_state(directory, dict(state or {}))
+    except OSError as error:
+        raise CheckpointError(f"cannot write the checkpoint in {directory}: {error}") from error
+    return directory
+
+
+def read_metadata(directory: str | os.PathLike) -> tuple[dict, dict, dict]:
+    """``(train_config, state, split)`` of a checkpoint directory, without loading a model."""
+    directory = _check_directory(directory)
+    return (
+        _read_json_file(directory, CONFIG_FILE),
+        _read_state(directory),
+        _read_json_file(directory, SPLIT_FILE),
+    )
+
+
+def load_tokenizer(directory: str | os.PathLike) -> Any:
+    """The tokenizer saved in a checkpoint directory."""
+    from musicgen.tokenizer import Tokenizer
+
+    path = _require(_check_directory(directory), TOKENIZER_FILE)
+    try:
+        return Tokenizer.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{path} is not a valid tokenizer file: {error}") from error
+
+
+def load_model_file(path: str | os.PathLike, compile: bool = False) -> Any:
+    """Load a ``.keras`` file with ``safe_mode=True``; any failure is a ``CheckpointError``."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing")
+    _register_custom_objects()
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a damaged archive.
+        raise CheckpointError(f"{path} is not a loadable Keras model ({type(error).__name__}: {error})") from error
+
+
+def load_last_model(directory: str | os.PathLike) -> Any:
+    """``last.keras`` compiled, with its optimizer state (for resuming training)."""
+    directory = _check_directory(directory)
+    return load_model_file(_require(directory, LAST_FILE), compile=True)
+
+
+def load_checkpoint(directory: str | os.PathLike, compile: bool = False) -> Checkpoint:
+    """Load a checkpoint directory; anything missing or damaged is a ``CheckpointError``."""
+    directory = _check_directory(directory)
+    for name in REQUIRED_FILES:
+        _require(directory, name)
+    train_config, state, split = read_metadata(directory)
+    tokenizer = load_tokenizer(directory)
+    model = load_model_file(directory / MODEL_FILE, compile=compile)
+    vocab_size = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+    if vocab_size is not None and vocab_size != tokenizer.vocab_size:
+        raise CheckpointError(
+            f"{directory}: the model has {vocab_size} outputs but the tokenizer has "
+            f"{tokenizer.vocab_size} tokens; the checkpoint mixes files from different runs"
+        )
+    return Checkpoint(model, tokenizer, train_config, state, directory, split)
+
+
+def check_output(out_dir: str | os.PathLike, resume: bool, overwrite: bool) -> None:
+    """Refuse, before any work, an ``--out`` that training must not write to.
+
+    An existing checkpoint is refused unless ``resume`` or ``overwrite``; a file or a
+    location that cannot be created is refused. Nothing is created here.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CheckpointError(f"--out {out_dir} is a file, not a directory")
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other; pick one")
+    if resume and not is_checkpoint(out_dir):
+        raise CheckpointError(f"nothing to resume: {out_dir} holds no checkpoint")
+    if not resume and not overwrite and is_checkpoint(out_dir):
+        raise CheckpointError(
+            f"{out_dir} already holds a checkpoint; pass --resume to continue it or --overwrite to replace it"
+        )
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise CheckpointError(f"cannot write the checkpoint to {out_dir}: {existing} is not a writable directory")
+
+
+def ensure_writable(directory: str | os.PathLike) -> None:
+    """Create ``directory`` and prove a file can be written in it (``CheckpointError`` if not)."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise CheckpointError(f"cannot write the checkpoint to {directory}: {error.strerror or error}") from error
+
+
+def clear(directory: str | os.PathLike) -> None:
+    """Remove a checkpoint's models, state and logs (for ``--overwrite``)."""
+    directory = Path(directory)
+    for name in (MODEL_FILE, LAST_FILE, STATE_FILE, HISTORY_FILE):
+        (directory / name).unlink(missing_ok=True)
+    shutil.rmtree(directory / TENSORBOARD_DIR, ignore_errors=True)
+
+
+def check_resumable(directory: str | os.PathLike, architecture: dict[str, Any], tokenizer: Any) -> dict | None:
+    """The state to resume ``directory`` from, or ``None`` if no epoch was completed.
+
+    Raises ``CheckpointError`` when the data's tokenizer or the requested model
+    (``architecture``: the model-defining training options) differ from the checkpoint's.
+    """
+    directory = Path(directory)
+    saved_config = _read_json_file(directory, CONFIG_FILE) if (directory / CONFIG_FILE).is_file() else {}
+    if (directory / TOKENIZER_FILE).is_file():
+        try:
+            saved_tokenizer = json.loads((directory / TOKENIZER_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise CheckpointError(f"{directory / TOKENIZER_FILE} is corrupt: {error}") from error
+        if saved_tokenizer != json.loads(_tokenizer_json(tokenizer)):
+            raise CheckpointError(
+                f"cannot resume {directory}: it was trained with a different tokenizer than the data's; "
+                "train into a new --out directory"
+            )
+    differences = [
+        f"{name} {saved_config[name]!r} -> {value!r}"
+        for name, value in architecture.items()
+        if name in saved_config and saved_config[name] != value
+    ]
+    if differences:
+        raise CheckpointError(
+            f"cannot resume {directory}: it holds a different model ({'; '.join(differences)}); "
+            "resume with the original options or train into a new --out directory"
+        )
+    if not (directory / LAST_FILE).is_file() or not (directory / STATE_FILE).is_file():
+        return None
+    return _read_state(directory)
+
+
+def _check_directory(directory: str | os.PathLike) -> Path:
+    directory = Path(directory).expanduser()
+    if not directory.exists():
+        raise CheckpointError(f"checkpoint directory {directory} does not exist")
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory} is a file, not a checkpoint directory")
+    if not any((directory / name).exists() for name in MARKER_FILES):
+        raise CheckpointError(
+            f"{directory} is not a musicgen checkpoint (no {STATE_FILE} or {MODEL_FILE}); "
+            f"train one with 'musicgen train DATA --out {directory}'"
+        )
+    return directory
+
+
+def _require(directory: Path, name: str) -> Path:
+    path = directory / name
+    if not path.is_file():
+        hint = " (training has not finished an epoch yet?)" if name == MODEL_FILE else ""
+        raise CheckpointError(f"checkpoint {directory} is incomplete: {name} is missing{hint}")
+    return path
+
+
+def _read_json_file(directory: Path, name: str) -> dict[str, Any]:
+    path = _require(directory, name)
+    try:
+        value = fileio.read_json(path)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is corrupt: {error}") from error
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} is corrupt: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _read_state(directory: Path) -> dict[str, Any]:
+    state = _read_json_file(directory, STATE_FILE)
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{directory / STATE_FILE} is not a musicgen checkpoint state file")
+    if state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{directory} has checkpoint format version {state.get('format_version')!r}; "
+            f"this musicgen reads version {FORMAT_VERSION}"
+        )
+    return state
+
+
+def _tokenizer_json(tokenizer: Any) -> str:
+    text = tokenizer.to_json()
+    return text if isinstance(text, str) else json.dumps(text, indent=2, sort_keys=True)
+
+
+def _as_dict(config: Any) -> dict[str, Any]:
+    if isinstance(config, dict):
+        return dict(config)
+    if hasattr(config, "to_dict"):
+        return config.to_dict()
+    raise TypeError(f"train_config must be a dict or a TrainConfig, got {type(config).__name__}")
+
+
+def _register_custom_objects() -> None:
+    """Import the modules that register musicgen's layers with Keras's serializer."""
+    for name in ("musicgen.models", "musicgen.recurrent", "musicgen.cells"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise

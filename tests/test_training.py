@@ -1,0 +1,295 @@
+"""Training: a falling validation loss, reproducibility, kill -9 and resume, clear refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musicgen import checkpoint
+from musicgen.cli import main
+from musicgen.errors import ConfigError
+from musicgen.fileio import sha256_file
+from musicgen.training import TrainConfig, train
+
+TINY = TrainConfig(
+    units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, epochs=3,
+    learning_rate=1e-2, seed=3,
+)
+TINY_FLAGS = [
+    "--units", "16", "--layers", "1", "--embedding-dim", "8", "--dropout", "0", "--seq-len", "32",
+    "--batch-size", "4", "--epochs", "3", "--learning-rate", "0.01", "--seed", "3",
+]
+
+
+def write_pieces(folder: Path, count: int = 8, notes: int = 90) -> Path:
+    """Small synthetic MIDI pieces: rising scales, easy to learn."""
+    import pretty_midi
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        music = pretty_midi.PrettyMIDI()
+        piano = pretty_midi.Instrument(program=0)
+        for step in range(notes):
+            pitch = 60 + (0, 2, 4, 5, 7, 9, 11, 12)[(step + index) % 8]
+            piano.notes.append(pretty_midi.Note(80, pitch, step * 0.25, step * 0.25 + 0.25))
+        music.instruments.append(piano)
+        music.write(str(folder / f"piece_{index}.mid"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("training")
+
+
+@pytest.fixture(scope="module")
+def cache(workspace: Path):
+    from musicgen.data import prepare
+
+    return prepare(write_pieces(workspace / "midi"), workspace / "cache", workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def trained(cache, workspace: Path):
+    """One uninterrupted tiny training run (the reference for the other tests)."""
+    return train(cache, workspace / "reference", TINY, progress=False)
+
+
+def _weights(path: Path) -> list[np.ndarray]:
+    import keras
+
+    return keras.saving.load_model(path, compile=False).get_weights()
+
+
+def _assert_same_weights(first: Path, second: Path) -> None:
+    for a, b in zip(_weights(first), _weights(second), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _hashes(directory: Path) -> dict[str, str]:
+    return {path.name: sha256_file(path) for path in sorted(directory.iterdir()) if path.is_file()}
+
+
+def _environment(workspace: Path) -> dict[str, str]:
+    return {
+        **os.environ, "CUDA_VISIBLE_DEVICES": "", "MUSICGEN_CACHE_DIR": str(workspace / "caches"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+
+
+def test_validation_loss_falls_and_directory_describes_itself(trained, workspace: Path) -> None:
+    directory = workspace / "reference"
+    history = trained.history
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert trained.stopped == "completed" and trained.epochs_completed == 3
+    assert all(np.isfinite(row["gradient_norm"]) and row["gradient_norm"] > 0 for row in history)
+    for name in (*checkpoint.REQUIRED_FILES, checkpoint.LAST_FILE, checkpoint.HISTORY_FILE):
+        assert (directory / name).is_file(), name
+    assert any((directory / checkpoint.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
+    lines = (directory / checkpoint.HISTORY_FILE).read_text().splitlines()
+    assert lines[0].startswith("epoch,loss,perplexity,accuracy,gradient_norm,val_loss")
+    assert len(lines) == 4
+    loaded = checkpoint.load_checkpoint(directory)
+    assert loaded.state["epoch"] == 3
+    assert loaded.state["best_val_loss"] == pytest.approx(min(row["val_loss"] for row in history))
+    assert loaded.train_config == TINY.to_dict()
+    assert set(loaded.split["train"]) | set(loaded.split["validation"]) | set(loaded.split["test"]) == {
+        f"piece_{index}.mid" for index in range(8)
+    }
+
+
+def test_same_seed_and_data_give_the_same_weights(trained, cache, workspace: Path) -> None:
+    again = train(cache, workspace / "again", TINY, progress=False)
+    assert [row["loss"] for row in again.history] == [row["loss"] for row in trained.history]
+    _assert_same_weights(workspace / "reference" / "last.keras", workspace / "again" / "last.keras")
+    _assert_same_weights(workspace / "reference" / "model.keras", workspace / "again" / "model.keras")
+
+
+def test_kill_nine_then_resume_matches_uninterrupted_training(trained, cache, workspace: Path, capsys) -> None:
+    out = workspace / "killed"
+    command = [sys.executable, "-m", "musicgen", "train", str(cache.directory), "--out", str(out), *TINY_FLAGS]
+    process = subprocess.Popen(command, env=_environment(workspace), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / checkpoint.STATE_FILE).exists():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    interrupted = checkpoint.load_checkpoint(out)
+    completed = interrupted.state["epoch"]
+    assert 1 <= completed <= 3
+    # Resume in this process (a second subprocess would only repeat TensorFlow's start-up).
+    assert main([*command[3:], "--resume"]) == 0
+    if completed < 3:
+        assert f"resuming {out} after epoch {completed}" in capsys.readouterr().err
+    rows = (out / checkpoint.HISTORY_FILE).read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in rows] == [1, 2, 3]
+    assert json.loads((out / checkpoint.STATE_FILE).read_text())["epoch"] == 3
+    _assert_same_weights(workspace / "reference" / "last.keras", out / "last.keras")
+
+
+def test_time_budget_stops_mid_epoch_with_a_checkpoint_and_resumes(cache, workspace: Path) -> None:
+    out = workspace / "budget"
+    config = dataclasses.replace(TINY, epochs=1, max_minutes=1e-6)
+    result = train(cache, out, config, progress=False)
+    assert result.stopped == "time_budget" and result.epochs_completed == 0
+    state = checkpoint.load_checkpoint(out).state
+    assert state["epoch"] == 0 and state["step_in_epoch"] == 1
+    finished = train(cache, out, dataclasses.replace(config, max_minutes=None), resume=True, progress=False)
+    assert finished.stopped == "completed" and finished.epochs_completed == 1
+    assert checkpoint.load_checkpoint(out).state["step_in_epoch"] == 0
+
+
+def test_mixed_precision_and_keras_layers_build_and_train_on_cpu(cache, workspace: Path) -> None:
+    """No GPU here: check --mixed-precision and --implementation keras (cuDNN on a GPU) run."""
+    import keras
+
+    config = dataclasses.replace(TINY, epochs=1, steps_per_epoch=2, mixed_precision=True, implementation="keras")
+    result = train(cache, workspace / "mixed", config, progress=False)
+    assert np.isfinite(result.history[0]["loss"])
+    assert keras.config.dtype_policy().name == "float32"
+    model = checkpoint.load_checkpoint(workspace / "mixed").model
+    assert model.get_layer("rnn_1").dtype_policy.name == "mixed_float16"
+    assert isinstance(model.get_layer("rnn_1"), keras.layers.LSTM)
+    assert model(np.ones((1, 4), np.int32)).dtype == "float32"
+
+
+# Bad input: a clear message, exit status 2, and a good checkpoint left untouched.
+
+
+def _run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["train", *argv, "--quiet"])
+    return code, capsys.readouterr().err
+
+
+def test_folder_without_usable_midi(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("MUSICGEN_CACHE_DIR", str(tmp_path / "caches"))
+    (tmp_path / "midi").mkdir()
+    (tmp_path / "midi" / "broken.mid").write_bytes(b"MThd garbage")
+    code, err = _run_cli([str(tmp_path / "midi"), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "musicgen train: error: no usable music file" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sequence_longer_than_every_piece(cache, tmp_path: Path, capsys) -> None:
+    code, err = _run_cli([str(cache.directory), "--out", str(tmp_path / "out"), "--seq-len", "100000"], capsys)
+    assert code == 2 and "--seq-len 100000 is longer than every piece" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_checkpoint_is_refused_without_resume(trained, cache, workspace: Path, capsys) -> None:
+    directory = workspace / "reference"
+    before = _hashes(directory)
+    code, err = _run_cli([str(cache.directory), "--out", str(directory), *TINY_FLAGS], capsys)
+    assert code == 2 and "already holds a checkpoint; pass --resume" in err
+    assert _hashes(directory) == before
+
+
+def test_resume_with_a_different_model_is_refused(trained, cache, workspace: Path, capsys) -> None:
+    directory = workspace / "reference"
+    before = _hashes(directory)
+    code, err = _run_cli([str(cache.directory), "--out", str(directory), "--resume", "--units", "32"], capsys)
+    assert code == 2 and "different model (units 16 -> 32)" in err
+    assert _hashes(directory) == before
+
+
+def test_resume_with_a_different_tokenizer_is_refused(trained, workspace: Path, capsys) -> None:
+    from musicgen.data import prepare
+    from musicgen.tokenizer import TokenizerConfig
+
+    other = prepare(workspace / "midi", workspace / "other-cache", TokenizerConfig(velocity_bins=8), workers=1, progress=False)
+    directory = workspace / "reference"
+    before = _hashes(directory)
+    code, err = _run_cli([str(other.directory), "--out", str(directory), "--resume"], capsys)
+    assert code == 2 and "different tokenizer" in err
+    assert _hashes(directory) == before
+
+
+def test_unwritable_output(cache, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    code, err = _run_cli([str(cache.directory), "--out", str(blocker / "run")], capsys)
+    assert code == 2 and "cannot write the checkpoint" in err
+    if os.geteuid() != 0:  # root writes anywhere, so a read-only folder only stops others
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        code, err = _run_cli([str(cache.directory), "--out", str(locked / "run")], capsys)
+        assert code == 2 and "cannot write the checkpoint" in err
+
+
+def test_resume_without_a_checkpoint(cache, tmp_path: Path, capsys) -> None:
+    code, err = _run_cli([str(cache.directory), "--out", str(tmp_path / "empty"), "--resume"], capsys)
+    assert code == 2 and "nothing to resume" in err
+
+
+# Configuration.
+
+
+def test_plateau_halves_the_learning_rate_and_patience_stops() -> None:
+    from musicgen.training import _update_state
+
+    class Rate:
+        value = 0.0
+
+        def assign(self, value: float) -> None:
+            self.value = value
+
+    class Model:
+        class optimizer:  # noqa: N801 - stands in for model.optimizer
+            learning_rate = Rate()
+
+    config = dataclasses.replace(TrainConfig(), learning_rate=0.008, lr_patience=2, early_stopping_patience=4)
+    state = {"epoch": 0, "best_val_loss": None, "best_epoch": None, "wait": 0, "learning_rate": 0.008}
+    improved = [
+        _update_state(state, {"epoch": epoch, "val_loss": loss}, config, Model)
+        for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.6, 2.7, 2.8], start=1)
+    ]
+    assert improved == [True, True, False, False, False, False]
+    assert state["best_epoch"] == 2 and state["best_val_loss"] == 2.0
+    assert state["wait"] == 4 >= config.early_stopping_patience
+    assert state["learning_rate"] == Model.optimizer.learning_rate.value == 0.002
+
+
+def test_config_round_trip_and_unknown_keys() -> None:
+    config = dataclasses.replace(TINY, transpose_range=(-2, 4), tokenizer={"velocity_bins": 8})
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ConfigError, match="unknown training options: colour"):
+        TrainConfig.from_dict({"colour": "blue"})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"units": 0}, "units must be a positive integer"), ({"dropout": 1.0}, "dropout must be in"),
+     ({"learning_rate": -1.0}, "learning-rate must be positive"), ({"jit_compile": "maybe"}, "jit-compile")],
+)
+def test_config_validation(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        dataclasses.replace(TrainConfig(), **changes).validate()
+
+
+def test_cli_builds_the_config_from_flags_over_the_defaults(tmp_path: Path) -> None:
+    from musicgen.cli import build_parser
+    from musicgen.cli.train import build_config
+
+    args = build_parser().parse_args(
+        ["train", "data", "--out", str(tmp_path / "run"), "--layers", "3", "--no-augment", "--clipnorm", "0"]
+    )
+    config = build_config(args)
+    assert config == dataclasses.replace(TrainConfig(), num_layers=3, augment=False, clipnorm=0.0)
+    defaults = build_config(build_parser().parse_args(["train", "data", "--out", str(tmp_path / "run")]))
+    assert defaults == TrainConfig()
+    assert (defaults.cell, defaults.units, defaults.num_layers, defaults.clipnorm) == ("lstm", 256, 2, 1.0)
