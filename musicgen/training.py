@@ -38,7 +38,7 @@ class TrainConfig:
     dropout: float = 0.2
     one_hot: bool = False
     seq_len: int = 256
-    batch_size: int = 32
+    batch_size: int = 16
     epochs: int = 40
     learning_rate: float = 2e-3
     clipnorm: float | None = 1.0
