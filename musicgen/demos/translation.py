@@ -1,0 +1,404 @@
+"""Spanish-to-English translation demo: train, load, translate, evaluate.
+
+A notebook user calls the same functions as ``musicgen translate``::
+
+    from musicgen.demos.translation import Translator, evaluate_translator, train_translator
+
+    train_translator("data/translation", "checkpoints/mine", TranslatorConfig(epochs=2))
+    translator = Translator.load("checkpoints/translate")
+    translator.translate(["Hace mucho frío aquí."], beam_size=4)
+    evaluate_translator("checkpoints/translate", limit=500)
+
+The model (:mod:`musicgen.demos.translation_model`) is an attention encoder-decoder on
+musicgen's recurrent layers; data handling is in :mod:`musicgen.demos.translation_data`
+and decoding in :mod:`musicgen.demos.translation_decoding`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from musicgen import fileio, paths
+from musicgen.demos import translation_data as data
+from musicgen.demos.translation_config import TranslatorConfig
+from musicgen.errors import CheckpointError, ConfigError, DataError
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "train_config.json"
+HISTORY_FILE = "history.csv"
+INPUT_LENGTH_FACTOR = 3  # translate inputs up to 3x the training sentence length
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_translator` did."""
+
+    checkpoint_dir: Path
+    epochs_run: int
+    best_epoch: int
+    best_validation_loss: float
+    best_validation_accuracy: float
+    seconds: float
+    history: dict[str, list[float]]
+
+
+@dataclass
+class Translation:
+    """One translated sentence with what went into it."""
+
+    source: str
+    text: str
+    source_tokens: list[str]
+    target_tokens: list[str]
+    attention: np.ndarray  # (len(target_tokens) + 1, len(source_tokens)); last row: </s>
+    unknown_words: list[str]
+
+
+# -- training ------------------------------------------------------------------------------
+
+
+def train_translator(
+    data_dir: str | Path = paths.TRANSLATION_DATA_DIR,
+    out_dir: str | Path = paths.TRANSLATION_CHECKPOINT,
+    config: TranslatorConfig | None = None,
+    verbose: int = 1,
+    resume: bool = False,
+) -> TrainResult:
+    """Train on the train split, keep the best epoch by validation loss in ``out_dir``.
+
+    With ``resume``, continue from the model saved in ``out_dir`` for ``config.epochs``
+    more epochs: its architecture, vocabularies and length rule are kept, the optimiser
+    starts afresh, and history and training time carry on from the earlier run.
+    """
+    import tensorflow as tf
+
+    from musicgen.demos.translation_model import Seq2SeqTranslator
+    from musicgen.runtime import set_seed
+
+    config = config or TranslatorConfig()
+    if config.epochs < 1 or config.batch_size < 1 or config.max_tokens < 1:
+        raise ConfigError("epochs, batch size and max tokens must be at least 1")
+    out_dir = Path(out_dir)
+    previous = _previous_run(out_dir) if resume else None
+    if previous is not None:
+        config = dataclasses.replace(
+            TranslatorConfig.from_dict(previous["config"]), epochs=config.epochs, max_minutes=config.max_minutes,
+            learning_rate=config.learning_rate, seed=config.seed + len(previous["history"].get("loss", [])),
+        )
+    set_seed(config.seed)
+    splits = data.load_splits(data_dir, config.max_tokens)
+    train_pairs = splits["train"][: config.max_train_pairs] if config.max_train_pairs else splits["train"]
+    if not train_pairs or not splits["validation"]:
+        raise DataError(f"{data_dir}: too few pairs for a train and a validation split")
+    if previous is not None:
+        model = Translator.load(out_dir).model
+    else:
+        model = Seq2SeqTranslator(
+            data.build_vocabulary((p.source_tokens for p in train_pairs), config.min_count, config.max_source_vocabulary),
+            data.build_vocabulary((p.target_tokens for p in train_pairs), config.min_count, config.max_target_vocabulary),
+            data.build_truecase(pair.target for pair in train_pairs),
+            cell=config.cell, units=config.units, embedding_dim=config.embedding_dim,
+            attention_score=config.attention_score, dropout=config.dropout,
+            implementation=config.implementation, max_tokens=config.max_tokens, name="translator",
+        )
+    source_index = {token: i for i, token in enumerate(model.source_vocabulary)}
+    target_index = {token: i for i, token in enumerate(model.target_vocabulary)}
+    train_ids = data.encode_pairs(train_pairs, source_index, target_index)
+    validation_ids = data.encode_pairs(splits["validation"], source_index, target_index)
+    rng = np.random.default_rng(config.seed)
+    spec = tf.TensorSpec((None, None), tf.int32)
+    signature = ((spec, spec), spec, tf.TensorSpec((None, None), tf.float32))
+
+    def dataset(ids, shuffle_rng):
+        batches = data.count_batches(len(ids[0]), config.batch_size)
+        return tf.data.Dataset.from_generator(
+            lambda: data.length_bucketed_batches(*ids, config.batch_size, shuffle_rng),
+            output_signature=signature,
+        ).apply(tf.data.experimental.assert_cardinality(batches)).prefetch(4)
+
+    model.build()
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=False,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saver = _BestModelSaver(out_dir, config, {name: len(pairs) for name, pairs in splits.items()}, previous)
+    callbacks = [saver]
+    if config.max_minutes:
+        callbacks.append(_TimeLimit(config.max_minutes * 60.0))
+    initial_epoch = len(saver.history.get("loss", []))
+    with contextlib.redirect_stdout(sys.stderr):  # progress bars go to stderr
+        model.fit(
+            dataset(train_ids, rng), validation_data=dataset(validation_ids, None),
+            epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch,
+            callbacks=callbacks, verbose=verbose, shuffle=False,  # the batches come shuffled
+        )
+    if saver.best_epoch == 0:
+        raise DataError("training stopped before the first epoch finished; raise --max-minutes")
+    return TrainResult(
+        out_dir, len(saver.history.get("loss", [])), saver.best_epoch, saver.best_loss,
+        saver.best_accuracy, saver.seconds(), saver.history,
+    )
+
+
+def save_model(model, path: str | Path) -> None:
+    """Save weights, config and vocabularies atomically, without the optimiser state.
+
+    The optimiser's moments would triple the file; a resumed run starts a fresh one.
+    """
+    bare = type(model).from_config(model.get_config())
+    bare.build()
+    bare.set_weights(model.get_weights())
+    with fileio.atomic_path(path) as temporary:
+        bare.save(temporary)
+
+
+def _previous_run(out_dir: Path) -> dict[str, Any]:
+    """The record of the run saved in ``out_dir`` (for ``resume``); ``CheckpointError`` if none."""
+    record = out_dir / CONFIG_FILE
+    if not (out_dir / MODEL_FILE).is_file() or not record.is_file():
+        raise CheckpointError(f"{out_dir}: nothing to resume (needs {MODEL_FILE} and {CONFIG_FILE})")
+    try:
+        previous = fileio.read_json(record)
+        TranslatorConfig.from_dict(previous["config"])
+        if "history" not in previous:  # records of the first version kept it in history.csv only
+            previous["history"] = _read_history(out_dir / HISTORY_FILE)
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise CheckpointError(f"{record}: not a translation training record ({error})") from error
+    return previous
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    lines = path.read_text(encoding="utf-8").split()
+    keys = lines[0].split(",")[1:]
+    rows = [[float(value) for value in line.split(",")[1:]] for line in lines[1:]]
+    return {key: [row[index] for row in rows] for index, key in enumerate(keys)}
+
+
+class _BestModelSaver(keras.callbacks.Callback):
+    """After each epoch: history and record on disk, the model when validation loss improves."""
+
+    def __init__(
+        self, out_dir: Path, config: TranslatorConfig, split_sizes: dict[str, int],
+        previous: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.out_dir, self.config, self.split_sizes = out_dir, config, split_sizes
+        previous = previous or {}
+        self.best_loss = float(previous.get("best_validation_loss", float("inf")))
+        self.best_accuracy = float(previous.get("best_validation_accuracy", 0.0))
+        self.best_epoch = int(previous.get("best_epoch", 0))
+        self.history: dict[str, list[float]] = {k: list(v) for k, v in previous.get("history", {}).items()}
+        self.earlier_seconds = float(previous.get("training_seconds", 0.0))
+        self.earlier_cpu_seconds = float(previous.get("training_cpu_seconds", 0.0))
+        self.runs = int(previous.get("runs", 0)) + 1
+        self.started, self.cpu_started = time.monotonic(), time.process_time()
+
+    def seconds(self) -> float:
+        return self.earlier_seconds + time.monotonic() - self.started
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+        validation_loss = float(logs.get("val_loss", float("inf")))
+        if validation_loss < self.best_loss:
+            self.best_loss, self.best_epoch = validation_loss, epoch + 1
+            self.best_accuracy = float(logs.get("val_accuracy", 0.0))
+            save_model(self.model, self.out_dir / MODEL_FILE)
+        keys = sorted(self.history)
+        rows = ["epoch," + ",".join(keys)]
+        rows += [
+            f"{index + 1}," + ",".join(f"{self.history[key][index]:.6f}" for key in keys)
+            for index in range(len(self.history[keys[0]]))
+        ] if keys else []
+        fileio.atomic_write_text(self.out_dir / HISTORY_FILE, "\n".join(rows) + "\n")
+        fileio.atomic_write_json(self.out_dir / CONFIG_FILE, {
+            "config": self.config.to_dict(),
+            "task": f"Spanish to English, pairs with at most {self.config.max_tokens} tokens per side",
+            "split_sizes": self.split_sizes,
+            "best_epoch": self.best_epoch,
+            "best_validation_loss": self.best_loss,
+            "best_validation_accuracy": self.best_accuracy,
+            "epochs_run": epoch + 1,
+            "runs": self.runs,
+            "history": self.history,
+            "training_seconds": round(self.seconds(), 1),
+            "training_cpu_seconds": round(self.earlier_cpu_seconds + time.process_time() - self.cpu_started, 1),
+        })
+
+
+class _TimeLimit(keras.callbacks.Callback):
+    """Stop training once ``seconds`` have passed (checked after each batch)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds, self.started = seconds, time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.started > self.seconds:
+            self.model.stop_training = True
+
+
+# -- inference -----------------------------------------------------------------------------
+
+
+class Translator:
+    """A trained model with its vocabularies: ``Translator.load(dir).translate([...])``."""
+
+    def __init__(self, model):
+        from musicgen.demos.translation_decoding import StepFunctions
+
+        self.model = model
+        self.source_index = {token: i for i, token in enumerate(model.source_vocabulary)}
+        self.target_index = {token: i for i, token in enumerate(model.target_vocabulary)}
+        self.steps = StepFunctions(model)
+
+    @classmethod
+    def load(cls, checkpoint_dir: str | Path = paths.TRANSLATION_CHECKPOINT) -> Translator:
+        """Load ``checkpoint_dir/model.keras`` with ``safe_mode=True``; ``CheckpointError`` if unusable."""
+        from musicgen.demos.translation_model import Seq2SeqTranslator
+
+        path = Path(checkpoint_dir)
+        path = path if path.suffix == ".keras" else path / MODEL_FILE
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such file; train one with 'musicgen translate train'")
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for a damaged archive
+            raise CheckpointError(f"{path}: not a loadable translation model ({type(error).__name__}: {error})") from error
+        if not isinstance(model, Seq2SeqTranslator):
+            raise CheckpointError(f"{path}: holds a {type(model).__name__}, not a translation model")
+        return cls(model)
+
+    @property
+    def max_input_tokens(self) -> int:
+        return INPUT_LENGTH_FACTOR * self.model.max_tokens
+
+    def translate(
+        self, texts: str | Sequence[str], beam_size: int = 1, batch_size: int = 128, progress: bool = False
+    ) -> list[str]:
+        """English translations of Spanish ``texts`` (empty or all-unknown input gives "")."""
+        return [result.text for result in self.translate_detailed(texts, beam_size, batch_size, progress)]
+
+    def translate_detailed(
+        self, texts: str | Sequence[str], beam_size: int = 1, batch_size: int = 128, progress: bool = False
+    ) -> list[Translation]:
+        """Translations with tokens, attention weights and the unknown source words.
+
+        Sentences are decoded in batches of similar length (the result does not depend
+        on the batching); ``progress`` shows a progress bar on stderr.
+        """
+        from musicgen.demos.translation_decoding import beam_search_decode, greedy_decode
+
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if beam_size < 1:
+            raise ConfigError(f"beam size must be at least 1, got {beam_size}")
+        tokenized = [data.tokenize(text) for text in texts]
+        for text, tokens in zip(texts, tokenized, strict=True):
+            if len(tokens) > self.max_input_tokens:
+                raise DataError(
+                    f"input has {len(tokens)} words and marks, more than the {self.max_input_tokens} "
+                    f"this model translates (it was trained on sentences of up to "
+                    f"{self.model.max_tokens}); split it into sentences: {text[:60]!r}..."
+                )
+        results: list[Translation | None] = [None] * len(texts)
+        todo = []
+        for index, (text, tokens) in enumerate(zip(texts, tokenized, strict=True)):
+            unknown = [token for token in tokens if token not in self.source_index]
+            if not any(token in self.source_index and token.isalnum() for token in tokens):
+                results[index] = Translation(text, "", tokens, [], np.zeros((0, len(tokens))), unknown)
+            else:
+                todo.append(index)
+        todo.sort(key=lambda index: len(tokenized[index]))
+        starts = range(0, len(todo), batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="translating", unit="batch", file=sys.stderr)
+        for start in starts:
+            chunk = todo[start : start + batch_size]
+            source = data.pad_batch([data.encode_tokens(tokenized[i], self.source_index) for i in chunk])
+            max_length = 2 * source.shape[1] + 10
+            if beam_size == 1:
+                decoded = greedy_decode(self.steps, source, max_length)
+            else:
+                decoded = beam_search_decode(self.steps, source, max_length, beam_size)
+            for index, output in zip(chunk, decoded, strict=True):
+                results[index] = self._finish(texts[index], tokenized[index], output)
+        return results  # type: ignore[return-value]
+
+    def _finish(self, text: str, tokens: list[str], output) -> Translation:
+        """Ids to words; an unknown output word copies the most attended source word."""
+        original = data.tokenize(text, lowercase=False)
+        words = []
+        for step, token_id in enumerate(output.ids):
+            word = self.model.target_vocabulary[token_id]
+            if token_id == data.UNK_ID and len(original) == len(tokens):
+                word = original[int(np.argmax(output.attention[step, : len(tokens)]))]
+            words.append(word)
+        unknown = [token for token in tokens if token not in self.source_index]
+        attention = output.attention[:, : len(tokens)]
+        return Translation(text, data.detokenize(words, self.model.truecase), tokens, words, attention, unknown)
+
+    def token_accuracy(self, pairs: Sequence[data.Pair], batch_size: int = 256) -> float:
+        """Teacher-forced next-token accuracy over the target tokens and ``</s>``."""
+        sources, targets = data.encode_pairs(pairs, self.source_index, self.target_index)
+        correct = total = 0
+        for start in range(0, len(sources), batch_size):
+            (source, decoder_input), decoder_target, weights = data.teacher_forcing_batch(
+                sources[start : start + batch_size], targets[start : start + batch_size]
+            )
+            logits = self.steps.forward(source, decoder_input)
+            predicted = np.argmax(np.asarray(logits), axis=-1)
+            correct += int(((predicted == decoder_target) * weights).sum())
+            total += int(weights.sum())
+        return correct / max(total, 1)
+
+
+def evaluate_translator(
+    checkpoint: str | Path | Translator = paths.TRANSLATION_CHECKPOINT,
+    data_dir: str | Path = paths.TRANSLATION_DATA_DIR,
+    split: str = "test",
+    beam_size: int = 1,
+    limit: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Corpus BLEU and chrF (sacrebleu) and token accuracy on ``split``, same length rule as training."""
+    import sacrebleu
+
+    translator = checkpoint if isinstance(checkpoint, Translator) else Translator.load(checkpoint)
+    if split not in ("train", "validation", "test"):
+        raise ConfigError(f"split must be train, validation or test, got {split!r}")
+    pairs = data.load_splits(data_dir, translator.model.max_tokens)[split]
+    if limit is not None:  # an evenly spaced sample: the file is sorted by length
+        if limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {limit}")
+        pairs = pairs[:: max(1, len(pairs) // limit)][:limit]
+    if not pairs:
+        raise DataError(f"{data_dir}: no {split} pairs with at most {translator.model.max_tokens} tokens")
+    started = time.monotonic()
+    hypotheses = translator.translate([pair.source for pair in pairs], beam_size=beam_size, progress=progress)
+    references = [[pair.target for pair in pairs]]
+    return {
+        "bleu": round(sacrebleu.corpus_bleu(hypotheses, references).score, 2),
+        "chrf": round(sacrebleu.corpus_chrf(hypotheses, references).score, 2),
+        "token_accuracy": round(translator.token_accuracy(pairs), 4),
+        "sentences": len(pairs),
+        "split": split,
+        "beam_size": beam_size,
+        "max_tokens": translator.model.max_tokens,
+        "seconds": round(time.monotonic() - started, 1),
+    }
