@@ -1,0 +1,229 @@
+"""Score a checkpoint on held-out pieces next to an n-gram baseline.
+
+The model is scored by teacher forcing over whole pieces: each piece runs through
+the network in one pass from its BOS (the recurrent state is carried over the whole
+piece, as when sampling), and every token after the first is scored exactly once.
+Pieces are batched by length and padded at the end, which a causal network cannot
+see. The baseline is :class:`musicgen.ngram.NGramModel` fitted on the training split,
+its order and smoothing chosen on the validation split, scored on the same tokens.
+
+When the data is the checkpoint's own training data, the pieces come from the
+checkpoint's ``split.json``, so a test score never includes a training piece.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicgen.errors import ConfigError, DataError
+
+SPLITS = ("test", "validation", "train", "all")
+DEFAULT_ORDERS = tuple(range(1, 9))
+
+
+def evaluate(
+    checkpoint: Any,
+    data: str | os.PathLike | None = None,
+    split: str = "test",
+    batch_size: int = 8,
+    ngram: bool = True,
+    orders: tuple[int, ...] = DEFAULT_ORDERS,
+    samples: int = 0,
+    sample_length: int | None = None,
+    temperature: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Mean NLL (nats/token), perplexity and next-token accuracy of a checkpoint on ``split``.
+
+    ``checkpoint`` is a directory or a loaded :class:`musicgen.checkpoint.Checkpoint`;
+    ``data`` a music folder or prepared cache (default: the checkpoint's training data).
+    With ``ngram`` the result also holds the baseline's ``ngram_nll``, ``ngram_order``,
+    ``ngram_smoothing`` and ``ratio`` (nll / ngram_nll). With ``samples > 0`` it holds
+    ``samples``: musical figures of that many model samples (and n-gram samples)
+    against the split's pieces, see :mod:`musicgen.metrics`.
+    """
+    from musicgen.sampling import resolve_checkpoint
+
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}")
+    if not isinstance(samples, int) or samples < 0:
+        raise ConfigError(f"--samples must be a non-negative integer, got {samples!r}")
+    loaded = resolve_checkpoint(checkpoint)
+    streams, source = split_streams(loaded, data)
+    pieces = [s for s in streams[split] if len(s) >= 2]
+    if not pieces:
+        raise DataError(f"the {split} split of {source} has no piece of two or more tokens to score")
+    _say(progress, f"scoring {len(pieces)} {split} pieces ({sum(len(p) - 1 for p in pieces):,} tokens) from {source}")
+    total, correct, count = score_model(loaded.model, pieces, batch_size=batch_size, pad_id=loaded.tokenizer.pad_id,
+                                        progress=progress)
+    nll = total / count
+    result: dict[str, Any] = {
+        "checkpoint": str(loaded.directory), "data": str(source), "split": split, "pieces": len(pieces),
+        "tokens": count, "nll": nll, "perplexity": math.exp(nll), "accuracy": correct / count,
+        "scoring": "teacher forcing over whole pieces, every token after the first scored once",
+    }
+    baseline = None
+    if ngram:
+        baseline = fit_baseline(streams, loaded.tokenizer.vocab_size, orders, progress)
+        result["ngram_nll"] = baseline.model.nll(pieces)
+        result["ngram_order"] = baseline.model.order
+        result["ngram_smoothing"] = baseline.model.smoothing
+        result["ngram_validation_nll"] = baseline.validation_nll
+        result["ratio"] = nll / result["ngram_nll"]
+    if samples:
+        result["samples"] = sample_figures(loaded, pieces, samples, sample_length, temperature, seed,
+                                           baseline.model if baseline else None, progress)
+    return result
+
+
+def split_streams(checkpoint: Any, data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path]:
+    """Token streams per split of ``data`` and the data's path.
+
+    ``data`` defaults to the checkpoint's recorded training data. When ``data`` is that
+    data, the split is the checkpoint's ``split.json``; otherwise the data's own split.
+    """
+    from musicgen.data import open_data
+
+    recorded = checkpoint.split or {}
+    recorded_paths = [Path(p).expanduser().resolve() for p in (recorded.get("source_dir"), recorded.get("cache")) if p]
+    if data is None:
+        existing = [p for p in recorded_paths if p.exists()]
+        if not existing:
+            raise ConfigError(
+                f"checkpoint {checkpoint.directory} records no training data that exists here; pass DATA "
+                "(a music folder or a prepared cache)"
+            )
+        data = existing[0]
+    cache = open_data(data, tokenizer_config=checkpoint.tokenizer.config)
+    same = any(Path(p).resolve() in recorded_paths
+               for p in (data, cache.directory, cache.manifest.get("source_dir", "")) if p)
+    names = ("train", "validation", "test")
+    if same and all(isinstance(recorded.get(name), list) for name in names):
+        by_path = dict(zip(cache.files("all"), cache.streams("all"), strict=True))
+        streams = {name: [by_path[p] for p in recorded[name] if p in by_path] for name in names}
+        streams["all"] = [*streams["train"], *streams["validation"], *streams["test"]]
+    else:
+        streams = {name: cache.streams(name) for name in (*names, "all")}
+    return streams, Path(data)
+
+
+def score_model(model: Any, pieces: list[np.ndarray], batch_size: int = 8, pad_id: int = 0,
+                progress: bool = False) -> tuple[float, int, int]:
+    """``(summed NLL in nats, correct argmax predictions, scored tokens)`` of whole pieces."""
+    import tensorflow as tf
+
+    order = np.argsort([len(p) for p in pieces], kind="stable")
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    total, correct, count = 0.0, 0, 0
+    bar = _bar(progress, len(pieces), "scoring", "piece")
+    for batch in batches:
+        rows = [pieces[i] for i in batch]
+        width = max(len(r) for r in rows) - 1
+        width = -(-width // 32) * 32  # round up: fewer distinct shapes to trace
+        inputs = np.full((len(rows), width), pad_id, np.int32)
+        targets = np.full((len(rows), width), pad_id, np.int32)
+        mask = np.zeros((len(rows), width), bool)
+        for index, row in enumerate(rows):
+            inputs[index, :len(row) - 1] = row[:-1]
+            targets[index, :len(row) - 1] = row[1:]
+            mask[index, :len(row) - 1] = True
+        logits = model(tf.constant(inputs), training=False)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=tf.cast(logits, tf.float32))
+        predicted = tf.argmax(logits, axis=-1, output_type=tf.int32).numpy()
+        losses = losses.numpy().astype(np.float64)
+        total += float(losses[mask].sum())
+        correct += int((predicted == targets)[mask].sum())
+        count += int(mask.sum())
+        if bar is not None:
+            bar.update(len(rows))
+    if bar is not None:
+        bar.close()
+    return total, correct, count
+
+
+def fit_baseline(streams: dict[str, list[np.ndarray]], vocab_size: int, orders: tuple[int, ...] = DEFAULT_ORDERS,
+                 progress: bool = False) -> Any:
+    """The n-gram model fitted on ``train``, order and smoothing chosen on ``validation``.
+
+    Without validation pieces, the last tenth of each training piece stands in for them.
+    """
+    from musicgen.ngram import select_ngram
+
+    train, validation = list(streams["train"]), list(streams["validation"])
+    if not train:
+        raise DataError("the n-gram baseline needs a training split with at least one piece")
+    if not any(len(s) >= 2 for s in validation):
+        validation = [s[-max(2, len(s) // 10):] for s in train]
+        train = [s[:-max(2, len(s) // 10)] for s in train]
+    _say(progress, f"choosing the n-gram baseline on {len(validation)} validation pieces")
+    return select_ngram(train, validation, orders=orders, vocab_size=vocab_size, progress=progress)
+
+
+def sample_figures(checkpoint: Any, reference: list[np.ndarray], samples: int, length: int | None,
+                   temperature: float, seed: int, ngram_model: Any = None, progress: bool = False) -> dict:
+    """Musical figures of model (and n-gram) samples and of the reference pieces."""
+    from musicgen import metrics
+    from musicgen.sampling import Sampler
+
+    tokenizer = checkpoint.tokenizer
+    if length is None:
+        length = int(np.median([len(r) for r in reference]))
+    if not isinstance(length, int) or length < 2:
+        raise ConfigError(f"--sample-length must be an integer of at least 2, got {length!r}")
+    _say(progress, f"sampling {samples} pieces of up to {length} tokens")
+    rows = Sampler(checkpoint.model, tokenizer).sample_tokens(num=samples, length=length, temperature=temperature,
+                                                              seed=seed)
+    reference_notes = [metrics.notes_from_tokens(r, tokenizer) for r in reference]
+    figures = {"model": metrics.compare_sets([metrics.notes_from_tokens(r, tokenizer) for r in rows], reference_notes)}
+    if ngram_model is not None:
+        drawn = [ngram_model.sample(length, seed=seed + i, prefix=[tokenizer.bos_id], temperature=temperature,
+                                    stop_token=tokenizer.eos_id) for i in range(samples)]
+        figures["ngram"] = metrics.compare_sets([metrics.notes_from_tokens(r, tokenizer) for r in drawn],
+                                                reference_notes)
+    figures["reference"] = metrics.compare_sets(reference_notes, reference_notes)
+    return figures
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """Human-readable lines of an :func:`evaluate` result."""
+    lines = [
+        f"checkpoint {result['checkpoint']} on the {result['split']} split of {result['data']}: "
+        f"{result['pieces']} pieces, {result['tokens']:,} tokens",
+        f"  model   NLL {result['nll']:.4f} nats/token  perplexity {result['perplexity']:.2f}  "
+        f"accuracy {result['accuracy']:.3f}",
+    ]
+    if "ngram_nll" in result:
+        lines.append(
+            f"  n-gram  NLL {result['ngram_nll']:.4f} nats/token  perplexity {math.exp(result['ngram_nll']):.2f}  "
+            f"({result['ngram_smoothing']}, order {result['ngram_order']}, chosen on validation: "
+            f"{result['ngram_validation_nll']:.4f})"
+        )
+        lines.append(f"  ratio model/n-gram NLL {result['ratio']:.3f}")
+    if "samples" in result:
+        from musicgen.metrics import format_table
+
+        lines.append("musical figures (pitch-class distances against the split's pieces):")
+        lines.extend("  " + line for line in format_table(result["samples"]).splitlines())
+    return "\n".join(lines)
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _bar(progress: bool, total: int, description: str, unit: str) -> Any:
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, leave=False, file=sys.stderr)
