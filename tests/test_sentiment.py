@@ -46,7 +46,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> sentiment.TrainResult:
-    config = sentiment.SentimentConfig(cell="gru", **TINY)
+    config = sentiment.SentimentConfig(cell="gru", pooling="max_mean", members=2, **TINY)
     return sentiment.train_sentiment(tiny_data, tmp_path_factory.mktemp("sentiment-model"), config)
 
 
@@ -146,6 +146,10 @@ def test_config_rejects_bad_values() -> None:
         sentiment.SentimentConfig(cell="transformer").validate()
     with pytest.raises(ConfigError, match="dropout must be in"):
         sentiment.SentimentConfig(dropout=1.5).validate()
+    with pytest.raises(ConfigError, match="pooling must be one of"):
+        sentiment.SentimentConfig(pooling="attention").validate()
+    with pytest.raises(ConfigError, match="members must be at least 1"):
+        sentiment.SentimentConfig(members=0).validate()
 
 
 # ----------------------------------------------------------------------------- training and models
@@ -177,9 +181,43 @@ def test_refit_runs_for_the_epochs_validation_chose(trained: sentiment.TrainResu
 def test_encoder_is_bidirectional_over_musicgen_recurrent(trained: sentiment.TrainResult) -> None:
     from musicgen.recurrent import Recurrent
 
-    wrapper = trained.classifier.model.get_layer("bidirectional")
-    assert isinstance(wrapper.forward_layer, Recurrent) and isinstance(wrapper.backward_layer, Recurrent)
-    assert wrapper.backward_layer.go_backwards
+    wrappers = sentiment.encoders(trained.classifier.model)
+    assert [wrapper.name for wrapper in wrappers] == ["bidirectional_1", "bidirectional_2"]
+    for wrapper in wrappers:
+        assert isinstance(wrapper.forward_layer, Recurrent) and isinstance(wrapper.backward_layer, Recurrent)
+        assert wrapper.backward_layer.go_backwards and wrapper.forward_layer.return_sequences
+
+
+def test_single_member_last_state_model_keeps_the_original_layout() -> None:
+    from musicgen.recurrent import Recurrent
+
+    config = sentiment.SentimentConfig(units=4, embedding_dim=4, pooling="last")
+    model = sentiment.build_classifier(["good", "bad"], config)
+    wrapper = model.get_layer("bidirectional")
+    assert isinstance(wrapper.forward_layer, Recurrent) and not wrapper.forward_layer.return_sequences
+    assert sentiment.encoders(model) == [wrapper]
+
+
+def test_ensemble_answers_the_mean_of_members_trained_each_on_the_labels() -> None:
+    config = sentiment.SentimentConfig(units=3, embedding_dim=4, pooling="mean", members=3, max_length=6)
+    classifier, training = sentiment.build_models(["good", "bad", "food"], config)
+    texts = ["good food", "bad", "food was bad bad good"]
+    every = np.asarray(training(np.array(texts), training=False))
+    assert every.shape == (3, 3) and not np.allclose(every[:, 0], every[:, 1])  # members differ
+    np.testing.assert_allclose(sentiment._probabilities(classifier, texts), every.mean(axis=1), rtol=1e-6)
+    # Each member has weights of its own: the classifier holds three of everything.
+    assert {layer.name for layer in classifier.layers} >= {"embedding_1", "embedding_3", "probability_2"}
+
+
+def test_masked_max_pooling_ignores_padding_steps() -> None:
+    from musicgen.demos.sentiment_layers import MaskedGlobalMaxPooling1D
+
+    values = np.array([[[-3.0, 1.0], [-2.0, 5.0], [9.0, 9.0]], [[-1.0, -4.0], [7.0, 7.0], [8.0, 8.0]]], "float32")
+    mask = np.array([[True, True, False], [True, False, False]])
+    pooled = np.asarray(MaskedGlobalMaxPooling1D()(values, mask=mask))
+    np.testing.assert_array_equal(pooled, [[-2.0, 5.0], [-1.0, -4.0]])
+    np.testing.assert_array_equal(np.asarray(MaskedGlobalMaxPooling1D()(values, mask=np.zeros((2, 3), bool))), 0.0)
+    np.testing.assert_array_equal(np.asarray(MaskedGlobalMaxPooling1D()(values)), [[9.0, 9.0], [8.0, 8.0]])
 
 
 def test_save_load_round_trip_in_safe_mode(trained: sentiment.TrainResult) -> None:
@@ -300,5 +338,5 @@ def test_shipped_model_reproduces_its_scores_quietly_from_the_cli() -> None:
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     recorded = json.loads((SENTIMENT_CHECKPOINT / "metrics.json").read_text(encoding="utf-8"))["test"]
     assert {key: scores[key] for key in recorded} == recorded
-    assert scores["accuracy"] >= 0.80 and scores["examples"] > 250  # measured 0.807 (goal 0.82, see README)
+    assert scores["accuracy"] >= 0.80 and scores["examples"] > 250  # measured 0.810 (goal 0.82, see README)
     assert sum(path.stat().st_size for path in SENTIMENT_CHECKPOINT.iterdir()) < 5_000_000

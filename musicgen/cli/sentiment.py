@@ -12,6 +12,7 @@ from musicgen.errors import DataError
 from musicgen.paths import SENTIMENT_CHECKPOINT, SENTIMENT_DATA_DIR
 
 CELLS = ("rnn", "irnn", "lstm", "gru")
+POOLINGS = ("last", "max", "mean", "max_mean")
 
 DESCRIPTION = """\
 Classify sentences as positive or negative with a bidirectional recurrent network
@@ -99,9 +100,12 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cell", choices=CELLS, default=defaults.cell, help="recurrent cell (default: %(default)s)")
     parser.add_argument("--implementation", choices=("custom", "keras"), default=defaults.implementation,
                         help="musicgen's cells or Keras's own layers (default: %(default)s)")
+    parser.add_argument("--pooling", choices=POOLINGS, default=defaults.pooling,
+                        help="sentence vector: the last states, or max/mean over all words (default: %(default)s)")
     numbers = {
         "units": (int, "recurrent units per direction"),
         "embedding_dim": (int, "word embedding size"),
+        "members": (int, "independently initialised networks averaged in one model"),
         "max_tokens": (int, "vocabulary size, counting padding and out-of-vocabulary"),
         "min_count": (int, "keep words seen at least this often in training"),
         "max_length": (int, "words read per sentence; the rest is ignored"),
@@ -124,7 +128,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from musicgen.demos.sentiment import SentimentConfig, train_sentiment
 
-    names = ("cell", "implementation", "units", "embedding_dim", "max_tokens", "min_count", "max_length",
+    names = ("cell", "implementation", "pooling", "members", "units", "embedding_dim", "max_tokens", "min_count", "max_length",
              "embedding_dropout", "dropout", "epochs", "patience", "batch_size", "learning_rate", "refit", "seed")
     config = SentimentConfig(**{name: getattr(args, name) for name in names})
     result = train_sentiment(args.data, args.out, config, progress=True)

@@ -1,10 +1,10 @@
-"""Sentiment demo: a bidirectional many-to-one recurrent classifier on UCI labelled sentences.
+"""Sentiment demo: train, evaluate and run a bidirectional many-to-one recurrent classifier.
 
-Raw sentence -> ``TextVectorization`` (inside the saved model, so it takes strings)
--> embedding -> ``Bidirectional(recurrent_layer(...))`` -> sigmoid probability of
-"positive". A bag-of-words logistic regression on the same split is trained beside it:
-it scores well on this data but is blind to word order, which the evaluation shows by
-shuffling the words of each test sentence.
+The data, config and networks are in :mod:`musicgen.demos.sentiment_model` (re-exported
+here, so ``sentiment.SentimentConfig`` and friends keep working). A bag-of-words logistic
+regression on the same split is trained beside the classifier: it scores well on this
+data but is blind to word order, which the evaluation shows by shuffling the words of
+each test sentence.
 
 Checkpoint directory: ``model.keras``, ``baseline.keras``, ``config.json``,
 ``history.json``, ``metrics.json``.
@@ -16,7 +16,6 @@ import dataclasses
 import os
 import random
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,222 +25,40 @@ import numpy as np
 
 from musicgen import fileio
 from musicgen.demos import text as text_utils
+from musicgen.demos.sentiment_model import (  # noqa: F401  (re-exported public API)
+    CELLS,
+    DATA_FILES,
+    IMPLEMENTATIONS,
+    LABEL_NAMES,
+    POOLINGS,
+    Example,
+    SentimentConfig,
+    _keras,
+    _load_model,
+    build_baseline,
+    build_classifier,
+    build_models,
+    build_vocabulary,
+    data_fingerprint,
+    encoders,
+    load_examples,
+    recurrent_layer,
+    split_examples,
+    standardize_sentence,
+    words_of,
+)
 from musicgen.errors import CheckpointError, ConfigError, DataError
 from musicgen.paths import SENTIMENT_CHECKPOINT, SENTIMENT_DATA_DIR
-from musicgen.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, check_fractions
+from musicgen.splits import SPLIT_NAMES
 
 if TYPE_CHECKING:
     import keras
 
 CHECKPOINT_FORMAT = "musicgen-sentiment"
 CHECKPOINT_VERSION = 1
-CELLS = ("rnn", "irnn", "lstm", "gru")
-IMPLEMENTATIONS = ("custom", "keras")
-LABEL_NAMES = ("negative", "positive")
-DATA_FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
-
-
-@dataclass(frozen=True)
-class Example:
-    """One labelled sentence; ``source`` is the file stem (``amazon_cells``, ``imdb``, ``yelp``)."""
-
-    text: str
-    label: int
-    source: str
-
-
-@dataclass
-class SentimentConfig:
-    """Every training default in one place."""
-
-    cell: str = "lstm"
-    implementation: str = "custom"
-    units: int = 32
-    embedding_dim: int = 32
-    max_tokens: int = 4000
-    min_count: int = 2
-    max_length: int = 48
-    embedding_dropout: float = 0.4
-    dropout: float = 0.4
-    epochs: int = 25
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    patience: int = 4
-    baseline_l2: float = 1e-3
-    baseline_learning_rate: float = 1e-2
-    baseline_epochs: int = 40
-    refit: bool = True
-    seed: int = 0
-    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
-    salt: str = ""
-
-    def validate(self) -> None:
-        """Raise ``ConfigError`` for out-of-range values."""
-        if self.cell not in CELLS:
-            raise ConfigError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        if self.implementation not in IMPLEMENTATIONS:
-            raise ConfigError(f"implementation must be custom or keras, got {self.implementation!r}")
-        for name in ("units", "embedding_dim", "max_tokens", "min_count", "max_length", "epochs", "batch_size", "patience", "baseline_epochs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("embedding_dropout", "dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("learning_rate", "baseline_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.baseline_l2 < 0:
-            raise ConfigError(f"baseline_l2 must not be negative, got {self.baseline_l2}")
-        check_fractions(self.fractions)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> SentimentConfig:
-        known = {item.name for item in dataclasses.fields(cls)}
-        values = {key: value for key, value in values.items() if key in known}
-        if "fractions" in values:
-            values["fractions"] = tuple(values["fractions"])
-        return cls(**values)
-
-
-# ----------------------------------------------------------------------------- data
-
-
-def load_examples(data_dir: str | os.PathLike = SENTIMENT_DATA_DIR) -> list[Example]:
-    """Read every ``*_labelled.txt`` file in ``data_dir`` (``sentence<TAB>label`` lines).
-
-    Sentences are normalised (:func:`musicgen.demos.text.normalize_text`); a label other
-    than 0 or 1 or an empty sentence raises ``DataError`` with the file and line.
-    """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"{data_dir}: no such data directory")
-    paths = sorted(data_dir.glob("*_labelled.txt"))
-    if not paths:
-        raise DataError(f"{data_dir}: no *_labelled.txt files (expected {', '.join(DATA_FILES)})")
-    examples = []
-    for path in paths:
-        source = path.name.removesuffix("_labelled.txt")
-        for number, line in enumerate(text_utils.read_lines(path), start=1):
-            if not line.strip():
-                continue
-            sentence, separator, label = line.rpartition("\t")
-            if not separator or label.strip() not in ("0", "1"):
-                raise DataError(f"{path}: line {number}: expected 'sentence<TAB>0' or 'sentence<TAB>1'")
-            sentence = text_utils.normalize_text(sentence)
-            if not sentence:
-                raise DataError(f"{path}: line {number}: empty sentence")
-            examples.append(Example(sentence, int(label), source))
-    return examples
-
-
-def split_examples(
-    examples: Sequence[Example], fractions: Sequence[float] = DEFAULT_FRACTIONS, salt: str = ""
-) -> dict[str, list[Example]]:
-    """Deterministic train/validation/test split by a stable hash of each (case-folded) sentence."""
-    return text_utils.split_items(
-        examples, key=lambda example: text_utils.split_key(example.text), fractions=fractions, salt=salt
-    )
-
-
-def data_fingerprint(data_dir: str | os.PathLike) -> dict[str, str]:
-    """SHA-256 of each data file, recorded in the checkpoint."""
-    return {path.name: fileio.sha256_file(path) for path in sorted(Path(data_dir).glob("*_labelled.txt"))}
-
-
-# ----------------------------------------------------------------------------- model
-
-
-def standardize_sentence(inputs):
-    """Lower-case; keep letters, digits, in-word apostrophes, and ``!``/``?`` as own tokens.
-
-    TensorFlow string ops, saved inside the model by its registered name
-    ``musicgen>standardize_sentence`` (so ``safe_mode=True`` loading accepts it).
-    """
-    import tensorflow as tf
-
-    text = tf.strings.lower(inputs, encoding="utf-8")
-    text = tf.strings.regex_replace(text, r"[!?]", r" \0 ")
-    text = tf.strings.regex_replace(text, r"[^\p{L}\p{N}'!?]+", " ")
-    return tf.strings.regex_replace(text, r"(^|\s)'+|'+(\s|$)", " ")
-
-
-def _keras():
-    """Import Keras (and TensorFlow) on first use and register this module's serialisable function."""
-    import keras
-
-    if keras.saving.get_registered_object("musicgen>standardize_sentence") is None:
-        keras.saving.register_keras_serializable(package="musicgen")(standardize_sentence)
-    return keras
-
-
-def words_of(texts: Sequence[str]) -> list[list[str]]:
-    """The tokens the model sees for each text (same standardisation and whitespace split)."""
-    import tensorflow as tf
-
-    standardized = standardize_sentence(tf.constant(list(texts), dtype=tf.string))
-    return [[word.decode("utf-8") for word in row] for row in tf.strings.split(standardized).to_list()]
-
-
-def build_vocabulary(texts: Sequence[str], max_tokens: int, min_count: int) -> list[str]:
-    """The most frequent words seen at least ``min_count`` times, at most ``max_tokens - 2``.
-
-    Index 0 is padding and 1 the out-of-vocabulary token, so the vocabulary leaves room
-    for both. Ties are broken alphabetically so the result is deterministic.
-    """
-    counts = Counter(word for words in words_of(texts) for word in words)
-    ranked = sorted((word for word, count in counts.items() if count >= min_count), key=lambda w: (-counts[w], w))
-    return ranked[: max(0, max_tokens - 2)]
-
-
-def recurrent_layer(kind: str, units: int, implementation: str, name: str) -> keras.layers.Layer:
-    """The one place this demo gets a recurrent layer: :func:`musicgen.models.recurrent_layer`."""
-    from musicgen import models
-
-    return models.recurrent_layer(kind, units, implementation=implementation, return_sequences=False, name=name)
-
-
-def build_classifier(vocabulary: Sequence[str], config: SentimentConfig) -> keras.Model:
-    """Strings ``(batch,)`` to the probability ``(batch, 1)`` that each is positive."""
-    keras = _keras()
-    inputs = keras.Input(shape=(), dtype="string", name="text")
-    vectorize = keras.layers.TextVectorization(
-        standardize=standardize_sentence,
-        output_mode="int",
-        output_sequence_length=config.max_length,
-        vocabulary=list(vocabulary),
-        name="vectorize",
-    )
-    tokens = vectorize(inputs)
-    vectors = keras.layers.Embedding(
-        len(vocabulary) + 2, config.embedding_dim, mask_zero=True, name="embedding"
-    )(tokens)
-    # Drops whole word vectors: a strong regulariser for a few thousand sentences.
-    vectors = keras.layers.SpatialDropout1D(config.embedding_dropout, name="embedding_dropout")(vectors)
-    encoder = recurrent_layer(config.cell, config.units, config.implementation, name="encoder")
-    encoded = keras.layers.Bidirectional(encoder, name="bidirectional")(vectors)
-    encoded = keras.layers.Dropout(config.dropout, name="dropout")(encoded)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="probability")(encoded)
-    return keras.Model(inputs, outputs, name="sentiment_classifier")
-
-
-def build_baseline(vocabulary: Sequence[str], config: SentimentConfig) -> keras.Model:
-    """Bag-of-words logistic regression: multi-hot word vector -> Dense sigmoid (L2-regularised)."""
-    keras = _keras()
-    inputs = keras.Input(shape=(), dtype="string", name="text")
-    bag = keras.layers.TextVectorization(
-        standardize=standardize_sentence, output_mode="multi_hot", vocabulary=list(vocabulary), name="bag_of_words"
-    )(inputs)
-    outputs = keras.layers.Dense(
-        1, activation="sigmoid", kernel_regularizer=keras.regularizers.L2(config.baseline_l2), name="probability"
-    )(bag)
-    return keras.Model(inputs, outputs, name="bag_of_words_baseline")
 
 
 # ----------------------------------------------------------------------------- training
-
 
 @dataclass
 class TrainResult:
@@ -254,11 +71,12 @@ class TrainResult:
     seconds: float = 0.0
 
 
-def _dataset(examples: Sequence[Example], batch_size: int, shuffle_seed: int | None = None):
+def _dataset(examples: Sequence[Example], batch_size: int, shuffle_seed: int | None = None, outputs: int = 1):
+    """``(text, labels)`` batches; the label is repeated once per model output (ensemble member)."""
     import tensorflow as tf
 
     texts = tf.constant([example.text for example in examples], dtype=tf.string)
-    labels = tf.constant([[float(example.label)] for example in examples], dtype=tf.float32)
+    labels = tf.constant([[float(example.label)] * outputs for example in examples], dtype=tf.float32)
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(examples), seed=shuffle_seed, reshuffle_each_iteration=True)
@@ -276,17 +94,20 @@ def _fit(
 ) -> dict[str, list[float]]:
     """Adam on binary cross-entropy; early stopping on validation accuracy restores the best weights.
 
-    Only the train split is fitted and only the validation split selects; test is never seen.
+    A model with several outputs (ensemble members) fits each to the labels; its accuracy
+    is that of their mean probability, the classifier's answer. Only the train split is
+    fitted and only the validation split selects; test is never seen.
     """
     import sys
 
     from tqdm import tqdm
 
     keras = _keras()
+    outputs = int(model.outputs[0].shape[-1])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="binary_crossentropy",
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+        metrics=[keras.metrics.MeanMetricWrapper(_mean_accuracy, name="accuracy")],
     )
     callbacks: list[keras.callbacks.Callback] = []
     if splits["validation"]:
@@ -304,8 +125,9 @@ def _fit(
 
     callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end))
     history = model.fit(
-        _dataset(splits["train"], config.batch_size, shuffle_seed=config.seed),
-        validation_data=_dataset(splits["validation"], config.batch_size) if splits["validation"] else None,
+        _dataset(splits["train"], config.batch_size, shuffle_seed=config.seed, outputs=outputs),
+        validation_data=_dataset(splits["validation"], config.batch_size, outputs=outputs)
+        if splits["validation"] else None,
         epochs=epochs,
         shuffle=False,  # the dataset is shuffled with the config's seed
         callbacks=callbacks,
@@ -313,6 +135,14 @@ def _fit(
     )
     bar.close()
     return {key: [float(value) for value in values] for key, values in history.history.items()}
+
+
+def _mean_accuracy(labels, probabilities):
+    """Per example: 1 where the mean of the outputs' probabilities is on the label's side of 0.5."""
+    from keras import ops
+
+    predicted = ops.cast(ops.mean(probabilities, axis=-1) >= 0.5, "float32")
+    return ops.cast(ops.equal(predicted, labels[:, 0]), "float32")
 
 
 def _train_pair(
@@ -326,8 +156,8 @@ def _train_pair(
     if not vocabulary:
         raise DataError(f"no word occurs {config.min_count} times in the training split")
     set_seed(config.seed)
-    model = build_classifier(vocabulary, config)
-    history = {"model": _fit(model, splits, config, epochs, config.learning_rate,
+    model, training_model = build_models(vocabulary, config)
+    history = {"model": _fit(training_model, splits, config, epochs, config.learning_rate,
                              f"{config.cell} classifier{suffix}", progress)}
     set_seed(config.seed)
     baseline = build_baseline(vocabulary, config)
@@ -594,18 +424,3 @@ class SentimentClassifier:
         )
 
 
-def _load_model(path: Path) -> keras.Model:
-    import musicgen.cells  # noqa: F401  (registers the cells and the recurrent layer for deserialisation)
-    import musicgen.recurrent  # noqa: F401
-
-    keras = _keras()
-
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing")
-    try:
-        model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a damaged archive
-        raise CheckpointError(f"{path}: cannot load: {type(error).__name__}: {error}") from None
-    if not isinstance(model, keras.Model) or model.inputs[0].dtype != "string":
-        raise CheckpointError(f"{path}: not a sentiment model (it must take strings)")
-    return model
