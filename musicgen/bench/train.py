@@ -9,6 +9,7 @@ load affects both alike; tokens/s comes from the median batch time after warm-up
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -199,6 +200,9 @@ def run(args: argparse.Namespace) -> dict:
             "embedding_dim": args.embedding_dim,
             "steps": args.steps,
             "warmup": args.warmup,
+            # Whether TensorFlow's oneDNN kernels were on: on an oversubscribed CPU they
+            # measured slower in wall time for the fused layer (docs/benchmarks.md).
+            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
             "jit_compile": {name: args.jit_compile if name == "custom" else args.keras_jit_compile
                             for name in implementations},
         },
