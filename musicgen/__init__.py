@@ -20,7 +20,7 @@ _LAZY = {
     "TrainConfig": "musicgen.training",
     "train": "musicgen.training",
     "load_checkpoint": "musicgen.checkpoint",
-    "generate": "musicgen.sampling",
+    "generate": "musicgen.generation",
     "NGramModel": "musicgen.ngram",
 }
 

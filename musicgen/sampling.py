@@ -2,34 +2,33 @@
 
 The primer is run once; after it one token per step is generated while the recurrent
 states are carried, all inside one ``tf.function`` holding a ``tf.while_loop``, for a
-batch of sequences at once. Three things make a step cheap: the first layer's input
-projection is folded into the embedding table (``E @ W + b`` looked up by row instead
-of a matrix product per step), the input and recurrent products of deeper layers are
-one product over ``[x, h]``, and Python is never entered inside the loop.
+batch of sequences at once. What makes a step cheap: the first layer's input projection
+is folded into the embedding table (``E @ W + b`` looked up by row instead of a matrix
+product per step), XLA fuses the many small grammar and sampling ops (see
+:class:`Sampler`'s ``jit_compile``), and Python is never entered inside the loop.
 
 Randomness comes from stateless ops seeded by ``(seed, step)``, so the same seed,
 model and options give the same tokens, and so byte-identical MIDI files.
 
 :class:`Sampler` (``sample``, ``sample_tokens``, ``beam_search``) is the token-level entry
-point for notebooks and evaluation; :func:`generate` writes MIDI files.
+point for notebooks and evaluation; :mod:`musicgen.generation` writes MIDI files (its
+:func:`~musicgen.generation.generate` is re-exported here).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from musicgen import render
 from musicgen.errors import CheckpointError, ConfigError
 from musicgen.grammar import GrammarChecker, GrammarMasker, GrammarTables
 from musicgen.tokenizer import Kind
+
+# From this many sequences, "auto" leaves the products to TensorFlow's kernels (see Sampler).
+WHOLE_LOOP_XLA_MAX_BATCH = 4
 
 _ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity}
 
@@ -51,9 +50,9 @@ class LayerWeights:
 
 @dataclass
 class StepWeights:
-    """What a step needs: input table (one-hot when ``None``), layers and output projection."""
+    """What a step needs: the first layer's folded input table, the layers, the output."""
 
-    embedding: np.ndarray | None
+    input_table: np.ndarray  # embedding @ kernel + input bias of the first layer, (vocab, gates * units)
     layers: list[LayerWeights]
     output_kernel: np.ndarray
     output_bias: np.ndarray
@@ -64,46 +63,34 @@ class StepWeights:
 
 
 def extract_step_weights(model: Any) -> StepWeights:
-    """Read the weights of a :func:`musicgen.models.build_language_model` model.
+    """Snapshot the weights of a :func:`musicgen.models.build_language_model` model.
 
-    Works for ``implementation="custom"`` and ``"keras"`` alike: both keep the cell's
-    ``kernel``, ``recurrent_kernel`` and ``bias`` in Keras's layout.
+    Reads them through :class:`musicgen.models.LanguageModelStepper` (one place that knows
+    the cell kinds); works for ``implementation="custom"`` and ``"keras"`` alike. A model
+    the stepper cannot step is a :class:`CheckpointError`.
     """
-    names = {layer.name: layer for layer in model.layers}
-    if "logits" not in names or "rnn_1" not in names:
-        raise CheckpointError("the model is not a musicgen language model (no rnn_1/logits layers)")
-    embedding_layer = names.get("embedding")
-    embedding = None
-    if embedding_layer is not None and getattr(embedding_layer, "embeddings", None) is not None:
-        embedding = np.asarray(embedding_layer.embeddings.numpy(), np.float32)
+    from musicgen.models import LanguageModelStepper
+
+    try:
+        stepper = LanguageModelStepper(model)
+    except ConfigError as error:
+        raise CheckpointError(str(error)) from error
     layers = []
-    index = 1
-    while f"rnn_{index}" in names:
-        cell = names[f"rnn_{index}"].cell
-        kernel = np.asarray(cell.kernel.numpy(), np.float32)
-        recurrent = np.asarray(cell.recurrent_kernel.numpy(), np.float32)
-        gates = recurrent.shape[1] // recurrent.shape[0]
-        kind = {4: "lstm", 3: "gru", 1: "rnn"}.get(gates)
-        if kind is None:
-            raise CheckpointError(f"rnn_{index}: cannot step a cell with {gates} gate blocks")
-        if kind == "gru" and not getattr(cell, "reset_after", True):
-            raise CheckpointError(f"rnn_{index}: only GRUs with reset_after=True can be sampled")
-        bias_shape = (2, recurrent.shape[1]) if kind == "gru" else (recurrent.shape[1],)
-        bias = np.zeros(bias_shape, np.float32) if getattr(cell, "bias", None) is None else cell.bias.numpy()
-        activation = getattr(getattr(cell, "activation", None), "__name__", "tanh")
+    for index, layer in enumerate(stepper.layers, start=1):
+        activation = getattr(layer.activation, "__name__", "tanh")
         if activation not in _ACTIVATIONS:
             raise CheckpointError(f"rnn_{index}: unsupported activation {activation!r}")
-        recurrent_activation = getattr(getattr(cell, "recurrent_activation", None), "__name__", "sigmoid")
-        if recurrent_activation != "sigmoid":
-            raise CheckpointError(f"rnn_{index}: unsupported recurrent activation {recurrent_activation!r}")
-        layers.append(LayerWeights(kind, kernel, recurrent, np.asarray(bias, np.float32), activation))
-        index += 1
-    output = names["logits"]
+        recurrent = np.asarray(layer.recurrent_kernel.numpy(), np.float32)
+        bias_shape = (2, recurrent.shape[1]) if layer.kind == "gru" else (recurrent.shape[1],)
+        bias = np.zeros(bias_shape, np.float32) if layer.bias is None else layer.bias.numpy()
+        kernel = np.asarray(layer.kernel.numpy(), np.float32)
+        layers.append(LayerWeights(layer.kind, kernel, recurrent, np.asarray(bias, np.float32), activation))
+    output_bias = stepper.output_bias
     return StepWeights(
-        embedding=embedding,
+        input_table=np.asarray(stepper.input_projection_table().numpy(), np.float32),
         layers=layers,
-        output_kernel=np.asarray(output.kernel.numpy(), np.float32),
-        output_bias=np.asarray(output.bias.numpy(), np.float32),
+        output_kernel=np.asarray(stepper.output_kernel.numpy(), np.float32),
+        output_bias=np.zeros(stepper.vocab_size, np.float32) if output_bias is None else output_bias.numpy(),
     )
 
 
@@ -111,17 +98,12 @@ class FusedStep:
     """One token step of the stacked network, with the first input projection folded in."""
 
     def __init__(self, weights: StepWeights) -> None:
-        first = weights.layers[0]
-        table = first.kernel if weights.embedding is None else weights.embedding @ first.kernel
-        input_bias = first.bias[0] if first.kind == "gru" else first.bias
-        self.input_table = tf.constant(table + input_bias, name="folded_input_table")
+        self.input_table = tf.constant(weights.input_table, name="folded_input_table")
         self.layers = weights.layers
-        self.kernels = []  # [x; h] stacked for layers after the first
-        for index, layer in enumerate(weights.layers):
-            if index == 0:
-                self.kernels.append(tf.constant(layer.recurrent_kernel))
-            else:
-                self.kernels.append(tf.constant(np.concatenate([layer.kernel, layer.recurrent_kernel])))
+        # Separate input and recurrent products (not one over [x, h]): no concat per step,
+        # and the two independent products can run side by side.
+        self.input_kernels = [None] + [tf.constant(layer.kernel) for layer in weights.layers[1:]]
+        self.recurrent_kernels = [tf.constant(layer.recurrent_kernel) for layer in weights.layers]
         self.biases = [tf.constant(layer.bias) for layer in weights.layers]
         self.output_kernel = tf.constant(weights.output_kernel)
         self.output_bias = tf.constant(weights.output_bias)
@@ -142,11 +124,12 @@ class FusedStep:
             activation = _ACTIVATIONS[layer.activation]
             if index == 0:
                 from_inputs = tf.gather(self.input_table, tokens)
-                from_state = tf.matmul(hidden, self.kernels[0])
+            else:
+                from_inputs = tf.matmul(inputs, self.input_kernels[index])
+            from_state = tf.matmul(hidden, self.recurrent_kernels[index])
             if layer.kind == "gru":
                 if index > 0:
-                    from_inputs = tf.matmul(inputs, self.kernels[index][: -layer.units]) + self.biases[index][0]
-                    from_state = tf.matmul(hidden, self.kernels[index][-layer.units :])
+                    from_inputs = from_inputs + self.biases[index][0]
                 from_state = from_state + self.biases[index][1]
                 a_z, a_r, a_h = tf.split(from_inputs, 3, axis=-1)
                 m_z, m_r, m_h = tf.split(from_state, 3, axis=-1)
@@ -155,10 +138,9 @@ class FusedStep:
                 hidden = update * hidden + (1.0 - update) * candidate
                 new_states.append((hidden,))
             else:
-                if index == 0:
-                    z = from_inputs + from_state
-                else:
-                    z = tf.matmul(tf.concat([inputs, hidden], axis=-1), self.kernels[index]) + self.biases[index]
+                z = from_inputs + from_state
+                if index > 0:
+                    z = z + self.biases[index]
                 if layer.kind == "lstm":
                     z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
                     carry = tf.sigmoid(z_f) * state[1] + tf.sigmoid(z_i) * activation(z_c)
@@ -215,12 +197,20 @@ class Sampler:
     """Samples token sequences from a language model and its tokenizer.
 
     ``tokenizer`` needs ``kinds`` and ``values`` (a :class:`musicgen.tokenizer.Tokenizer`).
-    Compiled loops are cached per static option set, so repeated calls are fast. The loops
-    are XLA-compiled by default (``jit_compile``), which fuses the many small grammar
-    and sampling ops of a step; ``jit_compile=False`` starts faster but runs slower.
+    Compiled loops are cached per static option set, so repeated calls are fast.
+
+    ``jit_compile`` picks what XLA compiles: ``True`` the whole loop (fuses the many small
+    grammar and sampling ops; fastest for small batches, where the products are
+    matrix-vector); ``"tokens"`` only the per-step token choice, leaving the products to
+    TensorFlow's own (oneDNN) kernels, which beat XLA's on the CPU for large batches;
+    ``"auto"`` (default) the first below :data:`WHOLE_LOOP_XLA_MAX_BATCH` sequences, the
+    second from there; ``False`` no XLA (starts fastest, runs slowest). Each mode is
+    deterministic, but XLA and the plain graph draw different numbers for a seed.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, jit_compile: bool = True) -> None:
+    def __init__(self, model: Any, tokenizer: Any, jit_compile: bool | str = "auto") -> None:
+        if jit_compile not in (True, False, "tokens", "auto"):
+            raise ConfigError(f"jit_compile must be True, False, 'tokens' or 'auto', got {jit_compile!r}")
         self.weights = extract_step_weights(model)
         self.tables = GrammarTables.from_tokenizer(tokenizer)
         if self.tables.vocab_size != self.weights.vocab_size:
@@ -376,8 +366,38 @@ class Sampler:
         )
         return tf.fill([batch_size], prefix[-1]), states, grammar
 
+    def loop_mode(self, num: int) -> bool | str:
+        """What XLA compiles for ``num`` sequences: ``True``, ``"tokens"`` or ``False``."""
+        if self.jit_compile == "auto":
+            return True if num < WHOLE_LOOP_XLA_MAX_BATCH else "tokens"
+        return self.jit_compile
+
     def _build_loop(self, num: int, length: int, greedy: bool, use_top_k: bool, use_top_p: bool) -> Any:
         step, masker = self.step, self.masker
+
+        def choose(t, logits, grammar, temperature, top_k, top_p, seed, max_time_steps, allowed_base):
+            """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
+            scaled = logits if greedy else logits / temperature
+            ended = grammar["ended"]
+            allowed = masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis])
+            masked = tf.where(allowed, scaled, -np.inf)
+            # Diagnostic: the probability mass the grammar removed (finished rows excluded),
+            # 1 - sum(allowed probabilities), from the two log-normalisers.
+            kept = tf.exp(tf.reduce_logsumexp(masked, -1) - tf.reduce_logsumexp(scaled, -1))
+            mass = tf.where(ended, 0.0, tf.maximum(1.0 - kept, 0.0))
+            if greedy:
+                token = tf.argmax(masked, axis=-1, output_type=tf.int32)
+            else:
+                filtered = filter_logits(masked, top_k, top_p, use_top_k, use_top_p)
+                token = sample_categorical(filtered, tf.stack([seed, tf.cast(t, tf.int64)]))
+            grammar = masker.update(grammar, token)
+            grammar["ended"] |= (max_time_steps >= 0) & (grammar["elapsed"] >= max_time_steps)
+            live = tf.reduce_sum(tf.cast(tf.logical_not(ended), tf.int32))
+            return token, grammar, tf.reduce_sum(mass), tf.reduce_max(mass), live
+
+        mode = self.loop_mode(num)
+        if mode == "tokens":  # the products in the plain graph, the token choice in XLA
+            choose = tf.function(choose, jit_compile=True, reduce_retracing=True)
 
         def loop(prefix, temperature, top_k, top_p, seed, max_time_steps, allowed_base):
             token, states, grammar = self._run_primer(prefix, num)
@@ -386,28 +406,18 @@ class Sampler:
 
             def body(t, token, states, grammar, generated, mass_sum, mass_max, count):
                 logits, states = step(token, states)
-                scaled = logits if greedy else logits / temperature
-                ended = grammar["ended"]
-                allowed = masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis])
-                masked = tf.where(allowed, scaled, -np.inf)
-                # Diagnostic: the probability mass the grammar removed (finished rows excluded).
-                mass = tf.reduce_sum(tf.where(allowed | ended[:, tf.newaxis], 0.0, tf.nn.softmax(scaled)), -1)
-                if greedy:
-                    token = tf.argmax(masked, axis=-1, output_type=tf.int32)
-                else:
-                    filtered = filter_logits(masked, top_k, top_p, use_top_k, use_top_p)
-                    token = sample_categorical(filtered, tf.stack([seed, tf.cast(t, tf.int64)]))
-                grammar = masker.update(grammar, token)
-                grammar["ended"] |= (max_time_steps >= 0) & (grammar["elapsed"] >= max_time_steps)
+                token, grammar, step_sum, step_max, live = choose(
+                    t, logits, grammar, temperature, top_k, top_p, seed, max_time_steps, allowed_base
+                )
                 return (
                     t + 1,
                     token,
                     states,
                     grammar,
                     generated.write(t - start, token),
-                    mass_sum + tf.reduce_sum(mass),
-                    tf.maximum(mass_max, tf.reduce_max(mass)),
-                    count + tf.reduce_sum(tf.cast(tf.logical_not(ended), tf.int32)),
+                    mass_sum + step_sum,
+                    tf.maximum(mass_max, step_max),
+                    count + live,
                 )
 
             def condition(t, token, states, grammar, *rest):
@@ -419,7 +429,7 @@ class Sampler:
             # The full buffer (static shape, as XLA wants); the caller cuts it to ``steps - start``.
             return tf.transpose(generated.stack()), steps - start, mass_sum, mass_max, count
 
-        return tf.function(loop, jit_compile=self.jit_compile, reduce_retracing=True)
+        return tf.function(loop, jit_compile=mode is True, reduce_retracing=True)
 
     def _build_beam_loop(self, beam_size: int, length: int) -> Any:
         step, masker, vocab = self.step, self.masker, self.tables.vocab_size
@@ -462,7 +472,7 @@ class Sampler:
             )
             return tokens.stack(), parents.stack(), steps, scores
 
-        return tf.function(loop, jit_compile=self.jit_compile, reduce_retracing=True)
+        return tf.function(loop, jit_compile=self.jit_compile in (True, "auto"), reduce_retracing=True)
 
 
 def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:
@@ -475,168 +485,14 @@ def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None
         raise ConfigError(f"--top-p must be in (0, 1] (1 disables it), got {top_p}")
 
 
-DEFAULT_LENGTH = 512
-TIMED_LENGTH_CAP = 8192  # token cap when --bars/--seconds decide the length
-XLA_MIN_TOKENS = 16384  # generate() XLA-compiles the loop from this many tokens (num x length)
+_GENERATION_NAMES = ("generate", "generate_files", "resolve_checkpoint", "GenerationResult")
 
 
-@dataclass
-class GenerationResult:
-    """What :func:`generate_files` wrote, with the settings needed to reproduce it."""
+def __getattr__(name: str) -> Any:
+    # The file-writing layer moved to musicgen.generation, which imports this module;
+    # re-exported lazily so ``from musicgen.sampling import generate`` keeps working.
+    if name in _GENERATION_NAMES:
+        from musicgen import generation
 
-    paths: list[Path]
-    seed: int
-    summaries: list[str]
-    extra_paths: list[Path] = field(default_factory=list)
-    masked_mass_mean: float = 0.0
-    masked_mass_max: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {
-            "files": [str(path) for path in self.paths],
-            "extra_files": [str(path) for path in self.extra_paths],
-            "summaries": self.summaries,
-            "seed": self.seed,
-            "masked_mass": {"mean": self.masked_mass_mean, "max": self.masked_mass_max},
-        }
-
-
-def resolve_checkpoint(checkpoint: Any = None) -> Any:
-    """A loaded checkpoint: ``checkpoint`` itself if loaded, else loaded from its directory.
-
-    ``None`` means the shipped model, :data:`musicgen.paths.DEFAULT_CHECKPOINT`.
-    """
-    if checkpoint is not None and hasattr(checkpoint, "model") and hasattr(checkpoint, "tokenizer"):
-        return checkpoint
-    from musicgen.checkpoint import load_checkpoint
-    from musicgen.paths import DEFAULT_CHECKPOINT
-
-    if checkpoint is None:
-        if not DEFAULT_CHECKPOINT.exists():
-            raise CheckpointError(
-                f"no shipped model at {DEFAULT_CHECKPOINT}; train one with "
-                f"'musicgen train data/midi/bach --out {DEFAULT_CHECKPOINT}' or pass --checkpoint DIR"
-            )
-        checkpoint = DEFAULT_CHECKPOINT
-    return load_checkpoint(checkpoint)
-
-
-def generate_files(
-    checkpoint: Any = None,
-    num: int = 1,
-    length: int | None = None,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    seed: int | None = None,
-    primer: str | os.PathLike | None = None,
-    tempo: float | None = None,
-    program: int | None = None,
-    out_dir: str | os.PathLike = "generated",
-    bars: float | None = None,
-    seconds: float | None = None,
-    beam_size: int = 0,
-    wav: bool = False,
-    soundfont: str | os.PathLike | None = None,
-    plot: bool = False,
-    sampler: Sampler | None = None,
-) -> GenerationResult:
-    """Sample ``num`` pieces and write one ``.mid`` each to ``out_dir``; see :func:`generate`."""
-    check_sampling_options(temperature, top_k, top_p)
-    if seed is None:
-        seed = secrets.randbelow(1 << 31)
-    if not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
-    if tempo is not None and not 0 < tempo < 10_000:
-        raise ConfigError(f"--tempo must be in (0, 10000) beats per minute, got {tempo}")
-    if program is not None and not (isinstance(program, int) and 0 <= program <= 127):
-        raise ConfigError(f"--program must be a General MIDI program 0..127, got {program!r}")
-    if bars is not None and seconds is not None:
-        raise ConfigError("give --bars or --seconds, not both")
-    for label, value in (("--bars", bars), ("--seconds", seconds)):
-        if value is not None and not value > 0:
-            raise ConfigError(f"{label} must be positive, got {value}")
-    if length is None:
-        length = TIMED_LENGTH_CAP if (bars or seconds) else DEFAULT_LENGTH
-    if not isinstance(length, int) or length < 1:
-        raise ConfigError(f"--length must be a positive integer, got {length!r}")
-    soundfont_path = render.check_wav_support(soundfont) if wav else None
-
-    loaded = resolve_checkpoint(checkpoint)
-    tokenizer = loaded.tokenizer
-    # XLA compiling takes seconds; it pays off only on long runs.
-    sampler = sampler or Sampler(loaded.model, tokenizer, jit_compile=num * length >= XLA_MIN_TOKENS)
-    prefix, meter = _read_primer(primer, tokenizer)
-    numerator, denominator = (meter.numerator, meter.denominator) if meter else (4, 4)
-    if tempo is None:
-        tempo = meter.tempo if meter else tokenizer.config.default_tempo
-    steps_per_quarter = tokenizer.config.steps_per_quarter
-    max_time_steps = None
-    if bars is not None:
-        max_time_steps = round(bars * numerator * 4 / denominator * steps_per_quarter)
-    elif seconds is not None:
-        max_time_steps = round(seconds * tempo / 60.0 * steps_per_quarter)
-    if max_time_steps is not None:
-        max_time_steps = max(1, max_time_steps)
-
-    prefix = sampler.check_prefix(prefix, length)
-    options = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, disallow_programs=program is not None)
-    print(f"sampling {num} x {length} tokens (seed {seed})...", file=sys.stderr)
-    if beam_size and beam_size > 1:
-        result = sampler.beam_search(beam_size, num=num, **options)
-    else:
-        result = sampler.sample(num=num, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, **options)
-
-    stem = Path(loaded.directory).name if getattr(loaded, "directory", None) else "sample"
-    paths = render.reserve_paths(out_dir, stem, num, seed)
-    summaries, extra = [], []
-    for path, row in zip(paths, result.tokens, strict=True):
-        pm = tokenizer.decode(row, tempo=tempo, time_signature=(numerator, denominator), program=program)
-        render.write_midi(pm, path)
-        summaries.append(render.describe_midi(pm))
-        if plot:
-            extra.append(render.write_piano_roll(pm, path.with_suffix(".png")))
-        if soundfont_path is not None:
-            extra.append(render.write_wav(path, soundfont_path))
-    return GenerationResult(paths, seed, summaries, extra, result.masked_mass_mean, result.masked_mass_max)
-
-
-def generate(
-    checkpoint: Any = None,
-    num: int = 1,
-    length: int | None = DEFAULT_LENGTH,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    seed: int | None = None,
-    primer: str | os.PathLike | None = None,
-    tempo: float | None = None,
-    program: int | None = None,
-    out_dir: str | os.PathLike = "generated",
-    **options: Any,
-) -> list[Path]:
-    """Generate ``num`` MIDI files and return their paths.
-
-    ``checkpoint``: a directory or a loaded checkpoint (default: the shipped Bach model).
-    ``length`` counts tokens after BOS, primer included; with ``bars=`` or ``seconds=``
-    (of new music after the primer) and ``length=None`` the length is time-based.
-    ``temperature=0`` is greedy decoding; ``top_k=0`` and ``top_p=1`` disable those filters.
-    ``seed=None`` draws a random seed (see :func:`generate_files` for it and the summaries).
-    Further options: ``bars``, ``seconds``, ``beam_size``, ``wav``, ``soundfont``, ``plot``.
-    """
-    return generate_files(
-        checkpoint, num, length, temperature, top_k, top_p, seed, primer, tempo, program, out_dir, **options
-    ).paths
-
-
-def _read_primer(primer: Any, tokenizer: Any) -> tuple[np.ndarray | None, Any]:
-    """The primer's tokens without EOS and its meter (tempo, time signature), or ``None``s."""
-    if primer is None:
-        return None, None
-    from musicgen import midi_io
-
-    pm = midi_io.load_midi(primer)
-    tokens = np.asarray(tokenizer.encode(pm), np.int32)
-    if len(tokens) and tokens[-1] == tokenizer.eos_id:
-        tokens = tokens[:-1]
-    return tokens, midi_io.read_meter(pm, tokenizer.config.default_tempo)
+        return getattr(generation, name)
+    raise AttributeError(f"module 'musicgen.sampling' has no attribute {name!r}")

@@ -8,7 +8,13 @@ import pytest
 from musicgen.errors import ConfigError
 from musicgen.grammar import check_tokens
 from musicgen.models import build_language_model
-from musicgen.sampling import FusedStep, Sampler, extract_step_weights, filter_logits
+from musicgen.sampling import (
+    WHOLE_LOOP_XLA_MAX_BATCH,
+    FusedStep,
+    Sampler,
+    extract_step_weights,
+    filter_logits,
+)
 from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
 
 tf = pytest.importorskip("tensorflow")
@@ -63,6 +69,40 @@ def test_xla_loop_is_deterministic_and_agrees_when_greedy(sampler: Sampler) -> N
     np.testing.assert_array_equal(xla.sample_tokens(num=4, length=48, seed=21, top_k=20), first.tokens)
     for row in first.tokens:
         check_tokens(row, sampler.tables)
+
+
+def test_token_choice_under_xla_alone_is_deterministic_and_greedy_agrees(sampler: Sampler) -> None:
+    hybrid = Sampler.__new__(Sampler)
+    hybrid.__dict__.update(sampler.__dict__, jit_compile="tokens", _loops={})
+    # The network runs in the same plain graph, so greedy decoding agrees exactly.
+    np.testing.assert_array_equal(
+        hybrid.sample_tokens(num=4, length=32, temperature=0.0), sampler.sample_tokens(num=4, length=32, temperature=0.0)
+    )
+    first = hybrid.sample(num=4, length=32, seed=8)
+    np.testing.assert_array_equal(hybrid.sample_tokens(num=4, length=32, seed=8), first.tokens)
+    for row in first.tokens:
+        check_tokens(row, sampler.tables)
+    assert 0.0 <= first.masked_mass_mean <= first.masked_mass_max <= 1.0
+
+
+def test_auto_mode_picks_the_whole_loop_for_small_batches_only(sampler: Sampler) -> None:
+    auto = Sampler.__new__(Sampler)
+    auto.__dict__.update(sampler.__dict__, jit_compile="auto", _loops={})
+    assert auto.loop_mode(1) is True
+    assert auto.loop_mode(WHOLE_LOOP_XLA_MAX_BATCH) == "tokens"
+    assert sampler.loop_mode(64) is False
+    with pytest.raises(ConfigError, match="jit_compile"):
+        Sampler(None, sampler.tokenizer, jit_compile="sometimes")
+
+
+def test_generation_names_are_re_exported() -> None:
+    import musicgen
+    from musicgen import generation, sampling
+
+    assert sampling.generate is generation.generate is musicgen.generate
+    assert sampling.resolve_checkpoint is generation.resolve_checkpoint
+    with pytest.raises(AttributeError):
+        sampling.no_such_name  # noqa: B018
 
 
 def test_same_seed_same_tokens_other_seed_other_tokens(sampler: Sampler) -> None:

@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.sampling import generate_files
+    from musicgen.generation import generate_files
 
     result = generate_files(
         checkpoint=args.checkpoint,
