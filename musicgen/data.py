@@ -469,14 +469,15 @@ def _init_worker(config: dict) -> None:
 
 def _encode_file(midi_dir: str, path: str) -> dict:
     """Encode one file; a file that cannot be read becomes a result with a ``reason``."""
-    from musicgen.midi_io import load_midi
     from musicgen.tokenizer import Kind
 
     full_path = Path(midi_dir) / path
     stat = full_path.stat()
     result = {"path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": fileio.sha256_file(full_path)}
     try:
-        tokens = np.asarray(_worker_tokenizer.encode(load_midi(full_path)), np.int32)
+        # encode(path) reads standard MIDI files straight from their bytes (several times
+        # faster than pretty_midi, and checked to give the same ids); scores go through music21.
+        tokens = np.asarray(_worker_tokenizer.encode(full_path), np.int32)
     except MidiError as error:
         result["reason"] = str(error).removeprefix(f"{full_path}: ")
         return result
