@@ -109,3 +109,17 @@ def _to_track(events: list[tuple[int, int, mido.Message]]) -> mido.MidiTrack:
         now = absolute
     track.append(mido.MetaMessage("end_of_track", time=0))
     return track
+
+
+def write_scale_pieces(folder: Path, count: int = 8, notes: int = 90) -> Path:
+    """``count`` small MIDI files of rising scales (easy to learn) in ``folder``, for training tests."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        music = pretty_midi.PrettyMIDI()
+        piano = pretty_midi.Instrument(program=0)
+        for step in range(notes):
+            pitch = 60 + (0, 2, 4, 5, 7, 9, 11, 12)[(step + index) % 8]
+            piano.notes.append(pretty_midi.Note(80, pitch, step * 0.25, step * 0.25 + 0.25))
+        music.instruments.append(piano)
+        music.write(str(folder / f"piece_{index}.mid"))
+    return folder

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from midi_factory import write_scale_pieces
 
 from musicgen import checkpoint, distribute
 from musicgen.errors import ConfigError
@@ -20,27 +21,12 @@ FLAGS = [
 ]
 
 
-def _write_pieces(folder: Path, count: int = 8, notes: int = 90) -> Path:
-    import pretty_midi
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        music = pretty_midi.PrettyMIDI()
-        piano = pretty_midi.Instrument(program=0)
-        for step in range(notes):
-            pitch = 60 + (0, 2, 4, 5, 7, 9, 11, 12)[(step + index) % 8]
-            piano.notes.append(pretty_midi.Note(80, pitch, step * 0.25, step * 0.25 + 0.25))
-        music.instruments.append(piano)
-        music.write(str(folder / f"piece_{index}.mid"))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from musicgen.data import prepare
 
     root = tmp_path_factory.mktemp("distribute")
-    return prepare(_write_pieces(root / "midi"), root / "cache", workers=1, progress=False).directory
+    return prepare(write_scale_pieces(root / "midi"), root / "cache", workers=1, progress=False).directory
 
 
 def _environment(**extra: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from midi_factory import write_scale_pieces
 
 from musicgen import checkpoint
 from musicgen.cli import main
@@ -30,22 +31,6 @@ TINY_FLAGS = [
 ]
 
 
-def write_pieces(folder: Path, count: int = 8, notes: int = 90) -> Path:
-    """Small synthetic MIDI pieces: rising scales, easy to learn."""
-    import pretty_midi
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        music = pretty_midi.PrettyMIDI()
-        piano = pretty_midi.Instrument(program=0)
-        for step in range(notes):
-            pitch = 60 + (0, 2, 4, 5, 7, 9, 11, 12)[(step + index) % 8]
-            piano.notes.append(pretty_midi.Note(80, pitch, step * 0.25, step * 0.25 + 0.25))
-        music.instruments.append(piano)
-        music.write(str(folder / f"piece_{index}.mid"))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("training")
@@ -55,7 +40,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cache(workspace: Path):
     from musicgen.data import prepare
 
-    return prepare(write_pieces(workspace / "midi"), workspace / "cache", workers=1, progress=False)
+    return prepare(write_scale_pieces(workspace / "midi"), workspace / "cache", workers=1, progress=False)
 
 
 @pytest.fixture(scope="module")
