@@ -53,13 +53,35 @@ def test_same_seed_gives_byte_identical_files(checkpoint: Path, tmp_path: Path, 
     assert len(first) == 2 and all("tiny-" in path.name and "-seed7-" in path.name for path in first)
     assert "notes" in out and str(first[0]) in out
     generate(capsys, *common, "--seed", "7", "--temperature", "1.5")
+    second = sorted(set(tmp_path.glob("*.mid")) - set(first))
     generate(capsys, *common, "--seed", "8", "--temperature", "1.5")
-    files = sorted(tmp_path.glob("*.mid"))
-    assert len(files) == 6  # nothing was overwritten
-    by_seed = {seed: sorted(p for p in files if f"-seed{seed}-" in p.name) for seed in (7, 8)}
-    contents = {seed: [path.read_bytes() for path in group] for seed, group in by_seed.items()}
-    assert contents[7][0] == contents[7][2] and contents[7][1] == contents[7][3]
-    assert contents[8][0] not in (contents[7][0], contents[7][1])
+    third = sorted(set(tmp_path.glob("*.mid")) - set(first) - set(second))
+    assert len(second) == 2 and len(third) == 2  # nothing was overwritten
+    # Runs are told apart by set difference, not by sorting all names: two runs within
+    # one second collide and get a "-2" suffix, which sorts before the plain name.
+    assert [path.name.split("-seed7-")[1][:2] for path in second] == ["01", "02"]
+    contents = {
+        run: [path.read_bytes() for path in group] for run, group in (("7a", first), ("7b", second), ("8", third))
+    }
+    assert contents["7a"] == contents["7b"]
+    assert all("-seed8-" in path.name for path in third)
+    assert contents["8"][0] not in contents["7a"]
+
+
+def test_names_taken_in_the_same_second_get_a_suffix(tmp_path: Path, monkeypatch) -> None:
+    from musicgen import render
+
+    epoch = render.time.gmtime(0)
+    monkeypatch.setattr(render.time, "gmtime", lambda: epoch)
+    first = render.reserve_paths(tmp_path, "bach", 2, seed=3)
+    first[0].write_bytes(b"kept")
+    second = render.reserve_paths(tmp_path, "bach", 2, seed=3)
+    assert [path.name for path in first] == ["bach-19700101-000000-seed3-01.mid", "bach-19700101-000000-seed3-02.mid"]
+    assert [path.name for path in second] == [
+        "bach-19700101-000000-seed3-01-2.mid",
+        "bach-19700101-000000-seed3-02-2.mid",
+    ]
+    assert first[0].read_bytes() == b"kept"
 
 
 def test_primer_plot_json_and_program(checkpoint: Path, primer: Path, tmp_path: Path, capsys) -> None:
