@@ -13,6 +13,11 @@ gradient written by hand (``tf.custom_gradient``). Why it is fast on CPU:
   recurrent product ``d_preactivation @ recurrent_kernel^T`` per step, against a copy of
   the kernel transposed once before the loop (``transpose_b=True`` inside the loop cost
   about twice the CPU time).
+- The per-step recurrent product is split into independent blocks, one per gate (two for
+  the vanilla RNN), which TensorFlow's executor runs in parallel. A (32, 512) by
+  (512, 2048) product is too small for oneDNN to spread over threads well: on 2 cores,
+  256 steps took 173 ms as one product and 122 ms as four (forward); the backward
+  ``d_preactivation @ recurrent_kernel^T`` split by gate took 133 ms instead of 171 ms.
 - Both loops run up to 8 timesteps per ``while_loop`` iteration (unrolled), dividing the
   loop's per-iteration graph overhead and TensorArray traffic by 8.
 - The weight gradients (kernel, recurrent kernel, bias) and the input gradient are
@@ -38,18 +43,13 @@ def _project(inputs, kernel, bias):
     """All timesteps' input projections in one matrix product: (T, B, D) -> (T, B, G)."""
     shape = tf.shape(inputs)
     flat = tf.reshape(inputs, [-1, shape[2]])
-    projected = tf.matmul(flat, kernel) + bias
+    projected = tf.nn.bias_add(tf.matmul(flat, kernel), bias)
     return tf.reshape(projected, [shape[0], shape[1], tf.shape(kernel)[1]])
 
 
-def _transposed(recurrent_kernel):
-    """``recurrent_kernel^T``, materialized once before a backward loop.
-
-    The per-step product ``d_preactivation @ recurrent_kernel^T`` with ``transpose_b=True``
-    measured about 1.9x the CPU time of the same product against a kernel transposed once
-    up front (oneDNN, 32 x 2048 by 2048 x 512, 256 steps), so the loop reads a copy.
-    """
-    return tf.transpose(recurrent_kernel)
+def _blocked_matmul(left, column_blocks):
+    """``left @ concat(column_blocks)`` as independent products the executor runs in parallel."""
+    return tf.concat([tf.matmul(left, block) for block in column_blocks], axis=1)
 
 
 def _shift_in(first, sequence):
@@ -57,18 +57,67 @@ def _shift_in(first, sequence):
     return tf.concat([first[tf.newaxis], sequence[:-1]], axis=0)
 
 
-def _weight_gradients(inputs, previous_outputs, d_input_pre, d_recurrent_pre, kernel):
-    """Input, kernel and recurrent-kernel gradients as single products over all timesteps."""
-    input_dim = tf.shape(inputs)[2]
-    units = tf.shape(previous_outputs)[2]
-    flat_inputs = tf.reshape(inputs, [-1, input_dim])
-    flat_d_input = tf.reshape(d_input_pre, [-1, tf.shape(d_input_pre)[2]])
-    flat_previous = tf.reshape(previous_outputs, [-1, units])
-    flat_d_recurrent = tf.reshape(d_recurrent_pre, [-1, tf.shape(d_recurrent_pre)[2]])
-    d_kernel = tf.matmul(flat_inputs, flat_d_input, transpose_a=True)
-    d_recurrent_kernel = tf.matmul(flat_previous, flat_d_recurrent, transpose_a=True)
-    d_inputs = tf.reshape(tf.matmul(flat_d_input, kernel, transpose_b=True), tf.shape(inputs))
-    return d_inputs, d_kernel, d_recurrent_kernel
+def _flat(values):
+    """``(T, B, N) -> (T * B, N)``."""
+    return tf.reshape(values, [-1, tf.shape(values)[2]])
+
+
+def _project_blocks(inputs, kernel, bias, count: int):
+    """Per-gate input projections: ``count`` tensors ``(T, B, G / count)``.
+
+    Kept apart so that no loop step slices a gate out of a wide tensor and the backward
+    pass never splits a ``(T, B, G)`` tensor along its last axis (a strided copy each).
+    """
+    kernels = tf.split(kernel, count, axis=1)
+    biases = tf.split(bias, count, axis=0)
+    return [_project(inputs, block, block_bias) for block, block_bias in zip(kernels, biases, strict=True)]
+
+
+def _transposed_blocks(kernel, count: int):
+    """``[K_1^T, ..., K_count^T]`` for the column blocks ``K_j`` of ``kernel``, materialized once.
+
+    The per-step product ``d_preactivation @ recurrent_kernel^T`` with ``transpose_b=True``
+    measured about 1.9x the CPU time of the same product against a kernel transposed once
+    up front (oneDNN, 32 x 2048 by 2048 x 512, 256 steps), so backward loops read copies.
+    """
+    return [tf.transpose(block) for block in tf.split(kernel, count, axis=1)]
+
+
+def _sum_of_products(lefts, rights):
+    """``sum_j lefts[j] @ rights[j]``: independent products the executor runs in parallel."""
+    return tf.add_n([tf.matmul(left, right) for left, right in zip(lefts, rights, strict=True)])
+
+
+def _weight_gradients(inputs, previous_outputs, d_input_blocks, d_recurrent_blocks, kernel):
+    """Input, kernel and recurrent-kernel gradients as large products over all timesteps.
+
+    ``d_input_blocks`` / ``d_recurrent_blocks`` are the gradients of the input and
+    recurrent pre-activations, one ``(T, B, G / n)`` tensor per gate block.
+    """
+    flat_inputs = _flat(inputs)
+    flat_previous = _flat(previous_outputs)
+    d_input = [_flat(block) for block in d_input_blocks]
+    d_recurrent = [_flat(block) for block in d_recurrent_blocks]
+    d_kernel = tf.concat([tf.matmul(flat_inputs, block, transpose_a=True) for block in d_input], axis=1)
+    d_recurrent_kernel = tf.concat(
+        [tf.matmul(flat_previous, block, transpose_a=True) for block in d_recurrent], axis=1
+    )
+    # Against kernels transposed up front: ``transpose_b=True`` measured about 12% slower.
+    d_inputs = _sum_of_products(d_input, _transposed_blocks(kernel, len(d_input)))
+    return tf.reshape(d_inputs, tf.shape(inputs)), d_kernel, d_recurrent_kernel
+
+
+def _bias_gradient(d_blocks):
+    """Column sums over time and batch of every block, concatenated."""
+    return tf.concat([_sum_over_time_and_batch(block) for block in d_blocks], axis=0)
+
+
+def _sum_over_time_and_batch(values):
+    """``reduce_sum(values, axis=[0, 1])`` as a ``ones @ values`` product: 4 ms against 23 ms
+    for a (256, 32, 2048) tensor, a column reduction being slow in TensorFlow on CPU."""
+    flat = tf.reshape(values, [-1, tf.shape(values)[2]])
+    ones = tf.ones([1, tf.shape(flat)[0]], values.dtype)
+    return tf.reshape(tf.matmul(ones, flat), [-1])
 
 
 def _chunk_size(static_length) -> int:
@@ -88,46 +137,33 @@ def _time_loop(step, length, sequences, carried, outputs_like, reverse=False):
     tensors are stacked into ``(T, ...)`` outputs, one per ``(dtype, step_shape)`` entry of
     ``outputs_like``. When the length is known when tracing, each loop iteration runs a
     chunk of up to 8 steps unrolled, which divides the loop's per-iteration control work
-    (several graph ops per carried value) and its reads and writes by the chunk size.
+    (several graph ops per carried value) by the chunk size.
+
+    Steps are read as slices along the first axis, which TensorFlow hands out without
+    copying, and written one per step into ``TensorArray``s stacked once at the end: an
+    unstacked ``TensorArray`` reader or a stacked chunk would each copy every value once more.
     """
     chunk = _chunk_size(sequences[0].shape[0])
     chunks = length // chunk
-
-    def chunked(tensor):
-        return tf.reshape(tensor, tf.concat([[chunks, chunk], tf.shape(tensor)[1:]], axis=0))
-
-    readers = [
-        tf.TensorArray(s.dtype, size=chunks, element_shape=[chunk, *s.shape[1:]]).unstack(
-            chunked(s)
-        )
-        for s in sequences
-    ]
-    writers = [
-        tf.TensorArray(dtype, size=chunks, element_shape=[chunk, *shape])
-        for dtype, shape in outputs_like
-    ]
+    writers = [tf.TensorArray(dtype, size=length, element_shape=shape) for dtype, shape in outputs_like]
     order = range(chunk - 1, -1, -1) if reverse else range(chunk)
 
-    def body(t, carried, writers):
-        index = chunks - 1 - t if reverse else t
-        slices = [tf.unstack(reader.read(index), num=chunk) for reader in readers]
-        written_steps = [None] * chunk
+    def body(index, carried, writers):
+        first = (chunks - 1 - index if reverse else index) * chunk
         for offset in order:
-            carried, written_steps[offset] = step(carried, *(s[offset] for s in slices))
-        written = [tf.stack(values) for values in zip(*written_steps, strict=True)]
-        writers = [w.write(index, value) for w, value in zip(writers, written, strict=True)]
-        return t + 1, carried, writers
+            carried, written = step(carried, *(sequence[first + offset] for sequence in sequences))
+            writers = [w.write(first + offset, value) for w, value in zip(writers, written, strict=True)]
+        return index + 1, carried, writers
 
     _, carried, writers = tf.while_loop(
-        lambda t, *_: t < chunks,
+        lambda index, *_: index < chunks,
         body,
         (tf.constant(0), carried, writers),
         parallel_iterations=PARALLEL_ITERATIONS,
     )
     stacked = []
     for writer, (_, shape) in zip(writers, outputs_like, strict=True):
-        value = writer.stack()
-        stacked.append(tf.reshape(value, tf.concat([[length], tf.shape(value)[2:]], axis=0)))
+        stacked.append(writer.stack())
         stacked[-1].set_shape([sequences[0].shape[0], *shape])
     return carried, stacked
 
@@ -167,75 +203,65 @@ def fused_sequence(forward, backward, jit_compile: bool = False):
 def _lstm_forward(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias):
     length = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
-    # tanh(x) = 2 * sigmoid(2x) - 1: scaling the cell-gate columns by 2 lets one sigmoid
-    # activate all four gates at once.
-    ones = tf.ones([units], kernel.dtype)
-    scale = tf.concat([ones, ones, 2.0 * ones, ones], axis=0)
-    projected = _project(inputs, kernel * scale, bias * scale)
-    scaled_recurrent = recurrent_kernel * scale
+    projected = _project_blocks(inputs, kernel, bias, 4)
+    recurrent = tf.split(recurrent_kernel, 4, axis=1)
     step_shape = _step_shape(inputs, units)
 
-    def step(carried, projected_t):
+    def step(carried, projected_i, projected_f, projected_c, projected_o):
         h, c = carried
-        gates = tf.sigmoid(projected_t + tf.matmul(h, scaled_recurrent))
-        i, f, g, o = tf.split(gates, 4, axis=1)
-        c = f * c + i * (2.0 * g - 1.0)
+        i = tf.sigmoid(projected_i + tf.matmul(h, recurrent[0]))
+        f = tf.sigmoid(projected_f + tf.matmul(h, recurrent[1]))
+        g = tf.tanh(projected_c + tf.matmul(h, recurrent[2]))
+        o = tf.sigmoid(projected_o + tf.matmul(h, recurrent[3]))
+        c = f * c + i * g
         h = o * tf.tanh(c)
-        return (h, c), (h, c, gates)
+        return (h, c), (h, c, i, f, g, o)
 
-    (final_h, final_c), (outputs, cells, gates) = _time_loop(
-        step,
-        length,
-        [projected],
-        (initial_h, initial_c),
-        [(inputs.dtype, step_shape)] * 2
-        + [(inputs.dtype, tf.TensorShape([inputs.shape[1], 4 * units]))],
+    (final_h, final_c), (outputs, cells, *gates) = _time_loop(
+        step, length, projected, (initial_h, initial_c), [(inputs.dtype, step_shape)] * 6
     )
-    return (outputs, final_h, final_c), (cells, gates)
+    return (outputs, final_h, final_c), (cells, *gates)
 
 
 def _lstm_backward(arguments, results, saved, upstream):
     inputs, initial_h, initial_c, kernel, recurrent_kernel, _ = arguments
     outputs = results[0]
-    cells, gates = saved
+    cells, i, f, g, o = saved
     d_outputs, d_final_h, d_final_c = upstream
     length = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
-    i, f, g_sigmoid, o = tf.split(gates, 4, axis=2)
-    g = 2.0 * g_sigmoid - 1.0
-    previous_c = _shift_in(initial_c, cells)
     tanh_c = tf.tanh(cells)
-    # Per step: dc = dc_next * f_next + dh * o * (1 - tanh(c)^2) and
-    # d_preactivation = [dc, dc, dc, dh] * factors, factors precomputed for all steps.
-    factors = tf.concat(
-        [g * i * (1.0 - i), previous_c * f * (1.0 - f), i * (1.0 - g * g), tanh_c * o * (1.0 - o)],
-        axis=2,
-    )
+    # Per step: dc = dc_next * f_next + dh * o * (1 - tanh(c)^2), and the gradient of each
+    # gate's pre-activation is dc or dh times a factor precomputed for all steps.
+    factors = [
+        g * i * (1.0 - i),
+        _shift_in(initial_c, cells) * f * (1.0 - f),
+        i * (1.0 - g * g),
+        tanh_c * o * (1.0 - o),
+    ]
     cell_factor = o * (1.0 - tanh_c * tanh_c)
-    recurrent_kernel_t = _transposed(recurrent_kernel)
+    recurrent_t = _transposed_blocks(recurrent_kernel, 4)
+    step_shape = _step_shape(inputs, units)
 
-    def step(carried, d_output_t, factors_t, cell_factor_t, forget_t):
+    def step(carried, d_output_t, factor_i, factor_f, factor_c, factor_o, cell_factor_t, forget_t):
         d_h_next, d_c_next = carried
         d_h = d_output_t + d_h_next
         d_c = d_c_next + d_h * cell_factor_t
-        d_pre = tf.concat([d_c, d_c, d_c, d_h], axis=1) * factors_t
-        d_h_previous = tf.matmul(d_pre, recurrent_kernel_t)
-        return (d_h_previous, d_c * forget_t), (d_pre,)
+        d_gates = (d_c * factor_i, d_c * factor_f, d_c * factor_c, d_h * factor_o)
+        d_h_previous = _sum_of_products(d_gates, recurrent_t)
+        return (d_h_previous, d_c * forget_t), d_gates
 
-    (d_initial_h, d_initial_c), (d_pre,) = _time_loop(
+    (d_initial_h, d_initial_c), d_gates = _time_loop(
         step,
         length,
-        [d_outputs, factors, cell_factor, f],
+        [d_outputs, *factors, cell_factor, f],
         (d_final_h, d_final_c),
-        [(inputs.dtype, tf.TensorShape([inputs.shape[1], 4 * units]))],
+        [(inputs.dtype, step_shape)] * 4,
         reverse=True,
     )
     previous_h = _shift_in(initial_h, outputs)
-    d_inputs, d_kernel, d_recurrent_kernel = _weight_gradients(
-        inputs, previous_h, d_pre, d_pre, kernel
-    )
-    d_bias = tf.reduce_sum(d_pre, axis=[0, 1])
-    return d_inputs, d_initial_h, d_initial_c, d_kernel, d_recurrent_kernel, d_bias
+    d_inputs, d_kernel, d_recurrent_kernel = _weight_gradients(inputs, previous_h, d_gates, d_gates, kernel)
+    return d_inputs, d_initial_h, d_initial_c, d_kernel, d_recurrent_kernel, _bias_gradient(d_gates)
 
 
 # ----------------------------------------------------------------------------- GRU
@@ -244,89 +270,92 @@ def _lstm_backward(arguments, results, saved, upstream):
 def _gru_forward(inputs, initial_h, kernel, recurrent_kernel, bias):
     length = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
-    projected = _project(inputs, kernel, bias[0])
-    recurrent_bias = bias[1]
+    input_bias, recurrent_bias = bias[0], bias[1]
+    # The recurrent biases of z and r are only ever added to their input projections, so
+    # they fold into those; the candidate's stays inside, where r multiplies it.
+    folded_bias = tf.concat([input_bias[: 2 * units] + recurrent_bias[: 2 * units], input_bias[2 * units :]], 0)
+    projected = _project_blocks(inputs, kernel, folded_bias, 3)
+    recurrent = tf.split(recurrent_kernel, 3, axis=1)
+    candidate_bias = recurrent_bias[2 * units :]
     step_shape = _step_shape(inputs, units)
 
-    def step(carried, projected_t):
+    def step(carried, projected_z, projected_r, projected_h):
         (h,) = carried
-        inner = tf.matmul(h, recurrent_kernel) + recurrent_bias
-        zr = tf.sigmoid(projected_t[:, : 2 * units] + inner[:, : 2 * units])
-        inner_h = inner[:, 2 * units :]
-        candidate = tf.tanh(projected_t[:, 2 * units :] + zr[:, units:] * inner_h)
-        h = candidate + zr[:, :units] * (h - candidate)
-        return (h,), (h, zr, candidate, inner_h)
+        z = tf.sigmoid(projected_z + tf.matmul(h, recurrent[0]))
+        r = tf.sigmoid(projected_r + tf.matmul(h, recurrent[1]))
+        inner_h = tf.nn.bias_add(tf.matmul(h, recurrent[2]), candidate_bias)
+        candidate = tf.tanh(projected_h + r * inner_h)
+        h = candidate + z * (h - candidate)
+        return (h,), (h, z, r, candidate, inner_h)
 
-    (final_h,), (outputs, zr, candidate, inner_h) = _time_loop(
-        step,
-        length,
-        [projected],
-        (initial_h,),
-        [(inputs.dtype, step_shape), (inputs.dtype, tf.TensorShape([inputs.shape[1], 2 * units]))]
-        + [(inputs.dtype, step_shape)] * 2,
+    (final_h,), (outputs, *saved) = _time_loop(
+        step, length, projected, (initial_h,), [(inputs.dtype, step_shape)] * 5
     )
-    return (outputs, final_h), (zr, candidate, inner_h)
+    return (outputs, final_h), tuple(saved)
 
 
 def _gru_backward(arguments, results, saved, upstream):
     inputs, initial_h, kernel, recurrent_kernel, _ = arguments
     outputs = results[0]
-    zr, candidate, inner_h = saved
+    z, r, candidate, inner_h = saved
     d_outputs, d_final_h = upstream
     length = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
     step_shape = _step_shape(inputs, units)
-    z, r = zr[..., :units], zr[..., units:]
     previous_h = _shift_in(initial_h, outputs)
-    # Per step, with dh the total gradient of h_t: d_recurrent_pre = [dh, dh, dh] * factors,
-    # dh_previous = dh * z + d_recurrent_pre @ R^T; d_input_pre differs only in its h block.
+    # Per step, with dh the total gradient of h_t, each recurrent pre-activation's gradient
+    # is dh times a precomputed factor; dh_previous = dh * z + sum_j d_j @ R_j^T. The input
+    # pre-activations' gradients differ only in the candidate block.
     candidate_factor = (1.0 - z) * (1.0 - candidate * candidate)
-    factors = tf.concat(
-        [
-            (previous_h - candidate) * z * (1.0 - z),
-            candidate_factor * inner_h * r * (1.0 - r),
-            candidate_factor * r,
-        ],
-        axis=2,
-    )
-    recurrent_kernel_t = _transposed(recurrent_kernel)
+    factors = [
+        (previous_h - candidate) * z * (1.0 - z),
+        candidate_factor * inner_h * r * (1.0 - r),
+        candidate_factor * r,
+    ]
+    recurrent_t = _transposed_blocks(recurrent_kernel, 3)
 
-    def step(carried, d_output_t, factors_t, z_t):
+    def step(carried, d_output_t, factor_z, factor_r, factor_h, z_t):
         (d_h_next,) = carried
         d_h = d_output_t + d_h_next
-        d_recurrent_pre = tf.concat([d_h, d_h, d_h], axis=1) * factors_t
-        d_h_previous = d_h * z_t + tf.matmul(d_recurrent_pre, recurrent_kernel_t)
-        return (d_h_previous,), (d_recurrent_pre, d_h)
+        d_recurrent = (d_h * factor_z, d_h * factor_r, d_h * factor_h)
+        d_h_previous = d_h * z_t + _sum_of_products(d_recurrent, recurrent_t)
+        return (d_h_previous,), (*d_recurrent, d_h)
 
-    (d_initial_h,), (d_recurrent_pre, d_h_all) = _time_loop(
+    (d_initial_h,), (d_z, d_r, d_recurrent_h, d_h_all) = _time_loop(
         step,
         length,
-        [d_outputs, factors, z],
+        [d_outputs, *factors, z],
         (d_final_h,),
-        [(inputs.dtype, tf.TensorShape([inputs.shape[1], 3 * units])), (inputs.dtype, step_shape)],
+        [(inputs.dtype, step_shape)] * 4,
         reverse=True,
     )
-    d_input_pre = tf.concat([d_recurrent_pre[..., : 2 * units], d_h_all * candidate_factor], axis=2)
+    d_input_blocks = [d_z, d_r, d_h_all * candidate_factor]
+    d_recurrent_blocks = [d_z, d_r, d_recurrent_h]
     d_inputs, d_kernel, d_recurrent_kernel = _weight_gradients(
-        inputs, previous_h, d_input_pre, d_recurrent_pre, kernel
+        inputs, previous_h, d_input_blocks, d_recurrent_blocks, kernel
     )
-    d_bias = tf.stack(
-        [tf.reduce_sum(d_input_pre, axis=[0, 1]), tf.reduce_sum(d_recurrent_pre, axis=[0, 1])]
-    )
+    d_bias = tf.stack([_bias_gradient(d_input_blocks), _bias_gradient(d_recurrent_blocks)])
     return d_inputs, d_initial_h, d_kernel, d_recurrent_kernel, d_bias
 
 
 # ----------------------------------------------------------------------- SimpleRNN
 
 
+def _rnn_blocks(units: int) -> int:
+    """Two half-width blocks for the vanilla RNN's recurrent product (39 ms against 64 ms
+    for 256 steps of (32, 512) by (512, 512) on 2 cores), one when ``units`` is odd."""
+    return 2 if units % 2 == 0 else 1
+
+
 def _simple_rnn_functions(activate, derivative):
     def forward(inputs, initial_h, kernel, recurrent_kernel, bias):
         units = recurrent_kernel.shape[0]
         projected = _project(inputs, kernel, bias)
+        recurrent_blocks = tf.split(recurrent_kernel, _rnn_blocks(units), axis=1)
 
         def step(carried, projected_t):
             (h,) = carried
-            h = activate(projected_t + tf.matmul(h, recurrent_kernel))
+            h = activate(projected_t + _blocked_matmul(h, recurrent_blocks))
             return (h,), (h,)
 
         (final_h,), (outputs,) = _time_loop(
@@ -343,12 +372,13 @@ def _simple_rnn_functions(activate, derivative):
         outputs = results[0]
         d_outputs, d_final_h = upstream
         units = recurrent_kernel.shape[0]
-        recurrent_kernel_t = _transposed(recurrent_kernel)
+        blocks = _rnn_blocks(units)
+        recurrent_t = _transposed_blocks(recurrent_kernel, blocks)
 
         def step(carried, d_output_t, factor_t):
             (d_h_next,) = carried
             d_pre = (d_output_t + d_h_next) * factor_t
-            return (tf.matmul(d_pre, recurrent_kernel_t),), (d_pre,)
+            return (_sum_of_products(tf.split(d_pre, blocks, axis=1), recurrent_t),), (d_pre,)
 
         (d_initial_h,), (d_pre,) = _time_loop(
             step,
@@ -360,9 +390,9 @@ def _simple_rnn_functions(activate, derivative):
         )
         previous_h = _shift_in(initial_h, outputs)
         d_inputs, d_kernel, d_recurrent_kernel = _weight_gradients(
-            inputs, previous_h, d_pre, d_pre, kernel
+            inputs, previous_h, [d_pre], [d_pre], kernel
         )
-        d_bias = tf.reduce_sum(d_pre, axis=[0, 1])
+        d_bias = _sum_over_time_and_batch(d_pre)
         return d_inputs, d_initial_h, d_kernel, d_recurrent_kernel, d_bias
 
     return forward, backward
