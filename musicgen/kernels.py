@@ -4,24 +4,27 @@
 time-major ``(time, batch, features)``, and returns ``(outputs, *final_states)``, with its
 gradient written by hand (``tf.custom_gradient``). Why it is fast on CPU:
 
-- The input projection of every timestep is one large matrix product before the loop.
-- The forward loop does one recurrent matrix product and a few fused element-wise ops
-  per step, writing only what the backward pass needs (activated gates, cell states).
-- Everything element-wise that the backward pass needs and that does not depend on
-  the carried gradient is precomputed over all timesteps at once, so the backward loop
-  only multiplies the carried gradient by precomputed factors and does the one
-  recurrent product ``d_preactivation @ recurrent_kernel^T`` per step, against a copy of
-  the kernel transposed once before the loop (``transpose_b=True`` inside the loop cost
-  about twice the CPU time).
-- The per-step recurrent product is split into independent blocks, one per gate (two for
-  the vanilla RNN), which TensorFlow's executor runs in parallel. A (32, 512) by
-  (512, 2048) product is too small for oneDNN to spread over threads well: on 2 cores,
-  256 steps took 173 ms as one product and 122 ms as four (forward); the backward
-  ``d_preactivation @ recurrent_kernel^T`` split by gate took 133 ms instead of 171 ms.
+- Every gate is kept in its own ``(T, B, units)`` tensor: its input projection over all
+  timesteps is one large matrix product before the loop, and nothing ever splits or
+  concatenates a wide ``(T, B, 4 * units)`` tensor along its last axis (a strided copy).
+- The per-step recurrent product is one independent product per gate (two half-width
+  blocks for the vanilla RNN), which TensorFlow's executor runs in parallel. A (32, 512)
+  by (512, 2048) product is too small for oneDNN to spread over threads well: on 2
+  cores, 256 steps took 173 ms as one product and 122 ms as four; the backward
+  ``d_preactivation @ recurrent_kernel^T`` as a sum of per-gate products took 133 ms
+  instead of 171 ms.
+- The forward loop writes only what the backward pass needs (activated gates, cell
+  states). Everything element-wise that the backward pass needs and that does not depend
+  on the carried gradient is precomputed over all timesteps at once, so the backward loop
+  only multiplies the carried gradient by precomputed factors and does the recurrent
+  products against kernels transposed once before the loop (``transpose_b=True`` inside
+  the loop cost about twice the CPU time).
 - Both loops run up to 8 timesteps per ``while_loop`` iteration (unrolled), dividing the
-  loop's per-iteration graph overhead and TensorArray traffic by 8.
+  loop's per-iteration control work by 8; steps are read as zero-copy slices and written
+  once each.
 - The weight gradients (kernel, recurrent kernel, bias) and the input gradient are
-  single large matrix products over all timesteps after the loop.
+  large matrix products over all timesteps after the loop (bias sums too, as
+  ``ones @ values``, several times faster than a column reduction).
 
 Weight layouts are Keras's: LSTM gates i, f, c, o; GRU z, r, h with ``reset_after=True``
 and a ``(2, 3 * units)`` bias ``[input_bias; recurrent_bias]``.
