@@ -9,6 +9,7 @@ split next to the n-gram baseline. Runs sequentially (CPU is scarce)::
     python scripts/compare_cells.py --print-only          # the commands and counts
     python scripts/compare_cells.py --max-minutes 4       # train and evaluate all four
     python scripts/compare_cells.py --resume --max-minutes 6   # train each for 6 more minutes
+    python scripts/compare_cells.py --epochs 25           # the same number of updates for each
 
 The last output is a Markdown table for docs/results.md (also written to --table).
 """
@@ -54,6 +55,9 @@ def main() -> int:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--max-minutes", type=float, default=4.0, help="training budget per cell")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="train every cell for exactly this many epochs instead of --max-minutes "
+                        "(the same updates for each cell, whatever the machine's load)")
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
@@ -77,9 +81,12 @@ def main() -> int:
         train = [
             "musicgen", "train", args.data, "--out", out, "--overwrite", "--cell", cell, "--units", str(units),
             "--layers", str(args.layers), "--embedding-dim", str(args.embedding_dim),
-            "--seq-len", str(args.seq_len), "--max-minutes", str(args.max_minutes), "--seed", str(args.seed),
-            "--epochs", "1000",
+            "--seq-len", str(args.seq_len), "--seed", str(args.seed),
         ]
+        if args.epochs is None:
+            train += ["--max-minutes", str(args.max_minutes), "--epochs", "1000"]
+        else:
+            train += ["--epochs", str(args.epochs), "--patience", str(args.epochs)]
         if args.resume:
             train = ["musicgen", "train", args.data, "--out", out, "--resume", "--max-minutes", str(args.max_minutes)]
         evaluate = ["musicgen", "evaluate", "--checkpoint", out, args.data, "--json"]
