@@ -378,15 +378,17 @@ def _simple_rnn_functions(activate, derivative):
         blocks = _rnn_blocks(units)
         recurrent_t = _transposed_blocks(recurrent_kernel, blocks)
 
-        def step(carried, d_output_t, factor_t):
+        def step(carried, d_output_t, output_t):
             (d_h_next,) = carried
-            d_pre = (d_output_t + d_h_next) * factor_t
+            # The activation's derivative in the loop, from h_t still in cache: cheaper
+            # than two passes over (T, B, units) tensors before it.
+            d_pre = (d_output_t + d_h_next) * derivative(output_t)
             return (_sum_of_products(tf.split(d_pre, blocks, axis=1), recurrent_t),), (d_pre,)
 
         (d_initial_h,), (d_pre,) = _time_loop(
             step,
             tf.shape(inputs)[0],
-            [d_outputs, derivative(outputs)],
+            [d_outputs, outputs],
             (d_final_h,),
             [(inputs.dtype, _step_shape(inputs, units))],
             reverse=True,
