@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from musicgen.attention import Attention
+from musicgen.demos.translation.attention import Attention
 from musicgen.errors import ConfigError
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from musicgen.cli import main
-from musicgen.demos import translation_data as data
+from musicgen.demos.translation import data
 from musicgen.errors import CheckpointError, DataError
 from musicgen.paths import TRANSLATION_DATA_DIR
 from musicgen.splits import split_of
@@ -146,7 +146,7 @@ def test_save_and_load_with_safe_mode_keep_the_translations(trained, tmp_path) -
 
 
 def test_beam_of_one_equals_greedy_and_batching_changes_nothing(trained) -> None:
-    from musicgen.demos.translation_decoding import beam_search_decode, greedy_decode
+    from musicgen.demos.translation.decoding import beam_search_decode, greedy_decode
 
     _, translator = trained
     sentences = SENTENCES
@@ -162,7 +162,7 @@ def test_beam_of_one_equals_greedy_and_batching_changes_nothing(trained) -> None
 
 
 def test_beam_search_never_scores_below_its_own_first_hypothesis(trained) -> None:
-    from musicgen.demos.translation_decoding import beam_search_decode, greedy_decode
+    from musicgen.demos.translation.decoding import beam_search_decode, greedy_decode
 
     _, translator = trained
     source = data.pad_batch([data.encode_tokens(data.tokenize(SENTENCES[0]), translator.source_index)])
@@ -246,3 +246,26 @@ def test_cli_errors_exit_2_with_a_message(trained, tmp_path, capsys) -> None:
     assert "no known Spanish word" in capsys.readouterr().err
     assert main(["translate", "evaluate", "--checkpoint", str(tmp_path)]) == 2
     assert "musicgen translate: error:" in capsys.readouterr().err
+
+
+def test_package_exports_its_api_lazily_without_starting_tensorflow() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, musicgen.demos.translation as t, musicgen.cli.translate; "
+            "assert 'tensorflow' not in sys.modules; t.TranslatorConfig(); "
+            "assert 'tensorflow' not in sys.modules; t.Translator; t.train_translator; t.evaluate_translator; "
+            "assert 'tensorflow' in sys.modules; print(sorted(set(t.__all__) - set(dir(t))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_shipped_translator_loads_in_safe_mode_by_its_registered_name() -> None:
+    import keras
+
+    from musicgen.demos.translation.model import Seq2SeqTranslator
+    from musicgen.paths import TRANSLATION_CHECKPOINT
+
+    model = keras.saving.load_model(TRANSLATION_CHECKPOINT / "model.keras", safe_mode=True, compile=False)
+    assert isinstance(model, Seq2SeqTranslator)
+    assert keras.saving.get_registered_name(Seq2SeqTranslator) == "musicgen>Seq2SeqTranslator"

@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 
 from musicgen.cli import add_verbose
+from musicgen.demos.sentiment.config import CELLS, IMPLEMENTATIONS, POOLINGS, SentimentConfig
 from musicgen.errors import DataError
 from musicgen.paths import SENTIMENT_CHECKPOINT, SENTIMENT_DATA_DIR
-
-CELLS = ("rnn", "irnn", "lstm", "gru")
-POOLINGS = ("last", "max", "mean", "max_mean")
 
 DESCRIPTION = """\
 Classify sentences as positive or negative with a bidirectional recurrent network
@@ -91,14 +89,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    from musicgen.demos.sentiment import SentimentConfig
-
     defaults = SentimentConfig()
     parser.add_argument("--data", type=Path, default=SENTIMENT_DATA_DIR, help="data directory (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("runs/sentiment"),
                         help="checkpoint directory to write (default: %(default)s)")
     parser.add_argument("--cell", choices=CELLS, default=defaults.cell, help="recurrent cell (default: %(default)s)")
-    parser.add_argument("--implementation", choices=("custom", "keras"), default=defaults.implementation,
+    parser.add_argument("--implementation", choices=IMPLEMENTATIONS, default=defaults.implementation,
                         help="musicgen's cells or Keras's own layers (default: %(default)s)")
     parser.add_argument("--pooling", choices=POOLINGS, default=defaults.pooling,
                         help="sentence vector: the last states, or max/mean over all words (default: %(default)s)")
@@ -126,7 +122,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from musicgen.demos.sentiment import SentimentConfig, train_sentiment
+    from musicgen.demos.sentiment import train_sentiment
 
     names = ("cell", "implementation", "pooling", "members", "units", "embedding_dim", "max_tokens", "min_count", "max_length",
              "embedding_dropout", "dropout", "epochs", "patience", "batch_size", "learning_rate", "refit", "seed")

@@ -7,7 +7,7 @@ import json
 import sys
 
 from musicgen.cli import add_verbose
-from musicgen.demos.translation_config import TranslatorConfig
+from musicgen.demos.translation.config import CELLS, IMPLEMENTATIONS, TranslatorConfig
 from musicgen.errors import ConfigError, DataError
 from musicgen.paths import TRANSLATION_CHECKPOINT, TRANSLATION_DATA_DIR
 
@@ -42,13 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--data", default=str(TRANSLATION_DATA_DIR), help="folder holding spa.txt (default: %(default)s)")
     train.add_argument("--out", default="runs/translate", help="checkpoint folder to write (default: %(default)s)")
-    train.add_argument("--cell", choices=("gru", "lstm", "rnn", "irnn"), default=defaults.cell, help="recurrent cell (default: %(default)s)")
+    train.add_argument("--cell", choices=CELLS, default=defaults.cell, help="recurrent cell (default: %(default)s)")
     train.add_argument("--units", type=int, default=defaults.units, help="recurrent units (default: %(default)s)")
     train.add_argument("--embedding-dim", type=int, default=defaults.embedding_dim, help="word embedding width (default: %(default)s)")
     train.add_argument("--attention", choices=("additive", "general", "dot"), default=defaults.attention_score,
                        help="attention score: Bahdanau additive or Luong general/dot (default: %(default)s)")
     train.add_argument("--dropout", type=float, default=defaults.dropout, help="dropout rate (default: %(default)s)")
-    train.add_argument("--implementation", choices=("custom", "keras"), default=defaults.implementation,
+    train.add_argument("--implementation", choices=IMPLEMENTATIONS, default=defaults.implementation,
                        help="musicgen's cells (custom) or Keras's own layers (default: %(default)s)")
     train.add_argument("--max-tokens", type=int, default=defaults.max_tokens,
                        help="keep pairs with at most this many words and marks per side (default: %(default)s)")
@@ -151,7 +151,7 @@ def _predict(args: argparse.Namespace) -> int:
         if result.unknown_words:
             print(f"note: words outside the vocabulary: {', '.join(result.unknown_words)}", file=sys.stderr)
     if args.plot:
-        from musicgen.demos.translation_plot import plot_attention
+        from musicgen.demos.translation.plot import plot_attention
 
         plot_attention(results[0], args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)

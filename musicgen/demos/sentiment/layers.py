@@ -1,9 +1,28 @@
-"""Keras layers of the sentiment demo (imports Keras: load it only where TensorFlow is wanted)."""
+"""Keras objects saved inside the sentiment models, registered as ``musicgen>NAME``.
+
+Registered names (not module paths) are what a ``.keras`` file refers to, so
+``keras.saving.load_model(path, safe_mode=True)`` finds them once this module is imported.
+Imports Keras: load it only where TensorFlow is wanted.
+"""
 
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import layers, ops
+
+
+@keras.saving.register_keras_serializable(package="musicgen")
+def standardize_sentence(inputs):
+    """Lower-case; keep letters, digits, in-word apostrophes, and ``!``/``?`` as own tokens.
+
+    TensorFlow string ops, saved inside the model by its registered name
+    ``musicgen>standardize_sentence`` (so ``safe_mode=True`` loading accepts it).
+    """
+    text = tf.strings.lower(inputs, encoding="utf-8")
+    text = tf.strings.regex_replace(text, r"[!?]", r" \0 ")
+    text = tf.strings.regex_replace(text, r"[^\p{L}\p{N}'!?]+", " ")
+    return tf.strings.regex_replace(text, r"(^|\s)'+|'+(\s|$)", " ")
 
 
 @keras.saving.register_keras_serializable(package="musicgen")

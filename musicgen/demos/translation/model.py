@@ -8,7 +8,7 @@
 - Bridge: the decoder's initial states are ``tanh(Dense([forward_last; backward_last]))``.
 - Decoder: target embedding and one of our recurrent layers (teacher forcing in
   training), Luong-style attention of each decoder output over the encoder outputs
-  (:class:`musicgen.attention.Attention`), ``tanh(Dense([output; context]))`` and the
+  (:class:`musicgen.demos.translation.attention.Attention`), ``tanh(Dense([output; context]))`` and the
   vocabulary logits.
 - Stateful step interface for inference: :meth:`Seq2SeqTranslator.encode` once, then
   :meth:`Seq2SeqTranslator.decode_step` once per token, carrying the cell states; the
@@ -26,12 +26,10 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
-from musicgen.attention import Attention
-from musicgen.demos.translation_data import PAD_ID
+from musicgen.demos.translation.attention import Attention
+from musicgen.demos.translation.config import CELLS, IMPLEMENTATIONS
+from musicgen.demos.translation.data import PAD_ID
 from musicgen.errors import ConfigError
-
-CELLS = ("gru", "lstm", "rnn", "irnn")
-IMPLEMENTATIONS = ("custom", "keras")
 
 
 def make_recurrent_layer(kind: str, units: int, implementation: str, name: str, dropout: float = 0.0):

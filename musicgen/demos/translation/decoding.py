@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from musicgen.demos.translation_data import BOS_ID, EOS_ID, PAD_ID
+from musicgen.demos.translation.data import BOS_ID, EOS_ID, PAD_ID
 from musicgen.errors import ConfigError
 
 

@@ -1,10 +1,13 @@
-"""Training settings of the translation demo (no TensorFlow import, so the CLI can read them)."""
+"""Training settings and choices of the translation demo (no TensorFlow import, so the CLI can read them)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+CELLS = ("gru", "lstm", "rnn", "irnn")
+IMPLEMENTATIONS = ("custom", "keras")
 
 
 @dataclass
