@@ -1,34 +1,19 @@
-"""Keras callbacks and log writers used by :mod:`musicgen.training`.
+"""The Keras callbacks of a training run (:mod:`musicgen.training`).
 
 ``EpochProgress`` draws one tqdm bar per epoch on stderr (loss, perplexity, accuracy,
 gradient norm, tokens/s); ``TimeBudget`` stops training mid-epoch once a wall-clock
-deadline passes; ``HistoryLog`` keeps ``history.csv`` (rewritten atomically each epoch)
-and TensorBoard scalars.
+deadline passes. The per-epoch log files are :mod:`musicgen.history`'s.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import keras
 
-from musicgen import fileio
-
-HISTORY_COLUMNS = (
-    "epoch", "loss", "perplexity", "accuracy", "gradient_norm", "val_loss", "val_perplexity",
-    "val_accuracy", "learning_rate", "tokens_per_second", "seconds",
-)
-
-
-def perplexity(loss: float) -> float:
-    """``exp(loss)``, capped so a diverged loss prints as a large number, not an overflow."""
-    return math.exp(min(float(loss), 700.0))
+from musicgen.evaluation import perplexity
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -105,67 +90,3 @@ class TimeBudget(keras.callbacks.Callback):
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.stopped = True
             self.model.stop_training = True
-
-
-class HistoryLog:
-    """``history.csv`` (one row per epoch, rewritten atomically) and TensorBoard scalars."""
-
-    def __init__(self, directory: str | Path, rows: list[dict] | None = None):
-        self.directory = Path(directory)
-        self.rows: list[dict] = list(rows or [])
-        self._writer: Any = None
-
-    @classmethod
-    def read_rows(cls, path: str | Path) -> list[dict]:
-        """Rows of an existing ``history.csv`` (an empty list if there is none)."""
-        path = Path(path)
-        if not path.is_file():
-            return []
-        with open(path, encoding="utf-8", newline="") as handle:
-            return [
-                {key: _number(value) for key, value in row.items()} for row in csv.DictReader(handle)
-            ]
-
-    def append(self, row: dict[str, Any], csv_name: str = "history.csv") -> None:
-        """Record one epoch: rewrite the CSV atomically and write the scalars."""
-        self.rows = [r for r in self.rows if int(r["epoch"]) < int(row["epoch"])] + [row]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        fileio.atomic_write_text(self.directory / csv_name, buffer.getvalue())
-        self._write_scalars(row)
-
-    def _write_scalars(self, row: dict[str, Any]) -> None:
-        # tf.summary.scalar needs the tensorboard package; the core tf.summary.write op with
-        # the scalars plugin's metadata writes the same events without it.
-        import tensorflow as tf
-        from tensorflow.core.framework import summary_pb2
-
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.directory / "tensorboard"))
-        metadata = summary_pb2.SummaryMetadata()
-        metadata.plugin_data.plugin_name = "scalars"
-        metadata.data_class = summary_pb2.DATA_CLASS_SCALAR
-        serialized = metadata.SerializeToString()
-        with self._writer.as_default(step=int(row["epoch"])):
-            for name in HISTORY_COLUMNS[1:]:
-                value = row.get(name)
-                if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    tf.summary.write(name, tf.constant(float(value), tf.float32), metadata=serialized)
-        self._writer.flush()
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-
-def _number(text: str | None) -> Any:
-    if text is None or text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if value.is_integer() and "." not in text and "e" not in text else value

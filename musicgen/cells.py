@@ -20,13 +20,9 @@ from typing import Any
 import keras
 from keras import activations, initializers, ops
 
-# ``keras.layers.RNN`` prepares and clears dropout masks only for cells that are instances
-# of this mixin; it is not exported under a public name, so it is imported from its module.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
+from musicgen.architecture import CELL_KINDS
+from musicgen.compat import DropoutRNNCell
 from musicgen.errors import ConfigError
-
-CELL_KINDS = ("rnn", "irnn", "lstm", "gru")
 
 
 class _RecurrentCell(keras.layers.Layer, DropoutRNNCell):

@@ -31,6 +31,8 @@ from typing import Any
 
 from musicgen import fileio
 from musicgen.errors import CheckpointError, ConfigError
+from musicgen.tokenizer import Tokenizer, TokenizerConfig
+from musicgen.train_config import TrainConfig
 
 MODEL_FILE = "model.keras"
 LAST_FILE = "last.keras"
@@ -53,20 +55,10 @@ class Checkpoint:
 
     model: Any
     tokenizer: Any
-    train_config: dict[str, Any]
+    train_config: TrainConfig
     state: dict[str, Any]
     directory: Path
     split: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def dir(self) -> Path:
-        """Alias of :attr:`directory`."""
-        return self.directory
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        """Alias of :attr:`split` (the data manifest's split of the files)."""
-        return self.split
 
     @property
     def vocab_size(self) -> int:
@@ -87,15 +79,18 @@ def save_model_file(model: Any, path: str | os.PathLike) -> None:
 
 def write_metadata(
     directory: str | os.PathLike,
-    tokenizer: Any,
-    train_config: Any,
+    tokenizer: Tokenizer,
+    train_config: TrainConfig,
     split: dict[str, Any] | None = None,
 ) -> None:
     """Write ``tokenizer.json``, ``train_config.json`` and ``split.json`` atomically."""
     directory = Path(directory)
-    fileio.atomic_write_text(directory / TOKENIZER_FILE, _tokenizer_json(tokenizer))
-    fileio.atomic_write_json(directory / CONFIG_FILE, _as_dict(train_config))
-    fileio.atomic_write_json(directory / SPLIT_FILE, split or {})
+    try:
+        tokenizer.save(directory / TOKENIZER_FILE)
+        fileio.atomic_write_json(directory / CONFIG_FILE, train_config.to_dict())
+        fileio.atomic_write_json(directory / SPLIT_FILE, split or {})
+    except OSError as error:
+        raise CheckpointError(f"cannot write the checkpoint in {directory}: {error}") from error
 
 
 def write_state(directory: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -105,48 +100,23 @@ def write_state(directory: str | os.PathLike, state: dict[str, Any]) -> None:
     )
 
 
-def save_checkpoint(
-    directory: str | os.PathLike,
-    model: Any,
-    tokenizer: Any,
-    train_config: Any,
-    state: dict[str, Any] | None = None,
-    split: dict[str, Any] | None = None,
-    last_model: Any = None,
-) -> Path:
-    """Write a complete checkpoint directory (each file atomically, ``state.json`` last).
-
-    ``model`` becomes ``model.keras``; ``last_model`` (a compiled model, whose
-    optimizer state is kept) becomes ``last.keras`` when given. ``train_config`` is a
-    ``TrainConfig`` or a dict.
-    """
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        write_metadata(directory, tokenizer, train_config, split)
-        save_model_file(model, directory / MODEL_FILE)
-        if last_model is not None:
-            save_model_file(last_model, directory / LAST_FILE)
-        write_state(directory, dict(state or {}))
-    except OSError as error:
-        raise CheckpointError(f"cannot write the checkpoint in {directory}: {error}") from error
-    return directory
-
-
-def read_metadata(directory: str | os.PathLike) -> tuple[dict, dict, dict]:
+def read_metadata(directory: str | os.PathLike) -> tuple[TrainConfig, dict, dict]:
     """``(train_config, state, split)`` of a checkpoint directory, without loading a model."""
     directory = _check_directory(directory)
-    return (
-        _read_json_file(directory, CONFIG_FILE),
-        _read_state(directory),
-        _read_json_file(directory, SPLIT_FILE),
-    )
+    return read_train_config(directory), _read_state(directory), _read_json_file(directory, SPLIT_FILE)
 
 
-def load_tokenizer(directory: str | os.PathLike) -> Any:
+def read_train_config(directory: str | os.PathLike) -> TrainConfig:
+    """The :class:`TrainConfig` recorded in ``train_config.json``."""
+    directory = Path(directory)
+    try:
+        return TrainConfig.from_dict(_read_json_file(directory, CONFIG_FILE))
+    except ConfigError as error:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: {error}") from error
+
+
+def load_tokenizer(directory: str | os.PathLike) -> Tokenizer:
     """The tokenizer saved in a checkpoint directory."""
-    from musicgen.tokenizer import Tokenizer
-
     path = _require(_check_directory(directory), TOKENIZER_FILE)
     try:
         return Tokenizer.from_json(path.read_text(encoding="utf-8"))
@@ -234,20 +204,20 @@ def clear(directory: str | os.PathLike) -> None:
     shutil.rmtree(directory / TENSORBOARD_DIR, ignore_errors=True)
 
 
-def check_resumable(directory: str | os.PathLike, architecture: dict[str, Any], tokenizer: Any) -> dict | None:
+def check_resumable(directory: str | os.PathLike, architecture: dict[str, Any], tokenizer: Tokenizer) -> dict | None:
     """The state to resume ``directory`` from, or ``None`` if no epoch was completed.
 
     Raises ``CheckpointError`` when the data's tokenizer or the requested model
     (``architecture``: the model-defining training options) differ from the checkpoint's.
     """
     directory = Path(directory)
-    saved_config = _read_json_file(directory, CONFIG_FILE) if (directory / CONFIG_FILE).is_file() else {}
+    saved_config = read_train_config(directory).to_dict() if (directory / CONFIG_FILE).is_file() else {}
     if (directory / TOKENIZER_FILE).is_file():
         try:
-            saved_tokenizer = json.loads((directory / TOKENIZER_FILE).read_text(encoding="utf-8"))
+            saved_tokenizer = TokenizerConfig.from_dict(json.loads((directory / TOKENIZER_FILE).read_text("utf-8")))
         except (OSError, ValueError) as error:
             raise CheckpointError(f"{directory / TOKENIZER_FILE} is corrupt: {error}") from error
-        if saved_tokenizer != json.loads(_tokenizer_json(tokenizer)):
+        if saved_tokenizer != tokenizer.config:
             raise CheckpointError(
                 f"cannot resume {directory}: it was trained with a different tokenizer than the data's; "
                 "train into a new --out directory"
@@ -312,19 +282,6 @@ def _read_state(directory: Path) -> dict[str, Any]:
     return state
 
 
-def _tokenizer_json(tokenizer: Any) -> str:
-    text = tokenizer.to_json()
-    return text if isinstance(text, str) else json.dumps(text, indent=2, sort_keys=True)
-
-
-def _as_dict(config: Any) -> dict[str, Any]:
-    if isinstance(config, dict):
-        return dict(config)
-    if hasattr(config, "to_dict"):
-        return config.to_dict()
-    raise TypeError(f"train_config must be a dict or a TrainConfig, got {type(config).__name__}")
-
-
 def _register_custom_objects() -> None:
     """Import the modules that register musicgen's layers with Keras's serializer."""
     for name in ("musicgen.models", "musicgen.recurrent", "musicgen.cells"):
@@ -333,3 +290,22 @@ def _register_custom_objects() -> None:
         except ModuleNotFoundError as error:
             if error.name != name:
                 raise
+
+
+def resolve_checkpoint(checkpoint: Any = None) -> Checkpoint:
+    """A loaded checkpoint: ``checkpoint`` itself if loaded, else loaded from its directory.
+
+    ``None`` means the shipped model, :data:`musicgen.paths.DEFAULT_CHECKPOINT`.
+    """
+    if isinstance(checkpoint, Checkpoint):
+        return checkpoint
+    from musicgen.paths import DEFAULT_CHECKPOINT
+
+    if checkpoint is None:
+        if not DEFAULT_CHECKPOINT.exists():
+            raise CheckpointError(
+                f"no shipped model at {DEFAULT_CHECKPOINT}; train one with "
+                f"'musicgen train data/midi/bach --out {DEFAULT_CHECKPOINT}' or pass --checkpoint DIR"
+            )
+        checkpoint = DEFAULT_CHECKPOINT
+    return load_checkpoint(checkpoint)

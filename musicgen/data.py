@@ -21,14 +21,13 @@ files that changed. Training windows come from :func:`window_dataset` (in
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,16 @@ import numpy as np
 
 from musicgen import fileio
 from musicgen.errors import ConfigError, DataError, MidiError
+from musicgen.midi_io import MUSIC_SUFFIXES
 from musicgen.splits import (
     DEFAULT_FRACTIONS,
+    SPLIT_CHOICES,
     SPLIT_NAMES,
     check_fractions,
     split_of,
     stable_fraction,
 )
+from musicgen.tokenizer import Tokenizer, TokenizerConfig
 from musicgen.windows import steps_per_epoch, window_count, window_dataset
 
 __all__ = [
@@ -50,11 +52,9 @@ __all__ = [
     "open_data", "prepare", "scan_music_files", "steps_per_epoch", "window_count", "window_dataset",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.json"
-MUSIC_SUFFIXES = (".mid", ".midi", ".xml", ".mxl", ".musicxml", ".abc", ".krn")
-SPLITS = (*SPLIT_NAMES, "all")
 
 
 @dataclass
@@ -67,16 +67,16 @@ class TokenCache:
     offsets: np.ndarray
     status: str = "loaded"
     encoded_files: int = 0
-    _tokenizer: Any = field(default=None, repr=False)
 
     @property
-    def tokenizer(self) -> Any:
-        """The :class:`musicgen.tokenizer.Tokenizer` the cache was encoded with."""
-        if self._tokenizer is None:
-            from musicgen.tokenizer import Tokenizer, TokenizerConfig
+    def tokenizer_config(self) -> TokenizerConfig:
+        """The configuration the cache was encoded with (the manifest's one record of it)."""
+        return TokenizerConfig.from_dict(self.manifest["tokenizer"])
 
-            self._tokenizer = Tokenizer(TokenizerConfig.from_dict(self.manifest["tokenizer"]))
-        return self._tokenizer
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The :class:`musicgen.tokenizer.Tokenizer` the cache was encoded with."""
+        return Tokenizer(self.tokenizer_config)
 
     @property
     def build_id(self) -> str:
@@ -84,8 +84,8 @@ class TokenCache:
         return self.manifest["build_id"]
 
     def _indices(self, split: str) -> list[int]:
-        if split not in SPLITS:
-            raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        if split not in SPLIT_CHOICES:
+            raise ConfigError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
         return [
             index for index, entry in enumerate(self.manifest["files"])
             if split == "all" or entry["split"] == split
@@ -105,13 +105,6 @@ class TokenCache:
             if entry["path"] == relative_path:
                 return entry["split"]
         raise DataError(f"{relative_path!r} is not an encoded file of the cache in {self.directory}")
-
-    def dataset(self, split: str, seq_len: int, batch_size: int, augment: Any = None, **options: Any) -> Any:
-        """:func:`window_dataset` over ``split``; shuffled for train only, augmented for train only."""
-        if augment is not None and split != "train":
-            raise ConfigError(f"only the train split is augmented, not {split!r}")
-        options.setdefault("shuffle", split == "train")
-        return window_dataset(self.streams(split), seq_len, batch_size, augment=augment, **options)
 
     def summary(self) -> str:
         """A few lines for people: files, tokens, notes, split sizes and skipped files."""
@@ -160,7 +153,7 @@ def scan_music_files(midi_dir: str | os.PathLike) -> dict[str, os.stat_result]:
     for directory, subdirectories, names in os.walk(root):
         subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
         for name in sorted(names):
-            if name.lower().endswith(MUSIC_SUFFIXES) and not name.startswith("."):
+            if Path(name).suffix.lower() in MUSIC_SUFFIXES and not name.startswith("."):
                 path = Path(directory) / name
                 found[path.relative_to(root).as_posix()] = path.stat()
     return dict(sorted(found.items()))
@@ -177,9 +170,9 @@ def prepare(
 ) -> TokenCache:
     """Encode ``midi_dir`` into ``cache_dir`` (or reuse the cache there) and return it.
 
-    ``tokenizer_config`` is a ``TokenizerConfig``, a dict of its fields, or ``None`` for
-    the defaults. Files that fail to parse are skipped and listed in the manifest and
-    ``report.json``; a folder without any usable file raises :class:`DataError`.
+    ``tokenizer_config`` is a ``TokenizerConfig`` or ``None`` for the defaults. Files that
+    fail to parse are skipped and listed in the manifest and ``report.json``; a folder
+    without any usable file raises :class:`DataError`.
     ``workers`` defaults to the CPU count; ``force`` re-encodes every file.
     """
     start = time.perf_counter()
@@ -187,13 +180,13 @@ def prepare(
     cache_dir = default_cache_dir(midi_dir) if cache_dir is None else Path(cache_dir).expanduser()
     fractions = tuple(float(fraction) for fraction in fractions)
     check_fractions(fractions)
-    config = resolve_config(tokenizer_config)
+    config = tokenizer_config or TokenizerConfig()
     found = scan_music_files(midi_dir)
     if not found:
-        raise DataError(f"no music files ({', '.join(MUSIC_SUFFIXES)}) found under {midi_dir}")
+        raise DataError(f"no music files ({', '.join(sorted(MUSIC_SUFFIXES))}) found under {midi_dir}")
     old = None if force else _try_load(cache_dir)
     reusable = {}
-    if old is not None and old.manifest["tokenizer"] == config and old.manifest.get("encoder") == _encoder_version():
+    if old is not None and old.tokenizer_config == config and old.manifest.get("encoder") == _encoder_version():
         reusable = _unchanged_entries(old, midi_dir, found)
     if (
         old is not None
@@ -253,12 +246,12 @@ def load_cache(cache_dir: str | os.PathLike) -> TokenCache:
     return TokenCache(cache_dir, manifest, tokens.astype(np.int32), offsets.astype(np.int64))
 
 
-def open_data(path: str | os.PathLike, tokenizer_config: Any = None) -> TokenCache:
+def open_data(path: str | os.PathLike, tokenizer_config: TokenizerConfig | None = None) -> TokenCache:
     """A prepared cache directory (loaded) or a music folder (prepared via its default cache)."""
     path = Path(path).expanduser()
     if (path / MANIFEST_NAME).is_file():
         cache = load_cache(path)
-        if tokenizer_config is not None and resolve_config(tokenizer_config) != cache.manifest["tokenizer"]:
+        if tokenizer_config is not None and tokenizer_config != cache.tokenizer_config:
             raise ConfigError(
                 f"the cache in {path} was encoded with another tokenizer config; "
                 f"prepare the music folder {cache.manifest['source_dir']} again instead"
@@ -330,11 +323,9 @@ def _unchanged_entries(old: TokenCache, midi_dir: Path, found: dict[str, os.stat
 
 
 def _build_manifest(
-    midi_dir: Path, config: dict, fractions: tuple, encoded: dict, skipped: list, splits: dict
+    midi_dir: Path, config: TokenizerConfig, fractions: tuple, encoded: dict, skipped: list, splits: dict
 ) -> tuple[dict, np.ndarray, np.ndarray]:
-    from musicgen.tokenizer import Tokenizer, TokenizerConfig
-
-    vocab_size = Tokenizer(TokenizerConfig.from_dict(config)).vocab_size
+    vocab_size = Tokenizer(config).vocab_size
     dtype = np.int16 if vocab_size <= np.iinfo(np.int16).max else np.int32
     arrays = [np.asarray(result["tokens_array"]) for result in encoded.values()]
     tokens = np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
@@ -347,14 +338,14 @@ def _build_manifest(
     ]
     skipped = [{key: result[key] for key in ("path", "size", "mtime_ns", "sha256", "reason")} for result in skipped]
     identity = hashlib.sha256()
-    for part in (FORMAT_VERSION, sorted(config.items()), fractions, [(f["path"], f["sha256"]) for f in files]):
+    for part in (FORMAT_VERSION, sorted(config.to_dict().items()), fractions, [(f["path"], f["sha256"]) for f in files]):
         identity.update(repr(part).encode())
     build_id = identity.hexdigest()[:16]
     manifest = {
         "format_version": FORMAT_VERSION,
         "build_id": build_id,
         "source_dir": str(midi_dir.resolve()),
-        "tokenizer": config,
+        "tokenizer": config.to_dict(),
         "encoder": _encoder_version(),
         "vocab_size": vocab_size,
         "fractions": list(fractions),
@@ -400,19 +391,8 @@ def _report(cache: TokenCache, found: dict, encoded_now: int, reused: int, secon
     }
 
 
-def resolve_config(tokenizer_config: Any = None) -> dict:
-    """A tokenizer config (``TokenizerConfig``, dict or ``None``) as the JSON dict the manifest holds."""
-    from musicgen.tokenizer import TokenizerConfig
-
-    if tokenizer_config is None:
-        tokenizer_config = TokenizerConfig()
-    elif isinstance(tokenizer_config, dict):
-        tokenizer_config = TokenizerConfig.from_dict(tokenizer_config)
-    return json.loads(json.dumps(tokenizer_config.to_dict()))
-
-
 def encode_files(
-    midi_dir: Path, paths: Sequence[str], config: dict, workers: int | None = None, progress: bool = True
+    midi_dir: Path, paths: Sequence[str], config: TokenizerConfig, workers: int | None = None, progress: bool = True
 ) -> dict[str, dict]:
     """Encode ``paths`` (relative to ``midi_dir``) in worker processes; one result dict per path.
 
@@ -460,11 +440,9 @@ def available_cpus() -> int:
 _worker_tokenizer: Any = None
 
 
-def _init_worker(config: dict) -> None:
+def _init_worker(config: TokenizerConfig) -> None:
     global _worker_tokenizer
-    from musicgen.tokenizer import Tokenizer, TokenizerConfig
-
-    _worker_tokenizer = Tokenizer(TokenizerConfig.from_dict(config))
+    _worker_tokenizer = Tokenizer(config)
 
 
 def _encode_file(midi_dir: str, path: str) -> dict:

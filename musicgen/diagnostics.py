@@ -78,18 +78,18 @@ def gradient_norms_by_distance(model, windows: np.ndarray) -> np.ndarray:
 
     ``model`` comes from :func:`musicgen.models.build_language_model`; ``windows`` are
     ``(n, steps + 1)`` int tokens: ``steps`` inputs, then the target of the last one, whose
-    loss is ``L_T``. Returns ``steps`` norms. Runs the model's own weights step by step
-    through :class:`musicgen.models.LanguageModelStepper`, adding a zero "probe" to each
+    loss is ``L_T``. Returns ``steps`` norms. Runs the model's weights step by step
+    through :class:`musicgen.stepping.StepNetwork`, adding a zero "probe" to each
     state so one backward pass yields the gradient at every step.
     """
     import tensorflow as tf
 
-    from musicgen.models import LanguageModelStepper
+    from musicgen.stepping import StepNetwork
 
     windows = np.asarray(windows, dtype="int32")
     if windows.ndim != 2 or windows.shape[1] < 2:
         raise ConfigError(f"windows must be (count, length >= 2) tokens, got shape {windows.shape}")
-    stepper = LanguageModelStepper(model)
+    stepper = StepNetwork(model)
     inputs, target = tf.constant(windows[:, :-1]), tf.constant(windows[:, -1])
     steps = inputs.shape[1]
     probes = []
@@ -160,7 +160,7 @@ def gradient_report(
     import keras
     from tqdm import tqdm
 
-    from musicgen.cells import CELL_KINDS
+    from musicgen.architecture import CELL_KINDS
     from musicgen.models import build_language_model
 
     cells = list(dict.fromkeys(cells))

@@ -22,9 +22,15 @@ from typing import Any
 import numpy as np
 
 from musicgen.errors import ConfigError, DataError
+from musicgen.splits import SPLIT_CHOICES, SPLIT_NAMES, hold_out_tails
 
-SPLITS = ("test", "validation", "train", "all")
 DEFAULT_ORDERS = tuple(range(1, 9))
+
+
+def perplexity(nll: float) -> float:
+    """``exp(nll)``: perplexity from a mean NLL in nats, capped so a diverged loss prints as
+    a large number, not an overflow."""
+    return math.exp(min(float(nll), 700.0))
 
 
 def evaluate(
@@ -49,10 +55,10 @@ def evaluate(
     ``samples``: musical figures of that many model samples (and n-gram samples)
     against the split's pieces, see :mod:`musicgen.metrics`.
     """
-    from musicgen.sampling import resolve_checkpoint
+    from musicgen.checkpoint import resolve_checkpoint
 
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split not in SPLIT_CHOICES:
+        raise ConfigError(f"split must be one of {', '.join(SPLIT_CHOICES)}, got {split!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}")
     if not isinstance(samples, int) or samples < 0:
@@ -68,7 +74,7 @@ def evaluate(
     nll = total / count
     result: dict[str, Any] = {
         "checkpoint": str(loaded.directory), "data": str(source), "split": split, "pieces": len(pieces),
-        "tokens": count, "nll": nll, "perplexity": math.exp(nll), "accuracy": correct / count,
+        "tokens": count, "nll": nll, "perplexity": perplexity(nll), "accuracy": correct / count,
         "scoring": "teacher forcing over whole pieces, every token after the first scored once",
     }
     baseline = None
@@ -106,7 +112,7 @@ def split_streams(checkpoint: Any, data: str | os.PathLike | None) -> tuple[dict
     cache = open_data(data, tokenizer_config=checkpoint.tokenizer.config)
     same = any(Path(p).resolve() in recorded_paths
                for p in (data, cache.directory, cache.manifest.get("source_dir", "")) if p)
-    names = ("train", "validation", "test")
+    names = SPLIT_NAMES
     if same and all(isinstance(recorded.get(name), list) for name in names):
         by_path = dict(zip(cache.files("all"), cache.streams("all"), strict=True))
         streams = {name: [by_path[p] for p in recorded[name] if p in by_path] for name in names}
@@ -162,8 +168,7 @@ def fit_baseline(streams: dict[str, list[np.ndarray]], vocab_size: int, orders: 
     if not train:
         raise DataError("the n-gram baseline needs a training split with at least one piece")
     if not any(len(s) >= 2 for s in validation):
-        validation = [s[-max(2, len(s) // 10):] for s in train]
-        train = [s[:-max(2, len(s) // 10)] for s in train]
+        train, validation = hold_out_tails(train, minimum=2)
     _say(progress, f"choosing the n-gram baseline on {len(validation)} validation pieces")
     return select_ngram(train, validation, orders=orders, vocab_size=vocab_size, progress=progress)
 
@@ -203,7 +208,7 @@ def format_report(result: dict[str, Any]) -> str:
     ]
     if "ngram_nll" in result:
         lines.append(
-            f"  n-gram  NLL {result['ngram_nll']:.4f} nats/token  perplexity {math.exp(result['ngram_nll']):.2f}  "
+            f"  n-gram  NLL {result['ngram_nll']:.4f} nats/token  perplexity {perplexity(result['ngram_nll']):.2f}  "
             f"({result['ngram_smoothing']}, order {result['ngram_order']}, chosen on validation: "
             f"{result['ngram_validation_nll']:.4f})"
         )

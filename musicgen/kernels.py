@@ -8,17 +8,15 @@ gradient written by hand (``tf.custom_gradient``). Why it is fast on CPU:
   timesteps is one large matrix product before the loop, and nothing ever splits or
   concatenates a wide ``(T, B, 4 * units)`` tensor along its last axis (a strided copy).
 - The per-step recurrent product is one independent product per gate (two half-width
-  blocks for the vanilla RNN), which TensorFlow's executor runs in parallel. A (32, 512)
-  by (512, 2048) product is too small for oneDNN to spread over threads well: on 2
-  cores, 256 steps took 173 ms as one product and 122 ms as four; the backward
-  ``d_preactivation @ recurrent_kernel^T`` as a sum of per-gate products took 133 ms
-  instead of 171 ms.
+  blocks for the vanilla RNN), which TensorFlow's executor runs in parallel: a (32, 512)
+  by (512, 2048) product is too small for oneDNN to spread over threads well, forward
+  and backward (figures in docs/benchmarks.md).
 - The forward loop writes only what the backward pass needs (activated gates, cell
   states). Everything element-wise that the backward pass needs and that does not depend
   on the carried gradient is precomputed over all timesteps at once, so the backward loop
   only multiplies the carried gradient by precomputed factors and does the recurrent
   products against kernels transposed once before the loop (``transpose_b=True`` inside
-  the loop cost about twice the CPU time).
+  the loop costs more CPU time).
 - Both loops run up to 8 timesteps per ``while_loop`` iteration (unrolled), dividing the
   loop's per-iteration control work by 8; steps are read as zero-copy slices and written
   once each.
@@ -79,8 +77,8 @@ def _transposed_blocks(kernel, count: int):
     """``[K_1^T, ..., K_count^T]`` for the column blocks ``K_j`` of ``kernel``, materialized once.
 
     The per-step product ``d_preactivation @ recurrent_kernel^T`` with ``transpose_b=True``
-    measured about 1.9x the CPU time of the same product against a kernel transposed once
-    up front (oneDNN, 32 x 2048 by 2048 x 512, 256 steps), so backward loops read copies.
+    costs more CPU time than the same product against a kernel transposed once up front
+    (oneDNN; see docs/benchmarks.md), so backward loops read copies.
     """
     return [tf.transpose(block) for block in tf.split(kernel, count, axis=1)]
 
@@ -122,8 +120,8 @@ def _bias_gradient(d_blocks):
 
 
 def _sum_over_time_and_batch(values):
-    """``reduce_sum(values, axis=[0, 1])`` as a ``ones @ values`` product: 4 ms against 23 ms
-    for a (256, 32, 2048) tensor, a column reduction being slow in TensorFlow on CPU."""
+    """``reduce_sum(values, axis=[0, 1])`` as a ``ones @ values`` product: a column reduction
+    is several times slower in TensorFlow on CPU (docs/benchmarks.md)."""
     flat = _flat(values)
     ones = tf.ones([1, tf.shape(flat)[0]], values.dtype)
     return tf.reshape(tf.matmul(ones, flat), [-1])
@@ -209,6 +207,26 @@ def fused_sequence(forward, backward, jit_compile: bool = False):
 # ---------------------------------------------------------------------------- LSTM
 
 
+def lstm_update(c, pre_i, pre_f, pre_c, pre_o):
+    """The LSTM's element-wise step from its gates' pre-activations: ``(h, c, (i, f, g, o))``."""
+    i = tf.sigmoid(pre_i)
+    f = tf.sigmoid(pre_f)
+    g = tf.tanh(pre_c)
+    o = tf.sigmoid(pre_o)
+    c = f * c + i * g
+    return o * tf.tanh(c), c, (i, f, g, o)
+
+
+def lstm_step(h, c, projected, recurrent):
+    """One LSTM step from the per-gate input projections (i, f, c, o) and recurrent blocks.
+
+    Returns ``(h, c, (i, f, g, o))``: the new state and the activated gates (the backward
+    pass keeps them; a sampler ignores them).
+    """
+    pre = [block + tf.matmul(h, kernel) for block, kernel in zip(projected, recurrent, strict=True)]
+    return lstm_update(c, *pre)
+
+
 def _lstm_forward(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias):
     length = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
@@ -216,15 +234,9 @@ def _lstm_forward(inputs, initial_h, initial_c, kernel, recurrent_kernel, bias):
     recurrent = tf.split(recurrent_kernel, 4, axis=1)
     step_shape = _step_shape(inputs, units)
 
-    def step(carried, projected_i, projected_f, projected_c, projected_o):
-        h, c = carried
-        i = tf.sigmoid(projected_i + tf.matmul(h, recurrent[0]))
-        f = tf.sigmoid(projected_f + tf.matmul(h, recurrent[1]))
-        g = tf.tanh(projected_c + tf.matmul(h, recurrent[2]))
-        o = tf.sigmoid(projected_o + tf.matmul(h, recurrent[3]))
-        c = f * c + i * g
-        h = o * tf.tanh(c)
-        return (h, c), (h, c, i, f, g, o)
+    def step(carried, *projected_t):
+        h, c, gates = lstm_step(*carried, projected_t, recurrent)
+        return (h, c), (h, c, *gates)
 
     (final_h, final_c), (outputs, cells, *gates) = _time_loop(
         step, length, projected, (initial_h, initial_c), [(inputs.dtype, step_shape)] * 6
@@ -276,26 +288,51 @@ def _lstm_backward(arguments, results, saved, upstream):
 # ----------------------------------------------------------------------------- GRU
 
 
+def gru_folded_bias(bias, units: int):
+    """The GRU's input-side bias with the recurrent biases of z and r folded in.
+
+    Those recurrent biases are only ever added to their input projections; the
+    candidate's stays inside the step, where the reset gate multiplies it.
+    """
+    input_bias, recurrent_bias = bias[0], bias[1]
+    return tf.concat([input_bias[: 2 * units] + recurrent_bias[: 2 * units], input_bias[2 * units :]], 0)
+
+
+def gru_update(h, pre_z, pre_r, projected_h, inner_h):
+    """The GRU's element-wise step (``reset_after``): ``(h, (z, r, candidate, inner_h))``.
+
+    ``pre_z``/``pre_r`` are the gates' full pre-activations, ``projected_h`` the candidate's
+    input projection and ``inner_h`` its recurrent product plus bias, which ``r`` scales.
+    """
+    z = tf.sigmoid(pre_z)
+    r = tf.sigmoid(pre_r)
+    candidate = tf.tanh(projected_h + r * inner_h)
+    return candidate + z * (h - candidate), (z, r, candidate, inner_h)
+
+
+def gru_step(h, projected, recurrent, candidate_bias):
+    """One GRU step (``reset_after``) from the per-gate input projections (z, r, h).
+
+    ``projected`` carries :func:`gru_folded_bias`; ``candidate_bias`` is the recurrent
+    bias of the candidate block. Returns ``(h, (z, r, candidate, inner_h))``.
+    """
+    pre_z = projected[0] + tf.matmul(h, recurrent[0])
+    pre_r = projected[1] + tf.matmul(h, recurrent[1])
+    inner_h = tf.nn.bias_add(tf.matmul(h, recurrent[2]), candidate_bias)
+    return gru_update(h, pre_z, pre_r, projected[2], inner_h)
+
+
 def _gru_forward(inputs, initial_h, kernel, recurrent_kernel, bias):
     length = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
-    input_bias, recurrent_bias = bias[0], bias[1]
-    # The recurrent biases of z and r are only ever added to their input projections, so
-    # they fold into those; the candidate's stays inside, where r multiplies it.
-    folded_bias = tf.concat([input_bias[: 2 * units] + recurrent_bias[: 2 * units], input_bias[2 * units :]], 0)
-    projected = _project_blocks(inputs, kernel, folded_bias, 3)
+    projected = _project_blocks(inputs, kernel, gru_folded_bias(bias, units), 3)
     recurrent = tf.split(recurrent_kernel, 3, axis=1)
-    candidate_bias = recurrent_bias[2 * units :]
+    candidate_bias = bias[1][2 * units :]
     step_shape = _step_shape(inputs, units)
 
-    def step(carried, projected_z, projected_r, projected_h):
-        (h,) = carried
-        z = tf.sigmoid(projected_z + tf.matmul(h, recurrent[0]))
-        r = tf.sigmoid(projected_r + tf.matmul(h, recurrent[1]))
-        inner_h = tf.nn.bias_add(tf.matmul(h, recurrent[2]), candidate_bias)
-        candidate = tf.tanh(projected_h + r * inner_h)
-        h = candidate + z * (h - candidate)
-        return (h,), (h, z, r, candidate, inner_h)
+    def step(carried, *projected_t):
+        h, saved = gru_step(carried[0], projected_t, recurrent, candidate_bias)
+        return (h,), (h, *saved)
 
     (final_h,), (outputs, *saved) = _time_loop(
         step, length, projected, (initial_h,), [(inputs.dtype, step_shape)] * 5
@@ -350,21 +387,28 @@ def _gru_backward(arguments, results, saved, upstream):
 # ----------------------------------------------------------------------- SimpleRNN
 
 
-def _rnn_blocks(units: int) -> int:
-    """Two half-width blocks for the vanilla RNN's recurrent product (39 ms against 64 ms
-    for 256 steps of (32, 512) by (512, 512) on 2 cores), one when ``units`` is odd."""
+def rnn_step(h, projected, recurrent_blocks, activate):
+    """One simple-RNN step: ``activate(projected + h @ R)``, with ``R`` in column blocks."""
+    return activate(projected + _blocked_matmul(h, recurrent_blocks))
+
+
+def rnn_blocks(units: int) -> int:
+    """Column blocks of the vanilla RNN's recurrent product: two half-width ones, which the
+    executor runs in parallel (measured in docs/benchmarks.md), or one when ``units`` is odd."""
     return 2 if units % 2 == 0 else 1
+
+
+ACTIVATIONS = {"tanh": tf.tanh, "relu": tf.nn.relu}
 
 
 def _simple_rnn_functions(activate, derivative):
     def forward(inputs, initial_h, kernel, recurrent_kernel, bias):
         units = recurrent_kernel.shape[0]
         projected = _project(inputs, kernel, bias)
-        recurrent_blocks = tf.split(recurrent_kernel, _rnn_blocks(units), axis=1)
+        recurrent_blocks = tf.split(recurrent_kernel, rnn_blocks(units), axis=1)
 
         def step(carried, projected_t):
-            (h,) = carried
-            h = activate(projected_t + _blocked_matmul(h, recurrent_blocks))
+            h = rnn_step(carried[0], projected_t, recurrent_blocks, activate)
             return (h,), (h,)
 
         (final_h,), (outputs,) = _time_loop(
@@ -381,7 +425,7 @@ def _simple_rnn_functions(activate, derivative):
         outputs = results[0]
         d_outputs, d_final_h = upstream
         units = recurrent_kernel.shape[0]
-        blocks = _rnn_blocks(units)
+        blocks = rnn_blocks(units)
         recurrent_t = _transposed_blocks(recurrent_kernel, blocks)
 
         def step(carried, d_output_t, output_t):
@@ -411,8 +455,8 @@ def _simple_rnn_functions(activate, derivative):
 _FUNCTIONS = {
     "lstm": (_lstm_forward, _lstm_backward),
     "gru": (_gru_forward, _gru_backward),
-    "rnn_tanh": _simple_rnn_functions(tf.tanh, lambda h: 1.0 - h * h),
-    "rnn_relu": _simple_rnn_functions(tf.nn.relu, lambda h: tf.cast(h > 0, h.dtype)),
+    "rnn_tanh": _simple_rnn_functions(ACTIVATIONS["tanh"], lambda h: 1.0 - h * h),
+    "rnn_relu": _simple_rnn_functions(ACTIVATIONS["relu"], lambda h: tf.cast(h > 0, h.dtype)),
 }
 _SEQUENCES = {}
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-DRUM_PROGRAM = 128
+from musicgen.instruments import DRUM_PROGRAM
+
 METRIC_NAMES = ("pitch_class_tv", "pitch_class_js", "note_density", "polyphony", "repetition_rate")
 
 

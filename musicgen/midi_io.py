@@ -23,11 +23,24 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from musicgen.errors import ConfigError, MidiError
+from musicgen.instruments import DRUM_PROGRAM
 
 MUSIC21_SUFFIXES = frozenset({".xml", ".mxl", ".musicxml", ".abc", ".krn"})
 MIDI_SUFFIXES = frozenset({".mid", ".midi", ".smf", ".kar"})
-DRUM_PROGRAM = 128
+MUSIC_SUFFIXES = MIDI_SUFFIXES | MUSIC21_SUFFIXES  # every file a music folder is scanned for
 MAX_FILE_BYTES = 64 << 20
+MAX_TEMPO = 10_000.0  # quarter notes per minute; anything faster is a corrupt value
+
+
+def check_tempo(tempo: float, label: str = "tempo") -> float:
+    """``tempo`` as a float, if it is a usable tempo in quarter notes per minute."""
+    try:
+        value = float(tempo)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{label} must be a number of beats per minute, got {tempo!r}") from error
+    if not 0 < value < MAX_TEMPO or not np.isfinite(value):
+        raise ConfigError(f"{label} must be in (0, {MAX_TEMPO:g}) beats per minute, got {tempo}")
+    return value
 
 
 class Meter(NamedTuple):
@@ -192,9 +205,7 @@ def notes_to_midi(
     """
     import pretty_midi
 
-    tempo = float(tempo)
-    if not 0 < tempo < 10_000 or not np.isfinite(tempo):
-        raise ConfigError(f"tempo must be in (0, 10000) quarter notes per minute, got {tempo}")
+    tempo = check_tempo(tempo)
     numerator, denominator = check_time_signature(time_signature or (4, 4))
     resolution = steps_per_quarter * max(1, round(480 / steps_per_quarter))
     pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=tempo)

@@ -2,17 +2,16 @@
 
 The primer is run once; after it one token per step is generated while the recurrent
 states are carried, all inside one ``tf.function`` holding a ``tf.while_loop``, for a
-batch of sequences at once. What makes a step cheap: the first layer's input projection
-is folded into the embedding table (``E @ W + b`` looked up by row instead of a matrix
-product per step), XLA fuses the many small grammar and sampling ops (see
-:class:`Sampler`'s ``jit_compile``), and Python is never entered inside the loop.
+batch of sequences at once. What makes a step cheap: the step network's folded input
+projection (:mod:`musicgen.stepping`), XLA fusing the many small grammar and sampling ops
+(see :class:`Sampler`'s ``jit_compile``), and Python never entered inside the loop.
 
 Randomness comes from stateless ops seeded by ``(seed, step)``, so the same seed,
 model and options give the same tokens, and so byte-identical MIDI files.
 
 :class:`Sampler` (``sample``, ``sample_tokens``, ``beam_search``) is the token-level entry
-point for notebooks and evaluation; :mod:`musicgen.generation` writes MIDI files (its
-:func:`~musicgen.generation.generate` is re-exported here).
+point for notebooks and evaluation; :mod:`musicgen.generation` writes MIDI files. The
+network itself is :class:`musicgen.stepping.StepNetwork`.
 """
 
 from __future__ import annotations
@@ -24,135 +23,14 @@ import numpy as np
 import tensorflow as tf
 
 from musicgen.errors import CheckpointError, ConfigError
+from musicgen.generation_options import check_sampling_options
 from musicgen.grammar import GrammarChecker, GrammarMasker, GrammarTables
+from musicgen.stepping import StepNetwork
 from musicgen.tokenizer import Kind
 
-# From this many sequences, "auto" leaves the products to TensorFlow's kernels (see Sampler).
-# On the idle 2-core machine the whole loop under XLA won at batch 64 too (12,088 tokens/s
-# against 8,048 for "tokens" and 10,639 for the reference); under heavy load the order flipped.
+# From this many sequences, "auto" leaves the products to TensorFlow's kernels (see Sampler
+# and the measurements in docs/benchmarks.md).
 WHOLE_LOOP_XLA_MAX_BATCH = 128
-
-_ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity}
-
-
-@dataclass
-class LayerWeights:
-    """One recurrent layer, in Keras's layout (LSTM gates i,f,c,o; GRU z,r,h)."""
-
-    kind: str  # "lstm", "gru" or "rnn"
-    kernel: np.ndarray
-    recurrent_kernel: np.ndarray
-    bias: np.ndarray
-    activation: str = "tanh"
-
-    @property
-    def units(self) -> int:
-        return self.recurrent_kernel.shape[0]
-
-
-@dataclass
-class StepWeights:
-    """What a step needs: the first layer's folded input table, the layers, the output."""
-
-    input_table: np.ndarray  # embedding @ kernel + input bias of the first layer, (vocab, gates * units)
-    layers: list[LayerWeights]
-    output_kernel: np.ndarray
-    output_bias: np.ndarray
-
-    @property
-    def vocab_size(self) -> int:
-        return self.output_kernel.shape[1]
-
-
-def extract_step_weights(model: Any) -> StepWeights:
-    """Snapshot the weights of a :func:`musicgen.models.build_language_model` model.
-
-    Reads them through :class:`musicgen.models.LanguageModelStepper` (one place that knows
-    the cell kinds); works for ``implementation="custom"`` and ``"keras"`` alike. A model
-    the stepper cannot step is a :class:`CheckpointError`.
-    """
-    from musicgen.models import LanguageModelStepper
-
-    try:
-        stepper = LanguageModelStepper(model)
-    except ConfigError as error:
-        raise CheckpointError(str(error)) from error
-    layers = []
-    for index, layer in enumerate(stepper.layers, start=1):
-        activation = getattr(layer.activation, "__name__", "tanh")
-        if activation not in _ACTIVATIONS:
-            raise CheckpointError(f"rnn_{index}: unsupported activation {activation!r}")
-        recurrent = np.asarray(layer.recurrent_kernel.numpy(), np.float32)
-        bias_shape = (2, recurrent.shape[1]) if layer.kind == "gru" else (recurrent.shape[1],)
-        bias = np.zeros(bias_shape, np.float32) if layer.bias is None else layer.bias.numpy()
-        kernel = np.asarray(layer.kernel.numpy(), np.float32)
-        layers.append(LayerWeights(layer.kind, kernel, recurrent, np.asarray(bias, np.float32), activation))
-    output_bias = stepper.output_bias
-    return StepWeights(
-        input_table=np.asarray(stepper.input_projection_table().numpy(), np.float32),
-        layers=layers,
-        output_kernel=np.asarray(stepper.output_kernel.numpy(), np.float32),
-        output_bias=np.zeros(stepper.vocab_size, np.float32) if output_bias is None else output_bias.numpy(),
-    )
-
-
-class FusedStep:
-    """One token step of the stacked network, with the first input projection folded in."""
-
-    def __init__(self, weights: StepWeights) -> None:
-        self.input_table = tf.constant(weights.input_table, name="folded_input_table")
-        self.layers = weights.layers
-        # Separate input and recurrent products (not one over [x, h]): no concat per step,
-        # and the two independent products can run side by side.
-        self.input_kernels = [None] + [tf.constant(layer.kernel) for layer in weights.layers[1:]]
-        self.recurrent_kernels = [tf.constant(layer.recurrent_kernel) for layer in weights.layers]
-        self.biases = [tf.constant(layer.bias) for layer in weights.layers]
-        self.output_kernel = tf.constant(weights.output_kernel)
-        self.output_bias = tf.constant(weights.output_bias)
-
-    def initial_states(self, batch_size: Any) -> list:
-        states = []
-        for layer in self.layers:
-            zeros = tf.zeros(tf.stack([batch_size, layer.units]), tf.float32)
-            states.append((zeros, zeros) if layer.kind == "lstm" else (zeros,))
-        return states
-
-    def __call__(self, tokens: Any, states: list) -> tuple[Any, list]:
-        """Feed ``tokens`` (int32 ``(batch,)``); return logits ``(batch, vocab)`` and new states."""
-        new_states = []
-        inputs = None
-        for index, (layer, state) in enumerate(zip(self.layers, states, strict=True)):
-            hidden = state[0]
-            activation = _ACTIVATIONS[layer.activation]
-            if index == 0:
-                from_inputs = tf.gather(self.input_table, tokens)
-            else:
-                from_inputs = tf.matmul(inputs, self.input_kernels[index])
-            from_state = tf.matmul(hidden, self.recurrent_kernels[index])
-            if layer.kind == "gru":
-                if index > 0:
-                    from_inputs = from_inputs + self.biases[index][0]
-                from_state = from_state + self.biases[index][1]
-                a_z, a_r, a_h = tf.split(from_inputs, 3, axis=-1)
-                m_z, m_r, m_h = tf.split(from_state, 3, axis=-1)
-                update = tf.sigmoid(a_z + m_z)
-                candidate = activation(a_h + tf.sigmoid(a_r + m_r) * m_h)
-                hidden = update * hidden + (1.0 - update) * candidate
-                new_states.append((hidden,))
-            else:
-                z = from_inputs + from_state
-                if index > 0:
-                    z = z + self.biases[index]
-                if layer.kind == "lstm":
-                    z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
-                    carry = tf.sigmoid(z_f) * state[1] + tf.sigmoid(z_i) * activation(z_c)
-                    hidden = tf.sigmoid(z_o) * activation(carry)
-                    new_states.append((hidden, carry))
-                else:
-                    hidden = activation(z)
-                    new_states.append((hidden,))
-            inputs = hidden
-        return tf.matmul(inputs, self.output_kernel) + self.output_bias, new_states
 
 
 @dataclass
@@ -213,15 +91,14 @@ class Sampler:
     def __init__(self, model: Any, tokenizer: Any, jit_compile: bool | str = "auto") -> None:
         if jit_compile not in (True, False, "tokens", "auto"):
             raise ConfigError(f"jit_compile must be True, False, 'tokens' or 'auto', got {jit_compile!r}")
-        self.weights = extract_step_weights(model)
+        self.step = StepNetwork(model)
         self.tables = GrammarTables.from_tokenizer(tokenizer)
-        if self.tables.vocab_size != self.weights.vocab_size:
+        if self.tables.vocab_size != self.step.vocab_size:
             raise CheckpointError(
-                f"the model predicts {self.weights.vocab_size} tokens but the tokenizer has "
+                f"the model predicts {self.step.vocab_size} tokens but the tokenizer has "
                 f"{self.tables.vocab_size}"
             )
         self.tokenizer = tokenizer
-        self.step = FusedStep(self.weights)
         self.masker = GrammarMasker(self.tables)
         self.jit_compile = jit_compile
         self._loops: dict[tuple, Any] = {}
@@ -360,7 +237,7 @@ class Sampler:
         grammar = masker.update(masker.initial_state(batch_size), first, False)
 
         def body(t, states, grammar):
-            _, states = step(tf.fill([batch_size], prefix[t]), states)
+            _, states = step.step(tf.fill([batch_size], prefix[t]), states)
             return t + 1, states, masker.update(grammar, tf.fill([batch_size], prefix[t + 1]), False)
 
         _, states, grammar = tf.while_loop(
@@ -407,7 +284,7 @@ class Sampler:
             generated = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([num]))
 
             def body(t, token, states, grammar, generated, mass_sum, mass_max, count):
-                logits, states = step(token, states)
+                logits, states = step.step(token, states)
                 token, grammar, step_sum, step_max, live = choose(
                     t, logits, grammar, temperature, top_k, top_p, seed, max_time_steps, allowed_base
                 )
@@ -446,7 +323,7 @@ class Sampler:
             parents = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([beam_size]))
 
             def body(t, token, states, grammar, scores, tokens, parents):
-                logits, states = step(token, states)
+                logits, states = step.step(token, states)
                 position = t + 1
                 allowed = masker.allowed(grammar) & (allowed_base | grammar["ended"][:, tf.newaxis])
                 log_probs = tf.nn.log_softmax(tf.where(allowed, logits, -np.inf))
@@ -475,26 +352,3 @@ class Sampler:
             return tokens.stack(), parents.stack(), steps, scores
 
         return tf.function(loop, jit_compile=self.jit_compile in (True, "auto"), reduce_retracing=True)
-
-
-def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:
-    """Raise :class:`ConfigError` for out-of-range sampling options."""
-    if not temperature >= 0.0:
-        raise ConfigError(f"--temperature must be >= 0 (0 means greedy), got {temperature}")
-    if not isinstance(top_k, int) or top_k < 0:
-        raise ConfigError(f"--top-k must be a non-negative integer (0 disables it), got {top_k}")
-    if not 0.0 < top_p <= 1.0:
-        raise ConfigError(f"--top-p must be in (0, 1] (1 disables it), got {top_p}")
-
-
-_GENERATION_NAMES = ("generate", "generate_files", "resolve_checkpoint", "GenerationResult")
-
-
-def __getattr__(name: str) -> Any:
-    # The file-writing layer moved to musicgen.generation, which imports this module;
-    # re-exported lazily so ``from musicgen.sampling import generate`` keeps working.
-    if name in _GENERATION_NAMES:
-        from musicgen import generation
-
-        return getattr(generation, name)
-    raise AttributeError(f"module 'musicgen.sampling' has no attribute {name!r}")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from musicgen.errors import ConfigError
 
 SPLIT_NAMES = ("train", "validation", "test")
+SPLIT_CHOICES = (*SPLIT_NAMES, "all")  # what a caller may ask a data set for
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
@@ -40,3 +41,20 @@ def check_fractions(fractions: Sequence[float]) -> None:
         raise ConfigError(f"split fractions must be three non-negative numbers, got {tuple(fractions)}")
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ConfigError(f"split fractions must sum to 1, got {tuple(fractions)} (sum {sum(fractions)})")
+
+
+def hold_out_tails(streams: Sequence, minimum: int) -> tuple[list, list]:
+    """Split each stream into a head and its last tenth (at least ``minimum`` tokens).
+
+    The validation data of a set too small for a validation split: every stream that is
+    longer than twice ``minimum`` gives its tail; shorter ones stay whole in the heads.
+    """
+    heads, tails = [], []
+    for stream in streams:
+        holdout = max(minimum, len(stream) // 10)
+        if len(stream) - holdout >= minimum:
+            heads.append(stream[:-holdout])
+            tails.append(stream[-holdout:])
+        else:
+            heads.append(stream)
+    return heads, tails

@@ -1,8 +1,9 @@
 """The training step: the language model wrapped for ``fit``, compiled with its optimizer.
 
 ``Trainer`` runs the standard teacher-forcing step and also tracks the global norm of the
-gradient (the course's exploding gradients), and carries two work-arounds for Keras 3.15
-under ``MultiWorkerMirroredStrategy``. :func:`build_trainer` builds or resumes the model.
+gradient (the course's exploding gradients); its work-arounds for Keras under
+``MultiWorkerMirroredStrategy`` are in :mod:`musicgen.compat`. :func:`build_trainer`
+builds or resumes the model.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ def trainer_class() -> type:
     """The ``keras.Model`` subclass that ``fit`` runs (built lazily: it needs TensorFlow)."""
     import keras
     import tensorflow as tf
-    from keras.src.losses.loss import unscale_loss_for_distribution
 
-    class Trainer(keras.Model):
+    from musicgen import compat
+
+    class Trainer(compat.MultiWorkerStepFixes, keras.Model):
         """Wraps the language model for ``fit``: the standard step plus the gradient's global norm."""
 
         def __init__(self, language_model: keras.Model, **kwargs: Any):
             super().__init__(**kwargs)
             self.language_model = language_model
             self.gradient_norm_tracker = keras.metrics.Mean(name="gradient_norm")
-            self.multi_worker = False
 
         def call(self, inputs, training=False):
             return self.language_model(inputs, training=training)
@@ -35,22 +36,13 @@ def trainer_class() -> type:
         def metrics(self):
             return [*super().metrics, self.gradient_norm_tracker]
 
-        def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-            # Under a strategy Keras builds metrics from a real batch merged with
-            # strategy.reduce, which fails for (inputs, targets) under
-            # MultiWorkerMirroredStrategy; a small local batch builds the same thing.
-            if iterator is not None and data_batch is None:
-                example = tf.zeros((1, 2), tf.int32)
-                data_batch = (example, example)
-            return super()._maybe_symbolic_build(data_batch=data_batch)
-
         def train_step(self, data):
             inputs, targets = data
             with tf.GradientTape() as tape:
                 logits = self(inputs, training=True)
-                loss = self._compute_loss(x=inputs, y=targets, y_pred=logits, training=True)
-                self._loss_tracker.update_state(
-                    unscale_loss_for_distribution(loss), sample_weight=tf.shape(inputs)[0]
+                loss = self.compute_loss(inputs, targets, logits, training=True)
+                compat.loss_tracker(self).update_state(
+                    compat.unscale_for_replicas(loss), sample_weight=tf.shape(inputs)[0]
                 )
                 scaled_loss = self.optimizer.scale_loss(loss)
             gradients = tape.gradient(scaled_loss, self.trainable_weights)
@@ -59,17 +51,10 @@ def trainer_class() -> type:
             norm *= tf.distribute.get_strategy().num_replicas_in_sync
             self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
             self.gradient_norm_tracker.update_state(norm)
-            return self._for_reduction(self.compute_metrics(inputs, targets, logits))
+            return self.for_reduction(self.compute_metrics(inputs, targets, logits))
 
         def test_step(self, data):
-            return self._for_reduction(super().test_step(data))
-
-        def _for_reduction(self, logs):
-            # Keras merges multi-worker step outputs with strategy.reduce(..., axis=0),
-            # which needs at least one dimension; the merged values are scalars again.
-            if not self.multi_worker:
-                return logs
-            return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+            return self.for_reduction(super().test_step(data))
 
     return Trainer
 

@@ -14,7 +14,6 @@ TensorFlow is imported inside the functions, so importing this module stays chea
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,10 +23,6 @@ from musicgen.errors import ConfigError, DataError
 
 _EPOCH_LIMIT = 2**62
 STRETCH_STEPS = 5
-# Stretched pieces, kept across data sets (training builds one per epoch), oldest dropped first.
-_STRETCHED: dict[tuple[str, float, str], np.ndarray] = {}
-_STRETCH_CACHE_TOKENS = 50_000_000
-_stretched_tokens = 0
 
 
 def window_count(streams: Sequence[np.ndarray], seq_len: int) -> int:
@@ -56,11 +51,19 @@ def window_dataset(
 ) -> Any:
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` int32 batches of shape ``(batch, seq_len)``.
 
+    ``WindowPlan(...).dataset(epoch=epoch, repeat=repeat)``; see :class:`WindowPlan`.
+    """
+    plan = WindowPlan(streams, seq_len, batch_size, shuffle=shuffle, seed=seed, augment=augment,
+                      drop_remainder=drop_remainder)
+    return plan.dataset(epoch=epoch, repeat=repeat)
+
+
+class WindowPlan:
+    """The windows of a set of streams, epoch by epoch, as ``tf.data`` pipelines.
+
     Batches never mix epochs, so every epoch is exactly :func:`steps_per_epoch` batches.
-    ``epoch`` is the first epoch drawn; with ``repeat=True`` the data set runs on through
-    ``epoch + 1, epoch + 2, ...`` (use it with ``model.fit(steps_per_epoch=...)``, and pass
-    the epoch to resume from). Pieces shorter than ``seq_len + 1`` tokens are skipped; if
-    every piece is, :class:`DataError` names the longest piece's length.
+    Pieces shorter than ``seq_len + 1`` tokens are skipped; if every piece is,
+    :class:`DataError` names the longest piece's length.
 
     ``augment`` is a :class:`musicgen.augment.Augmentation` (training data only):
     each window is transposed by a uniform draw from ``augment.semitones`` through a
@@ -68,58 +71,81 @@ def window_dataset(
     is refilled from the following tokens of its piece; pieces with drums are never
     transposed). Each piece is time-stretched once per epoch by a factor drawn from
     ``STRETCH_STEPS`` evenly spaced values of ``augment.stretch``; a stretched piece is
-    computed once per factor and kept (up to 50M tokens, across data sets), since
-    ``augment.stretch_time`` costs ~10 us a token.
+    computed once per factor and kept by the plan, since stretching re-encodes the piece.
     The window count stays the same under stretching (windows of a shortened piece overlap).
 
-    The result can be sharded (``dataset.shard``) or passed to
-    ``strategy.experimental_distribute_dataset`` (auto-sharding by data).
+    A plan is built once per run and asked for each epoch's data set: the data of epoch
+    ``e`` depends only on the seed and ``e``. The data sets can be sharded
+    (``dataset.shard``) or passed to ``strategy.experimental_distribute_dataset``
+    (auto-sharding by data).
     """
-    import tensorflow as tf
 
-    _check_positive("seq_len", seq_len)
-    _check_positive("batch_size", batch_size)
-    if int(seed) != seed or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    plan = _EpochPlan(streams, seq_len, shuffle, int(seed), augment)
-    base_tokens = tf.constant(plan.tokens)
-    table = None if plan.table is None else tf.constant(plan.table.reshape(-1))
-    vocab_size = 0 if plan.table is None else plan.table.shape[1]
-    margin = 0 if table is None else max(8, seq_len // 4)
-    width = seq_len + 1 + margin
+    def __init__(self, streams: Sequence[np.ndarray], seq_len: int, batch_size: int, shuffle: bool = True,
+                 seed: int = 0, augment: Any = None, drop_remainder: bool = True) -> None:
+        _check_positive("seq_len", seq_len)
+        _check_positive("batch_size", batch_size)
+        if int(seed) != seed or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        self.seq_len, self.batch_size, self.drop_remainder = seq_len, batch_size, drop_remainder
+        self.plan = _EpochPlan(streams, seq_len, shuffle, int(seed), augment)
+        self.batches = (self.plan.num_windows // batch_size if drop_remainder
+                        else -(-self.plan.num_windows // batch_size))
 
-    def gather(tokens: Any, starts: Any, ends: Any, rows: Any) -> Any:
-        positions = starts[:, None] + tf.range(width, dtype=tf.int64)[None, :]
-        window = tf.gather(tokens, tf.minimum(positions, ends[:, None] - 1))
-        if table is not None:
-            mapped = tf.gather(table, rows[:, None] * vocab_size + window)
-            keep = (mapped >= 0) & (positions < ends[:, None])
-            # Move the kept tokens to the front, in order; rows that lost too many stay as they were.
-            columns = tf.range(width, dtype=tf.int32)[None, :]
-            order = tf.argsort(tf.where(keep, columns, columns + width), axis=1, stable=True)
-            compact = tf.gather(mapped, order[:, : seq_len + 1], batch_dims=1)
-            enough = tf.reduce_sum(tf.cast(keep, tf.int32), axis=1) >= seq_len + 1
-            window = tf.where(enough[:, None], compact, window[:, : seq_len + 1])
-        window = tf.ensure_shape(window[:, : seq_len + 1], [None, seq_len + 1])
-        return window[:, :-1], window[:, 1:]
+    def dataset(self, epoch: int = 0, repeat: bool = False, skip: int = 0, take: int | None = None,
+                cardinality: bool = False) -> Any:
+        """Epoch ``epoch``'s batches (and the following epochs' with ``repeat``).
 
-    def epoch_batches(epoch_number: Any) -> Any:
-        tokens, starts, ends, rows = tf.numpy_function(
-            plan.draw, [epoch_number], [tf.int32, tf.int64, tf.int64, tf.int32], stateful=False
-        )
-        tokens = base_tokens if plan.stretch is None else tf.ensure_shape(tokens, [None])
-        windows = tf.data.Dataset.from_tensor_slices(
-            tuple(tf.ensure_shape(array, [plan.num_windows]) for array in (starts, ends, rows))
-        )
-        windows = windows.batch(batch_size, drop_remainder=drop_remainder)
-        return windows.map(lambda s, e, r: gather(tokens, s, e, r))
+        ``skip``/``take`` cut the first epoch (a resumed run continues mid-epoch);
+        ``cardinality`` states the batch count, which Keras's ``evaluate`` wants.
+        """
+        import tensorflow as tf
 
-    stop = _EPOCH_LIMIT if repeat else int(epoch) + 1
-    dataset = tf.data.Dataset.range(int(epoch), stop).flat_map(epoch_batches)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    options.deterministic = True
-    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+        plan, seq_len, batch_size = self.plan, self.seq_len, self.batch_size
+        base_tokens = tf.constant(plan.tokens)
+        table = None if plan.table is None else tf.constant(plan.table.reshape(-1))
+        vocab_size = 0 if plan.table is None else plan.table.shape[1]
+        margin = 0 if table is None else max(8, seq_len // 4)
+        width = seq_len + 1 + margin
+
+        def gather(tokens: Any, starts: Any, ends: Any, rows: Any) -> Any:
+            positions = starts[:, None] + tf.range(width, dtype=tf.int64)[None, :]
+            window = tf.gather(tokens, tf.minimum(positions, ends[:, None] - 1))
+            if table is not None:
+                mapped = tf.gather(table, rows[:, None] * vocab_size + window)
+                keep = (mapped >= 0) & (positions < ends[:, None])
+                # Move the kept tokens to the front, in order; rows that lost too many stay as they were.
+                columns = tf.range(width, dtype=tf.int32)[None, :]
+                order = tf.argsort(tf.where(keep, columns, columns + width), axis=1, stable=True)
+                compact = tf.gather(mapped, order[:, : seq_len + 1], batch_dims=1)
+                enough = tf.reduce_sum(tf.cast(keep, tf.int32), axis=1) >= seq_len + 1
+                window = tf.where(enough[:, None], compact, window[:, : seq_len + 1])
+            window = tf.ensure_shape(window[:, : seq_len + 1], [None, seq_len + 1])
+            return window[:, :-1], window[:, 1:]
+
+        def epoch_batches(epoch_number: Any) -> Any:
+            tokens, starts, ends, rows = tf.numpy_function(
+                plan.draw, [epoch_number], [tf.int32, tf.int64, tf.int64, tf.int32], stateful=False
+            )
+            tokens = base_tokens if plan.stretch is None else tf.ensure_shape(tokens, [None])
+            windows = tf.data.Dataset.from_tensor_slices(
+                tuple(tf.ensure_shape(array, [plan.num_windows]) for array in (starts, ends, rows))
+            )
+            windows = windows.batch(batch_size, drop_remainder=self.drop_remainder)
+            return windows.map(lambda s, e, r: gather(tokens, s, e, r))
+
+        stop = _EPOCH_LIMIT if repeat else int(epoch) + 1
+        dataset = tf.data.Dataset.range(int(epoch), stop).flat_map(epoch_batches)
+        if skip:
+            dataset = dataset.skip(skip)
+        if take is not None:
+            dataset = dataset.take(take)
+        if cardinality:
+            count = (self.batches - skip) if take is None else take
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.deterministic = True
+        return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 class _EpochPlan:
@@ -148,7 +174,7 @@ class _EpochPlan:
         self.stretch = None
         if augment is not None and augment.stretch[0] != augment.stretch[1]:
             self.stretch = np.linspace(augment.stretch[0], augment.stretch[1], STRETCH_STEPS)
-        self._digests: dict[int, str] = {}
+        self._stretched: dict[tuple[int, int], np.ndarray] = {}
 
     def _transposition_tables(self) -> tuple[np.ndarray | None, int, np.ndarray]:
         if self.augment is None or self.augment.semitones[0] == self.augment.semitones[1] == 0:
@@ -193,19 +219,13 @@ class _EpochPlan:
 
     def _stretch(self, index: int, step: int) -> np.ndarray:
         piece = self.pieces[index]
-        if index not in self._digests:
-            self._digests[index] = hashlib.sha1(piece.tobytes()).hexdigest()
-        key = (self._digests[index], float(self.stretch[step]), self.augment.tokenizer.to_json())
-        stretched = _STRETCHED.get(key)
+        stretched = self._stretched.get((index, step))
         if stretched is None:
             from musicgen import augment as augment_module
 
-            stretched = augment_module.stretch_time(piece, key[1], self.augment.tokenizer).astype(np.int32)
-            global _stretched_tokens
-            _STRETCHED[key] = stretched
-            _stretched_tokens += len(stretched)
-            while _stretched_tokens > _STRETCH_CACHE_TOKENS and len(_STRETCHED) > 1:
-                _stretched_tokens -= len(_STRETCHED.pop(next(iter(_STRETCHED))))
+            factor = float(self.stretch[step])
+            stretched = augment_module.stretch_time(piece, factor, self.augment.tokenizer).astype(np.int32)
+            self._stretched[(index, step)] = stretched
         return piece if len(stretched) < self.seq_len + 1 else stretched
 
 

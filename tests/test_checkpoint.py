@@ -8,13 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from checkpoint_factory import write_checkpoint
+
 from musicgen import checkpoint
 from musicgen.errors import CheckpointError
+from musicgen.train_config import TrainConfig
+
+CONFIG = TrainConfig(cell="gru", units=8, num_layers=1, embedding_dim=4)
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, object]:
-    """A checkpoint written by save_checkpoint from a tiny untrained model."""
+    """A checkpoint written from a tiny untrained model."""
     import keras
 
     from musicgen.models import build_language_model
@@ -27,8 +32,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, objec
     last.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     last.optimizer.build(last.trainable_variables)
     directory = tmp_path_factory.mktemp("ckpt") / "run"
-    checkpoint.save_checkpoint(
-        directory, model, tokenizer, {"cell": "gru", "units": 8}, {"epoch": 3, "best_val_loss": 1.5},
+    write_checkpoint(
+        directory, model, tokenizer, CONFIG, {"epoch": 3, "best_val_loss": 1.5},
         split={"train": ["a.mid"], "validation": ["b.mid"], "test": []}, last_model=last,
     )
     return directory, model, tokenizer
@@ -46,10 +51,10 @@ def test_round_trip(saved: tuple[Path, object, object]) -> None:
     for name in checkpoint.REQUIRED_FILES + (checkpoint.LAST_FILE,):
         assert (directory / name).is_file(), name
     loaded = checkpoint.load_checkpoint(directory)
-    assert loaded.directory == directory and loaded.dir == directory
-    assert loaded.train_config == {"cell": "gru", "units": 8}
+    assert loaded.directory == directory
+    assert loaded.train_config == CONFIG
     assert loaded.state["epoch"] == 3 and loaded.state["best_val_loss"] == 1.5
-    assert loaded.split["validation"] == ["b.mid"] and loaded.manifest is loaded.split
+    assert loaded.split["validation"] == ["b.mid"]
     assert loaded.tokenizer.to_json() == tokenizer.to_json()
     assert loaded.vocab_size == tokenizer.vocab_size
     for expected, actual in zip(model.get_weights(), loaded.model.get_weights(), strict=True):
@@ -137,4 +142,4 @@ def test_unwritable_destination_is_a_checkpoint_error(saved: tuple[Path, object,
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     with pytest.raises(CheckpointError, match="cannot write the checkpoint"):
-        checkpoint.save_checkpoint(blocker / "run", model, tokenizer, {}, {})
+        checkpoint.write_metadata(blocker / "run", tokenizer, CONFIG)

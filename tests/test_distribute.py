@@ -52,7 +52,7 @@ def test_mirrored_over_two_cpu_replicas(cache_dir: Path, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     loaded = checkpoint.load_checkpoint(out)
     assert loaded.state["epoch"] == 1
-    assert loaded.train_config["distribute"] == "mirrored" and loaded.train_config["cpu_replicas"] == 2
+    assert loaded.train_config.distribute == "mirrored" and loaded.train_config.cpu_replicas == 2
 
 
 def test_multiworker_on_loopback_only_the_chief_writes(cache_dir: Path, tmp_path: Path) -> None:

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checkpoint_factory import write_checkpoint
 from midi_factory import Track, make_pretty_midi, scale_notes
 
 from musicgen.cli import main
 from musicgen.errors import ConfigError
 from musicgen.evaluation import evaluate
+from musicgen.train_config import TrainConfig
 
 NAMES = [f"piece{i}.mid" for i in range(6)]
 RECORDED = {"train": NAMES[:3], "validation": [NAMES[3]], "test": NAMES[4:]}
@@ -37,8 +39,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     tokenizer = Tokenizer()
     model = build_language_model(tokenizer.vocab_size, cell="lstm", units=8, num_layers=1, embedding_dim=4)
     directory = root / "ckpt"
-    checkpoint.save_checkpoint(directory, model, tokenizer, {"cell": "lstm"}, {"epoch": 1},
-                               split={**RECORDED, "source_dir": str(midi_dir)})
+    write_checkpoint(directory, model, tokenizer, TrainConfig(units=8, num_layers=1, embedding_dim=4), {"epoch": 1},
+                     split={**RECORDED, "source_dir": str(midi_dir)})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MUSICGEN_CACHE_DIR", str(root / "caches"))
         yield midi_dir, directory, model

@@ -134,56 +134,6 @@ def test_recurrent_layer_states_and_bidirectional_agree(kind):
     assert tuple(wrapped(inputs).shape) == (2, 8)
 
 
-@pytest.mark.parametrize("cell", KINDS)
-@pytest.mark.parametrize("implementation", ["custom", "keras"])
-def test_stepper_matches_full_model(cell, implementation):
-    model = models.build_language_model(
-        VOCAB, cell=cell, units=5, num_layers=2, embedding_dim=4, implementation=implementation
-    )
-    tokens = _tokens(batch=3, time=6)
-    full = np.asarray(model(tokens))
-    stepper = models.LanguageModelStepper(model)
-    assert [layer.kind for layer in stepper.layers] == ["rnn" if cell == "irnn" else cell] * 2
-    states = stepper.initial_states(3)
-    for t in range(tokens.shape[1]):
-        logits, states = stepper.step(tokens[:, t], states)
-        np.testing.assert_allclose(np.asarray(logits), full[:, t], atol=1e-5)
-    primed, primed_states = stepper.run_primer(tokens, stepper.initial_states(3))
-    np.testing.assert_allclose(np.asarray(primed), full[:, -1], atol=1e-5)
-    for mine, reference in zip(tf.nest.flatten(primed_states), tf.nest.flatten(states), strict=True):
-        np.testing.assert_allclose(np.asarray(mine), np.asarray(reference), atol=1e-5)
-
-
-def test_stepper_runs_in_a_while_loop_and_fuses_the_input_projection():
-    model = models.build_language_model(VOCAB, cell="lstm", units=5, num_layers=2, embedding_dim=4)
-    stepper = models.LanguageModelStepper(model)
-    tokens = _tokens(batch=2, time=5)
-    full = np.asarray(model(tokens))
-    table = stepper.input_projection_table()
-    assert tuple(table.shape) == (VOCAB, 20)
-
-    @tf.function
-    def run(tokens):
-        def body(t, states, logits):
-            projected = tf.gather(table, tokens[:, t])
-            logits, states = stepper.step_projected(projected, states)
-            return t + 1, states, logits
-
-        states = stepper.initial_states(tf.shape(tokens)[0])
-        logits = tf.zeros((tf.shape(tokens)[0], VOCAB))
-        _, _, logits = tf.while_loop(lambda t, *_: t < tf.shape(tokens)[1], body, (0, states, logits))
-        return logits
-
-    np.testing.assert_allclose(np.asarray(run(tf.constant(tokens))), full[:, -1], atol=1e-5)
-
-
-def test_stepper_rejects_a_model_that_is_not_a_language_model():
-    inputs = keras.Input((None, 3))
-    model = keras.Model(inputs, keras.layers.Dense(2, name="logits")(inputs))
-    with pytest.raises(ConfigError, match="not a musicgen language model"):
-        models.LanguageModelStepper(model)
-
-
 def test_training_lowers_the_loss():
     keras.utils.set_random_seed(0)
     model = models.build_language_model(VOCAB, cell="gru", units=16, num_layers=1, embedding_dim=8)

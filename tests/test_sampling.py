@@ -10,9 +10,7 @@ from musicgen.grammar import check_tokens
 from musicgen.models import build_language_model
 from musicgen.sampling import (
     WHOLE_LOOP_XLA_MAX_BATCH,
-    FusedStep,
     Sampler,
-    extract_step_weights,
     filter_logits,
 )
 from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
@@ -36,25 +34,6 @@ def sampler(tokenizer: Tokenizer) -> Sampler:
         tokenizer.vocab_size, cell="lstm", units=16, num_layers=2, embedding_dim=8, implementation="keras"
     )
     return Sampler(model, tokenizer, jit_compile=False)  # tracing without XLA keeps the tests quick
-
-
-@pytest.mark.parametrize(
-    ("cell", "implementation", "one_hot"),
-    [("lstm", "custom", False), ("lstm", "keras", True), ("gru", "custom", False), ("gru", "keras", False),
-     ("rnn", "keras", False), ("irnn", "custom", True)],
-)
-def test_fused_step_matches_the_keras_model(cell: str, implementation: str, one_hot: bool) -> None:
-    vocab = 30
-    model = build_language_model(
-        vocab, cell=cell, units=12, num_layers=2, embedding_dim=6, implementation=implementation, one_hot=one_hot
-    )
-    tokens = np.random.default_rng(0).integers(0, vocab, (3, 9)).astype("int32")
-    expected = model(tokens).numpy()
-    step = FusedStep(extract_step_weights(model))
-    states = step.initial_states(3)
-    for t in range(tokens.shape[1]):
-        logits, states = step(tf.constant(tokens[:, t]), states)
-        np.testing.assert_allclose(logits.numpy(), expected[:, t], rtol=1e-4, atol=1e-5)
 
 
 def test_xla_loop_is_deterministic_and_agrees_when_greedy(sampler: Sampler) -> None:
@@ -93,16 +72,6 @@ def test_auto_mode_picks_the_whole_loop_for_small_batches_only(sampler: Sampler)
     assert sampler.loop_mode(64) is False
     with pytest.raises(ConfigError, match="jit_compile"):
         Sampler(None, sampler.tokenizer, jit_compile="sometimes")
-
-
-def test_generation_names_are_re_exported() -> None:
-    import musicgen
-    from musicgen import generation, sampling
-
-    assert sampling.generate is generation.generate is musicgen.generate
-    assert sampling.resolve_checkpoint is generation.resolve_checkpoint
-    with pytest.raises(AttributeError):
-        sampling.no_such_name  # noqa: B018
 
 
 def test_same_seed_same_tokens_other_seed_other_tokens(sampler: Sampler) -> None:

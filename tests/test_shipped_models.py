@@ -26,7 +26,7 @@ def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_shipped_checkpoint_is_complete_and_small() -> None:
     checkpoint = load_checkpoint(paths.DEFAULT_CHECKPOINT)
-    assert checkpoint.train_config["cell"] == "lstm"
+    assert checkpoint.train_config.cell == "lstm"
     assert checkpoint.tokenizer.vocab_size == checkpoint.model.output_shape[-1]
     size = sum(path.stat().st_size for path in paths.DEFAULT_CHECKPOINT.rglob("*") if path.is_file())
     assert size < 20_000_000

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from musicgen.cli import add_verbose
+from musicgen.splits import SPLIT_CHOICES
 
 DESCRIPTION = """\
 Score a trained model by teacher forcing on the pieces of a split: mean negative
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="music folder or prepared cache (default: the checkpoint's training data)")
     parser.add_argument("--checkpoint", default=None, metavar="DIR",
                         help="checkpoint directory (default: the shipped model, checkpoints/bach)")
-    parser.add_argument("--split", choices=("test", "validation", "train", "all"), default="test",
+    parser.add_argument("--split", choices=SPLIT_CHOICES, default="test",
                         help="pieces to score (default test)")
     parser.add_argument("--batch-size", type=int, default=8, help="pieces per forward pass (default 8)")
     parser.add_argument("--no-ngram", action="store_true", help="skip the n-gram baseline")

@@ -7,6 +7,8 @@ import json
 import sys
 
 from musicgen.cli import add_verbose
+from musicgen.generation_options import GenerationOptions
+from musicgen.options import add_options, given
 
 DESCRIPTION = """\
 Sample new music from a trained model and write one MIDI file per sample.
@@ -24,6 +26,13 @@ examples:
   musicgen generate --temperature 0 --program 40 --tempo 90 --plot   (greedy, violin)
 """
 
+GROUPS = {
+    "length (tokens, or time converted through the grid and tempo)": ("length", "bars", "seconds"),
+    "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size"),
+    "music": ("primer", "tempo", "program"),
+    "output": ("out_dir", "plot", "wav", "soundfont"),
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -34,40 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_verbose(parser)
     parser.add_argument("--checkpoint", metavar="DIR", help="checkpoint directory (default: checkpoints/bach)")
-    parser.add_argument("--num", type=int, default=1, help="number of pieces, sampled as one batch (default: 1)")
-    length = parser.add_argument_group("length (tokens, or time converted through the grid and tempo)")
-    length.add_argument(
-        "--length", type=int, help="tokens per piece after BOS, primer included (default: 512; "
-        "with --bars/--seconds a cap of 8192)",
-    )
-    length.add_argument("--bars", type=float, help="stop after this many bars of new music")
-    length.add_argument("--seconds", type=float, help="stop after this many seconds of new music")
-    sampling = parser.add_argument_group("sampling")
-    sampling.add_argument(
-        "--temperature", type=float, default=1.0,
-        help="softmax temperature; lower is safer, 0 means greedy (default: 1.0)",
-    )
-    sampling.add_argument("--top-k", type=int, default=0, help="sample among the K most likely tokens (0: off)")
-    sampling.add_argument(
-        "--top-p", type=float, default=1.0, help="nucleus sampling: smallest set of mass P, in (0, 1] (1: off)"
-    )
-    sampling.add_argument("--seed", type=int, help="random seed (default: random, printed)")
-    sampling.add_argument(
-        "--beam-size", type=int, default=0,
-        help="beam search with this many beams instead of sampling (returns the --num best)",
-    )
-    music = parser.add_argument_group("music")
-    music.add_argument("--primer", metavar="FILE.mid", help="continue this MIDI file instead of starting fresh")
-    music.add_argument("--tempo", type=float, help="tempo in BPM (default: the primer's, else 120)")
-    music.add_argument(
-        "--program", type=int, help="General MIDI program 0-127 for single-instrument output (e.g. 40 violin)"
-    )
-    output = parser.add_argument_group("output")
-    output.add_argument("--out", default="generated", metavar="DIR", help="output directory (default: generated/)")
-    output.add_argument("--plot", action="store_true", help="also write a piano-roll PNG per piece")
-    output.add_argument("--wav", action="store_true", help="also render a WAV per piece (needs FluidSynth)")
-    output.add_argument("--soundfont", metavar="PATH", help="General MIDI .sf2 soundfont for --wav")
-    output.add_argument(
+    add_options(parser, GenerationOptions, ["num"])
+    for title, names in GROUPS.items():
+        add_options(parser.add_argument_group(title), GenerationOptions, names)
+    parser.add_argument(
         "--json", action="store_true", help="print a JSON summary (files, seed, masked mass) as the last line"
     )
     parser.set_defaults(handler=run)
@@ -76,25 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from musicgen.generation import generate_files
 
-    result = generate_files(
-        checkpoint=args.checkpoint,
-        num=args.num,
-        length=args.length,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        primer=args.primer,
-        tempo=args.tempo,
-        program=args.program,
-        out_dir=args.out,
-        bars=args.bars,
-        seconds=args.seconds,
-        beam_size=args.beam_size,
-        wav=args.wav,
-        soundfont=args.soundfont,
-        plot=args.plot,
-    )
+    result = generate_files(args.checkpoint, GenerationOptions(**given(args, GenerationOptions)))
     for path, summary in zip(result.paths, result.summaries, strict=True):
         print(f"{path}  ({summary})")
     for path in result.extra_paths:

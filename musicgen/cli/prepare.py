@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 
 from musicgen.cli import add_verbose
+from musicgen.encodings.base import TokenizerConfig
 from musicgen.errors import ConfigError
+from musicgen.options import add_options, given
 
 DESCRIPTION = """\
 Scan MIDI_DIR recursively for .mid/.midi files (and .xml, .mxl, .musicxml, .abc, .krn
@@ -44,30 +47,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if any file was skipped")
     tokenizer = parser.add_argument_group("tokenizer (default: the standard configuration)")
     tokenizer.add_argument("--tokenizer", metavar="FILE", help="tokenizer JSON to encode with (e.g. a checkpoint's tokenizer.json)")
-    tokenizer.add_argument("--steps-per-quarter", type=int, metavar="N", help="time steps per quarter note (default 12)")
-    tokenizer.add_argument("--velocity-bins", type=int, metavar="N", help="velocity bins (default 32)")
-    tokenizer.add_argument("--no-programs", action="store_true", help="merge every pitched instrument into program 0")
-    tokenizer.add_argument("--no-drums", action="store_true", help="drop drum tracks")
+    add_options(tokenizer, TokenizerConfig, with_defaults=False)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print report.json's content instead of the summary")
     add_verbose(parser)
     parser.set_defaults(handler=run)
 
 
-def tokenizer_config_from_args(args: argparse.Namespace) -> dict:
-    """The tokenizer config the options ask for, as a dict."""
-    from musicgen.tokenizer import Tokenizer, TokenizerConfig
+def tokenizer_config_from_args(args: argparse.Namespace) -> TokenizerConfig:
+    """The tokenizer config the options ask for: the --tokenizer file's (or the defaults), changed by the flags."""
+    from musicgen.tokenizer import Tokenizer
 
-    config = Tokenizer.load(args.tokenizer).config.to_dict() if args.tokenizer else TokenizerConfig().to_dict()
-    if args.steps_per_quarter is not None:
-        config["steps_per_quarter"] = args.steps_per_quarter
-    if args.velocity_bins is not None:
-        config["velocity_bins"] = args.velocity_bins
-    if args.no_programs:
-        config["use_programs"] = False
-    if args.no_drums:
-        config["use_drums"] = False
-    return config
+    base = Tokenizer.load(args.tokenizer).config if args.tokenizer else TokenizerConfig()
+    return dataclasses.replace(base, **given(args, TokenizerConfig))
 
 
 def parse_fractions(text: str) -> tuple[float, float, float]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from musicgen.cli import add_verbose
+from musicgen.options import add_options, given
+from musicgen.train_config import TrainConfig
 
 DESCRIPTION = """\
 Train a recurrent language model on a folder of MIDI files (prepared on the fly
@@ -30,6 +33,17 @@ sqrt(k) for Adam, at most k (the linear scaling rule, which wants a warm-up).
 """
 
 
+GROUPS = {
+    "model": ("cell", "implementation", "units", "num_layers", "embedding_dim", "one_hot", "dropout"),
+    "training": (
+        "seq_len", "batch_size", "epochs", "steps_per_epoch", "learning_rate", "clipnorm", "augment",
+        "transpose_range", "stretch_range", "seed", "max_minutes", "early_stopping_patience", "lr_patience",
+        "lr_factor", "min_learning_rate", "jit_compile", "deterministic",
+    ),
+    "devices": ("distribute", "cpu_replicas", "mixed_precision"),
+}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model on MIDI files into a checkpoint directory",
@@ -40,77 +54,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="CHECKPOINT_DIR", help="checkpoint directory to write")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out from its last epoch")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint in --out")
-
-    model = parser.add_argument_group("model (defaults: the shipped model)")
-    model.add_argument("--cell", choices=("lstm", "gru", "rnn", "irnn"), help="recurrent cell (default lstm)")
-    model.add_argument(
-        "--implementation", choices=("custom", "keras"),
-        help="musicgen's fused recurrent layer, or Keras's own (cuDNN on a GPU) (default custom)",
-    )
-    model.add_argument("--units", type=int, help="units per recurrent layer (default 256)")
-    model.add_argument("--layers", type=int, dest="num_layers", help="recurrent layers (default 2)")
-    model.add_argument("--embedding-dim", type=int, help="token embedding size (default 128)")
-    model.add_argument("--one-hot", action="store_true", default=None, help="one-hot inputs instead of an embedding")
-    model.add_argument("--dropout", type=float, help="dropout between layers (default 0.2)")
-
-    training = parser.add_argument_group("training")
-    training.add_argument("--seq-len", type=int, help="tokens per training window (default 256)")
-    training.add_argument("--batch-size", type=int, help="global batch size, over all replicas (default 16: small data sets learn faster from more, smaller updates)")
-    training.add_argument("--epochs", type=int, help="total epochs, counting resumed ones (default 40)")
-    training.add_argument("--steps-per-epoch", type=int, help="cap on batches per epoch (default: all windows)")
-    training.add_argument("--learning-rate", type=float, help="Adam learning rate (default 2e-3)")
-    training.add_argument("--clipnorm", type=float, help="clip gradients to this global norm; 0 turns it off (default 1.0)")
-    training.add_argument(
-        "--augment", action=argparse.BooleanOptionalAction, default=None,
-        help="random transposition and time stretch of training windows (default on)",
-    )
-    training.add_argument("--seed", type=int, help="seed of weights, data order and augmentation (default 0)")
-    training.add_argument("--max-minutes", type=float, help="time budget; stops cleanly with a saved checkpoint")
-    training.add_argument("--patience", type=int, dest="early_stopping_patience",
-                          help="epochs without validation improvement before stopping (default 6)")
-    training.add_argument("--jit-compile", choices=("auto", "on", "off"), help="XLA compilation (default auto)")
-
-    devices = parser.add_argument_group("devices")
-    devices.add_argument("--distribute", choices=("none", "mirrored", "multiworker"),
-                         help="tf.distribute strategy (default none; multiworker reads TF_CONFIG)")
-    devices.add_argument("--cpu-replicas", type=int, help="with --distribute mirrored: mirror over N logical CPU devices")
-    devices.add_argument("--mixed-precision", action="store_true", default=None,
-                         help="mixed_float16 compute with float32 logits (for GPUs)")
-    devices.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    for title, names in GROUPS.items():
+        # No parsed defaults: with --resume the checkpoint's options are the base.
+        add_options(parser.add_argument_group(title), TrainConfig, names, with_defaults=False)
     parser.set_defaults(handler=run)
 
 
-def build_config(args: argparse.Namespace):
+def build_config(args: argparse.Namespace) -> TrainConfig:
     """A TrainConfig from the defaults (or, with --resume, the checkpoint's) and the given options."""
     from musicgen import checkpoint
-    from musicgen.training import TrainConfig
 
     base = TrainConfig()
-    if args.resume and checkpoint.is_checkpoint(args.out):
-        saved = _saved_config(args.out)
-        if saved is not None:
-            base = TrainConfig.from_dict(saved)
-    given = {
-        field.name: getattr(args, field.name)
-        for field in dataclasses.fields(TrainConfig)
-        if getattr(args, field.name, None) is not None
-    }
-    config = dataclasses.replace(base, **given)
+    if args.resume and (Path(args.out) / checkpoint.CONFIG_FILE).is_file():
+        base = checkpoint.read_train_config(args.out)
+    config = dataclasses.replace(base, **given(args, TrainConfig))
     config.validate()
     return config
-
-
-def _saved_config(out: str) -> dict | None:
-    from musicgen import fileio
-    from musicgen.checkpoint import CONFIG_FILE
-    from musicgen.errors import CheckpointError
-
-    try:
-        return fileio.read_json(f"{out}/{CONFIG_FILE}")
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"{out}/{CONFIG_FILE} is unreadable: {error}") from error
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,4 +81,3 @@ def run(args: argparse.Namespace) -> int:
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
     print(f"{result.directory}: {result.epochs_completed} epochs ({result.stopped}), best validation loss {best}")
     return 0 if result.epochs_completed or result.stopped == "time_budget" else 1
-

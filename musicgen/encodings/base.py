@@ -1,0 +1,261 @@
+"""What every encoding shares: the configuration, the token kinds and the vocabulary table.
+
+:class:`TokenizerConfig` holds every tokenizer option of every encoding, with its default,
+in one place; it is saved beside every model and cache as one JSON record
+(:meth:`TokenizerConfig.to_dict`). :class:`Tokenizer` is the base class of the encodings
+(one module each in :mod:`musicgen.encodings`): ``Tokenizer(config)`` returns the
+encoding's subclass, built once per process and configuration. An encoding declares its
+vocabulary as a list of sections ``(Kind, values)``; the base turns it into the id tables
+(:attr:`Tokenizer.kinds`, :attr:`Tokenizer.values`) that encoding, decoding, the grammar
+and the sampler all read, so one table drives both directions.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from musicgen import options
+from musicgen.errors import ConfigError
+from musicgen.midi_io import MAX_TEMPO
+
+
+class Kind(enum.IntEnum):
+    """The class of a token id (see :attr:`Tokenizer.kinds`)."""
+
+    PAD = 0
+    BOS = 1
+    EOS = 2
+    NOTE_ON = 3
+    NOTE_OFF = 4
+    TIME_SHIFT = 5
+    VELOCITY = 6
+    PROGRAM = 7
+
+
+ENCODINGS = ("events",)
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """Every tokenizer option, in one place; saved beside a model and a cache as JSON."""
+
+    encoding: str = options.option(
+        "events", "token encoding: 'events' (note-on/off and time shifts)", choices=ENCODINGS, absent="events"
+    )
+    steps_per_quarter: int = options.option(12, "time steps per quarter note", metavar="N")
+    max_shift_steps: int = options.option(48, "longest single time shift, in steps", metavar="N")
+    velocity_bins: int = options.option(32, "velocity bins", metavar="N")
+    min_pitch: int = options.option(21, "lowest pitch kept (MIDI number)", metavar="PITCH")
+    max_pitch: int = options.option(108, "highest pitch kept (MIDI number)", metavar="PITCH")
+    use_programs: bool = options.option(
+        True, "keep each track's General MIDI program (--no-programs merges pitched tracks into program 0)",
+        flag="--programs",
+    )
+    use_drums: bool = options.option(True, "keep drum tracks (--no-drums drops them)", flag="--drums")
+    default_tempo: float = options.option(120.0, "tempo written when a piece gives none (quarter notes per minute)")
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.encoding in ENCODINGS, f"encoding must be one of {', '.join(ENCODINGS)}"),
+            (1 <= self.steps_per_quarter <= 960, "steps_per_quarter must be in 1..960"),
+            (1 <= self.max_shift_steps <= 100_000, "max_shift_steps must be in 1..100000"),
+            (1 <= self.velocity_bins <= 128, "velocity_bins must be in 1..128"),
+            (0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127"),
+            (0 < float(self.default_tempo) < MAX_TEMPO, f"default_tempo must be in (0, {MAX_TEMPO:g}) qpm"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                if self.encoding not in ENCODINGS:
+                    raise ConfigError(
+                        f"unknown token encoding {self.encoding!r}: this musicgen knows {', '.join(ENCODINGS)} "
+                        "(the checkpoint or cache was made by a newer or different musicgen)"
+                    )
+                raise ConfigError(f"bad tokenizer config: {message} ({self})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one serialisation: a plain JSON-able dict of every option."""
+        return options.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TokenizerConfig:
+        """Inverse of :meth:`to_dict`; also reads records of older musicgen versions."""
+        # "tokenizer": "musicgen-events-v1" tagged the tokenizer.json files of version 0.1.
+        return options.from_dict(cls, values, "tokenizer config", legacy=("tokenizer",))
+
+
+class Tokenizer:
+    """Base class of the encodings: ``Tokenizer(config)`` gives the config's encoding.
+
+    Tokenizers are immutable, so one is built per configuration and process and then
+    shared. Subclasses name their encoding (``class EventTokenizer(Tokenizer,
+    encoding="events")``) and implement :meth:`sections`, :meth:`encode_notes`,
+    :meth:`decode_notes` and :meth:`decode`.
+    """
+
+    pad_id = 0
+    bos_id = 1
+    eos_id = 2
+    encoding: ClassVar[str] = ""
+    _registry: ClassVar[dict[str, type[Tokenizer]]] = {}
+    _instances: ClassVar[dict[TokenizerConfig, Tokenizer]] = {}
+
+    def __init_subclass__(cls, encoding: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if encoding:
+            cls.encoding = encoding
+            Tokenizer._registry[encoding] = cls
+
+    def __new__(cls, config: TokenizerConfig | None = None) -> Tokenizer:
+        config = TokenizerConfig() if config is None else config
+        if not isinstance(config, TokenizerConfig):
+            raise ConfigError(f"a tokenizer needs a TokenizerConfig, got {type(config).__name__}")
+        cached = Tokenizer._instances.get(config)
+        if cached is not None:
+            return cached
+        if config.encoding not in Tokenizer._registry:
+            raise ConfigError(f"the {config.encoding!r} encoding is not loaded; import musicgen.tokenizer")
+        instance = super().__new__(Tokenizer._registry[config.encoding])
+        instance._setup(config)
+        Tokenizer._instances[config] = instance
+        return instance
+
+    def __init__(self, config: TokenizerConfig | None = None) -> None:
+        """Nothing to do: :meth:`__new__` built (or reused) the tokenizer."""
+
+    def _setup(self, config: TokenizerConfig) -> None:
+        self.config = config
+        sections = self.sections()
+        self.kinds = np.concatenate([np.full(len(values), int(kind), np.int32) for kind, values in sections])
+        self.values = np.concatenate([np.asarray(values, np.int32).reshape(-1) for _, values in sections])
+        self.vocab_size = len(self.kinds)
+        self._offsets = {}
+        start = 0
+        for kind, values in sections:
+            self._offsets.setdefault(kind, start)
+            start += len(values)
+        # Velocity bin <-> MIDI velocity: a bin decodes to the middle of its range.
+        bins = config.velocity_bins
+        self._velocity_to_bin = (np.arange(128) * bins // 128).astype(np.int32)
+        self._bin_to_velocity = np.array(
+            [max(1, int(np.flatnonzero(self._velocity_to_bin == b).mean())) for b in range(bins)], dtype=np.int32
+        )
+        self._id_of = {(int(k), int(v)): i for i, (k, v) in enumerate(zip(self.kinds, self.values, strict=True))}
+
+    # ------------------------------------------------------------ per encoding
+    def sections(self) -> list[tuple[Kind, Any]]:
+        """The vocabulary, in id order: ``(kind, values)`` per section."""
+        raise NotImplementedError
+
+    def encode_notes(self, notes: np.ndarray) -> np.ndarray:
+        """Encode a note array (see :func:`musicgen.midi_io.note_array`) to ids, BOS to EOS."""
+        raise NotImplementedError
+
+    def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
+        """Decode ids to notes ``(start_step, end_step, pitch, velocity, instrument)``."""
+        raise NotImplementedError
+
+    def decode(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
+               program: int | None = None) -> Any:
+        """Decode ids to a ``pretty_midi.PrettyMIDI``."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- lookups
+    def id_of(self, kind: Kind, value: int = 0) -> int:
+        """The id of token ``kind(value)``; a :class:`ConfigError` if the vocabulary lacks it."""
+        token = self._id_of.get((int(kind), int(value)))
+        if token is None:
+            raise ConfigError(f"{Kind(kind).name}({value}) has no token in this vocabulary")
+        return token
+
+    def offset(self, kind: Kind) -> int:
+        """The first id of ``kind``'s section."""
+        return self._offsets[kind]
+
+    def velocity_bin(self, velocity: int) -> int:
+        """The bin of a MIDI velocity 0..127."""
+        return int(self._velocity_to_bin[int(np.clip(velocity, 0, 127))])
+
+    def bin_velocity(self, velocity_bin: int) -> int:
+        """The MIDI velocity a bin decodes to."""
+        return int(self._bin_to_velocity[velocity_bin])
+
+    def token_name(self, token_id: int) -> str:
+        """Readable name, e.g. ``NOTE_ON(60)``, ``TIME_SHIFT(3)``, ``PROGRAM(drums)``."""
+        from musicgen.instruments import DRUM_PROGRAM
+
+        token_id = int(token_id)
+        if not 0 <= token_id < self.vocab_size:
+            return f"INVALID({token_id})"
+        kind = Kind(int(self.kinds[token_id]))
+        if kind in (Kind.PAD, Kind.BOS, Kind.EOS):
+            return kind.name
+        value = int(self.values[token_id])
+        if kind == Kind.PROGRAM and value == DRUM_PROGRAM:
+            return "PROGRAM(drums)"
+        return f"{kind.name}({value})"
+
+    def describe(self, ids: Any) -> str:
+        """Space-separated readable names of a sequence of ids."""
+        return " ".join(self.token_name(i) for i in np.asarray(ids).reshape(-1))
+
+    def encode(self, source: Any) -> np.ndarray:
+        """Encode a music file (MIDI, MusicXML, ABC, kern) or a ``pretty_midi.PrettyMIDI``."""
+        from musicgen import midi_io
+        from musicgen.errors import MidiError
+
+        if isinstance(source, (str, os.PathLike)):
+            return self.encode_notes(midi_io.file_note_array(source))
+        try:
+            notes = midi_io.note_array(source)
+        except Exception as error:  # a damaged object must still give a MidiError
+            raise MidiError(f"<PrettyMIDI>: cannot read notes: {error}") from error
+        return self.encode_notes(notes)
+
+    # ------------------------------------------------------------ persistence
+    def to_json(self) -> str:
+        """The config as a JSON string; :meth:`from_json` gives this tokenizer back."""
+        return json.dumps(self.config.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Tokenizer:
+        """The tokenizer of a :meth:`to_json` string."""
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"tokenizer JSON is not valid JSON: {error}") from error
+        return Tokenizer(TokenizerConfig.from_dict(values))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer JSON atomically."""
+        from musicgen import fileio
+
+        fileio.atomic_write_text(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tokenizer:
+        """Read a tokenizer saved by :meth:`save`."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise ConfigError(f"cannot read tokenizer file {path}: {error}") from error
+        return cls.from_json(text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tokenizer) and other.config == self.config
+
+    def __hash__(self) -> int:
+        return hash(self.config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(vocab_size={self.vocab_size}, config={self.config})"
+
+    def __reduce__(self) -> tuple:
+        # Pickled (e.g. into worker processes) by configuration, rebuilt there once.
+        return (Tokenizer, (self.config,))
