@@ -12,7 +12,7 @@ own: music21's own Opus reader tokenizes the whole file at once (one bad tune lo
 all), orders tunes by reference number rather than by position and merges tunes that share
 a number.
 
-Four music21 problems are repaired:
+Five music21 problems are repaired:
 
 * **Fields after a barline.** music21's ABC reader drops a field that directly follows a
   barline (a meter, key or unit-length change written on its own line or inline as
@@ -25,6 +25,7 @@ Four music21 problems are repaired:
   into the conductor track and fails with "the object (TimeSignature ...) is already found
   in this Stream". :func:`separate_shared_elements` gives every repeated occurrence its
   own deep copy.
+* **Interleaved ABC voices** are gathered per voice, and voices without notes dropped.
 * **Grace notes** (before writing MIDI) are dropped: music21 writes them as zero-length
   notes that MIDI readers hold until the next note of the same pitch
   (:func:`remove_grace_notes`).
@@ -53,7 +54,9 @@ MAX_SCORE_BYTES = 64 << 20
 MAX_REASON_CHARS = 300
 
 _REFERENCE_LINE = re.compile(r"^[ \t]*X:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-_INLINE_FIELD = re.compile(r"\[([KLMQ]):([^\]\n]*)\]")
+_INLINE_FIELD = re.compile(r"\[([KLMQV]):([^\]\n]*)\]")
+_KEY_LINE = re.compile(r"^[ \t]*K:")
+_VOICE_LINE = re.compile(r"^[ \t]*V:[ \t]*(\S+)")
 _TITLE_LINE = re.compile(r"^[ \t]*T:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 _HEADER_FIELD = re.compile(r"^[ \t]*(?:[A-SU-WYZa-z]:|%%|%abc)")  # fields but T: and X:; directives
 
@@ -153,18 +156,26 @@ def score_to_midi(score: Any) -> bytes:
     """The standard MIDI file music21 writes for ``score``, after the repairs above.
 
     Repeats are expanded where music21 can; where its expander raises, the repeat signs
-    are removed and the piece is played through once. ``score`` is modified in place.
+    are removed and the piece is played through once; failing that, the parts are written
+    without their measures. ``score`` is modified in place.
     """
     from music21 import midi
 
     remove_grace_notes(score)
+    remove_empty_parts(score)
     separate_shared_elements(score)
     try:
         return midi.translate.music21ObjectToMidiFile(score).writestr()
     except Exception:  # music21's repeat expander raises several types
-        if not remove_repeats(score):
-            raise
-    return midi.translate.music21ObjectToMidiFile(score).writestr()
+        pass
+    if remove_repeats(score):
+        try:
+            return midi.translate.music21ObjectToMidiFile(score).writestr()
+        except Exception:  # noqa: BLE001 - the last resort below
+            pass
+    # The writer expands repeats of any score with measures and fails when only some parts
+    # have measures (an ABC voice music21 reads without bars): write the parts unbarred.
+    return midi.translate.music21ObjectToMidiFile(without_measures(score)).writestr()
 
 
 def remove_grace_notes(score: Any) -> int:
@@ -178,6 +189,30 @@ def remove_grace_notes(score: Any) -> int:
     for element in graces:
         element.activeSite.remove(element)
     return len(graces)
+
+
+def without_measures(score: Any) -> Any:
+    """A copy of ``score`` whose parts are flattened: the same notes and meters, no measures."""
+    from music21 import stream
+
+    flat = stream.Score()
+    if score.metadata is not None:
+        flat.insert(0, copy.deepcopy(score.metadata))
+    parts = list(score.parts) or [score]
+    for part in parts:
+        flat.insert(0, part.flatten())
+    return flat
+
+
+def remove_empty_parts(score: Any) -> int:
+    """Drop parts without notes (ABC voices declared in the header only); return how many."""
+    parts = list(score.parts) if hasattr(score, "parts") else []
+    empty = [part for part in parts if part.recurse().notes.first() is None]
+    if len(empty) == len(parts):
+        return 0
+    for part in empty:
+        score.remove(part)
+    return len(empty)
 
 
 def separate_shared_elements(score: Any) -> int:
@@ -279,11 +314,12 @@ def parse_abc_tune(text: str) -> Any:
     both mark measure boundaries, adjacent boundaries are merged, and the merged measure
     starts after the field. Mid-tune meter, key and unit-length changes were lost that way;
     :func:`keep_fields_after_barlines` keeps them. Inline fields (``[M:2/4]``), which
-    music21 reads as chords, are first written as field lines (:func:`inline_fields_to_lines`).
+    music21 reads as chords, are first written as field lines (:func:`inline_fields_to_lines`),
+    and interleaved voice blocks are gathered per voice (:func:`group_voices`).
     """
     from music21 import abcFormat, stream
 
-    text = inline_fields_to_lines(text)
+    text = group_voices(inline_fields_to_lines(text))
     handler = abcFormat.ABCHandler()
     handler.parseHeaderForVersionInformation(text[:100])
     handler.process(text)
@@ -294,11 +330,44 @@ def parse_abc_tune(text: str) -> Any:
 
 
 def inline_fields_to_lines(text: str) -> str:
-    """``B3 | [M:2/4] A B`` -> ``B3 |`` / ``M:2/4`` / ``A B``: inline meter, key, length, tempo fields.
+    """``B3 | [M:2/4] A B`` -> ``B3 |`` / ``M:2/4`` / ``A B``: inline meter, key, length, tempo, voice.
 
     A line break inside ABC music only breaks the printed staff, so the music is unchanged.
     """
-    return _INLINE_FIELD.sub(lambda match: f"\n{match.group(1)}:{match.group(2).strip()}\n", text)
+    def field_line(match: re.Match) -> str:
+        before = "" if match.start() == 0 or text[match.start() - 1] == "\n" else "\n"
+        after = "" if match.end() == len(text) or text[match.end()] == "\n" else "\n"
+        return f"{before}{match.group(1)}:{match.group(2).strip()}{after}"
+
+    return _INLINE_FIELD.sub(field_line, text)
+
+
+def group_voices(text: str) -> str:
+    """Gather interleaved voice blocks (``V:1`` ... ``V:2`` ... ``V:1`` ...) into one block per voice.
+
+    music21 makes a new part of every ``V:`` block, each starting at the beginning, so a
+    two-voice tune written in alternating blocks came out as a pile of parts sounding at
+    once. A voice's first ``V:`` line (with its properties) heads its gathered block; lines
+    before the first ``V:`` in the tune body stay in front.
+    """
+    lines = text.splitlines()
+    body_start = next((index + 1 for index, line in enumerate(lines) if _KEY_LINE.match(line)), None)
+    if body_start is None:
+        return text
+    leading: list[str] = []
+    voices: dict[str, list[str]] = {}
+    current = None
+    for line in lines[body_start:]:
+        match = _VOICE_LINE.match(line)
+        if match:
+            current = match.group(1)
+            voices.setdefault(current, [line.strip()])
+            continue
+        (voices[current] if current is not None else leading).append(line)
+    if len(voices) < 2:
+        return text
+    grouped = lines[:body_start] + leading + [line for block in voices.values() for line in block]
+    return "\n".join(grouped) + "\n"
 
 
 def keep_fields_after_barlines(handler: Any) -> int:

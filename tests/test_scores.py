@@ -120,6 +120,19 @@ def test_grace_notes_do_not_hang(tmp_path) -> None:
     assert [pitch for _, pitch in note_ons(piece.midi)] == [72, 71, 69, 67, 72, 74, 76, 77]
 
 
+@pytest.mark.parametrize("marker", ["V:{}\n", "[V:{}] "])
+def test_interleaved_voices_become_two_whole_parts(tmp_path, marker) -> None:
+    one, two = marker.format(1), marker.format(2)
+    body = f"{one}C D E F | G A B c |\n{two}C,4 | G,4 |\n{one}c B A G | F E D C |]\n{two}F,4 | C,4 |]\n"
+    path = tmp_path / "duet.abc"
+    path.write_text(f"X:1\nM:4/4\nL:1/4\nV:1\nV:2\nK:C\n{body}")
+    (piece,) = read_score_pieces(path)
+    midi_file = mido.MidiFile(file=io.BytesIO(piece.midi))
+    voices = [[message.note for message in track if message.type == "note_on" and message.velocity] for track in midi_file.tracks]
+    assert [voice for voice in voices if voice] == [[60, 62, 64, 65, 67, 69, 71, 72, 72, 71, 69, 67, 65, 64, 62, 60], [48, 55, 53, 48]]
+    assert note_ons(piece.midi)[-1] == (12.0, 48)  # the second voice's last note, after three bars
+
+
 def test_duplicate_reference_numbers_give_positions(tmp_path) -> None:
     path = tmp_path / "twice.abc"
     path.write_text("X:1\nM:4/4\nL:1/4\nK:C\nC D E F |]\n\nX:1\nM:4/4\nL:1/4\nK:C\nG A B c |]\n")
