@@ -12,7 +12,7 @@ own: music21's own Opus reader tokenizes the whole file at once (one bad tune lo
 all), orders tunes by reference number rather than by position and merges tunes that share
 a number.
 
-Five music21 problems are repaired:
+Six music21 problems are repaired:
 
 * **Fields after a barline.** music21's ABC reader drops a field that directly follows a
   barline (a meter, key or unit-length change written on its own line or inline as
@@ -26,6 +26,8 @@ Five music21 problems are repaired:
   in this Stream". :func:`separate_shared_elements` gives every repeated occurrence its
   own deep copy.
 * **Interleaved ABC voices** are gathered per voice, and voices without notes dropped.
+* **Unnamed tracks**: parts without an instrument (ABC voices) get one named after the
+  part, so every MIDI track has a name.
 * **Grace notes** (before writing MIDI) are dropped: music21 writes them as zero-length
   notes that MIDI readers hold until the next note of the same pitch
   (:func:`remove_grace_notes`).
@@ -163,6 +165,7 @@ def score_to_midi(score: Any) -> bytes:
 
     remove_grace_notes(score)
     remove_empty_parts(score)
+    name_parts(score)
     separate_shared_elements(score)
     try:
         return midi.translate.music21ObjectToMidiFile(score).writestr()
@@ -202,6 +205,24 @@ def without_measures(score: Any) -> Any:
     for part in parts:
         flat.insert(0, part.flatten())
     return flat
+
+
+def name_parts(score: Any) -> int:
+    """Give each part without an instrument one named after it (``Voice 1``...); return how many.
+
+    music21 names a MIDI track after the part's instrument; ABC voices have none, so their
+    tracks came out unnamed.
+    """
+    from music21 import instrument
+
+    named = 0
+    for number, part in enumerate(score.parts, start=1):
+        if part.getInstrument(returnDefault=False) is None:
+            voice = instrument.Instrument()
+            voice.partName = part.partName or f"Voice {number}"
+            part.insert(0, voice)
+            named += 1
+    return named
 
 
 def remove_empty_parts(score: Any) -> int:

@@ -83,6 +83,11 @@ def test_only_the_broken_tune_fails(collection_pieces) -> None:
     assert all(piece.error is None and piece.midi for piece in (collection_pieces[0], collection_pieces[2]))
 
 
+def test_every_track_is_named(collection_pieces) -> None:
+    midi_file = mido.MidiFile(file=io.BytesIO(collection_pieces[0].midi))
+    assert [track.name for track in midi_file.tracks] == ["", "Voice 1"]  # the conductor, then the tune
+
+
 def test_repeats_are_expanded(collection_pieces) -> None:
     notes = note_ons(collection_pieces[0].midi)
     scale = [60, 62, 64, 65, 67, 69, 71, 72]
