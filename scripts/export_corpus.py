@@ -48,7 +48,7 @@ from musicgen.errors import ConfigError  # noqa: E402
 from musicgen.paths import BACH_MIDI_DIR  # noqa: E402
 
 RECORD_NAME = "export.json"
-EXPORTER_VERSION = 2  # bump when a change to the reading or writing should re-export everything
+EXPORTER_VERSION = 4  # bump when a change to the reading or writing should re-export everything
 SAVE_EVERY_SECONDS = 60.0
 
 
