@@ -10,6 +10,7 @@ without any other flag::
     tokenizer.json       the tokenizer the model's ids belong to
     train_config.json    the TrainConfig the model was trained with
     split.json           which files of the data set are in which split
+    profile.json         what the training data had (the sampler keeps to it)
     state.json           epoch, best validation loss, seeds, wall time, history summary
     history.csv          one row of metrics per epoch
     tensorboard/         TensorBoard event files
@@ -31,6 +32,7 @@ from typing import Any
 
 from musicgen import fileio
 from musicgen.errors import CheckpointError, ConfigError
+from musicgen.profile import ModelProfile
 from musicgen.tokenizer import Tokenizer, TokenizerConfig
 from musicgen.train_config import TrainConfig
 
@@ -39,6 +41,7 @@ LAST_FILE = "last.keras"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "train_config.json"
 SPLIT_FILE = "split.json"
+PROFILE_FILE = "profile.json"
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.csv"
 TENSORBOARD_DIR = "tensorboard"
@@ -59,6 +62,14 @@ class Checkpoint:
     state: dict[str, Any]
     directory: Path
     split: dict[str, Any] = field(default_factory=dict)
+    profile: ModelProfile = field(default_factory=ModelProfile)
+
+    def sampler(self, jit_compile: bool | str = "auto") -> Any:
+        """A :class:`musicgen.sampling.Sampler` of this model, kept to what its training data had."""
+        from musicgen.sampling import Sampler
+
+        return Sampler(self.model, self.tokenizer, jit_compile=jit_compile,
+                       constraints=self.profile.constraints(self.tokenizer))
 
     @property
     def vocab_size(self) -> int:
@@ -91,6 +102,25 @@ def write_metadata(
         fileio.atomic_write_json(directory / SPLIT_FILE, split or {})
     except OSError as error:
         raise CheckpointError(f"cannot write the checkpoint in {directory}: {error}") from error
+
+
+def write_profile(directory: str | os.PathLike, profile: ModelProfile) -> None:
+    """Write ``profile.json`` atomically."""
+    try:
+        fileio.atomic_write_json(Path(directory) / PROFILE_FILE, profile.to_dict())
+    except OSError as error:
+        raise CheckpointError(f"cannot write the checkpoint in {directory}: {error}") from error
+
+
+def read_profile(directory: str | os.PathLike) -> ModelProfile:
+    """The checkpoint's :class:`ModelProfile` (empty for a checkpoint from before profiles)."""
+    path = Path(directory) / PROFILE_FILE
+    if not path.is_file():
+        return ModelProfile()
+    try:
+        return ModelProfile.from_dict(_read_json_file(Path(directory), PROFILE_FILE))
+    except TypeError as error:
+        raise CheckpointError(f"{path} is corrupt: {error}") from error
 
 
 def write_state(directory: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -158,7 +188,7 @@ def load_checkpoint(directory: str | os.PathLike, compile: bool = False) -> Chec
             f"{directory}: the model has {vocab_size} outputs but the tokenizer has "
             f"{tokenizer.vocab_size} tokens; the checkpoint mixes files from different runs"
         )
-    return Checkpoint(model, tokenizer, train_config, state, directory, split)
+    return Checkpoint(model, tokenizer, train_config, state, directory, split, read_profile(directory))
 
 
 def check_output(out_dir: str | os.PathLike, resume: bool, overwrite: bool) -> None:

@@ -10,6 +10,7 @@ piano-roll PNG and a WAV rendering.
 from __future__ import annotations
 
 import dataclasses
+import math
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from musicgen import render
+from musicgen import midi_io, render
 from musicgen.checkpoint import resolve_checkpoint
 from musicgen.generation_options import GenerationOptions
 from musicgen.sampling import Sampler
@@ -63,23 +64,15 @@ def generate_files(
     tokenizer = loaded.tokenizer
     # XLA compiling takes seconds; it pays off only on long runs.
     jit_compile = "auto" if options.num * length >= XLA_MIN_TOKENS else False
-    sampler = sampler or Sampler(loaded.model, tokenizer, jit_compile=jit_compile)
+    sampler = sampler or loaded.sampler(jit_compile=jit_compile)
     prefix, meter = _read_primer(options.primer, tokenizer)
     numerator, denominator = (meter.numerator, meter.denominator) if meter else (4, 4)
     tempo = options.tempo
     if tempo is None:
         tempo = meter.tempo if meter else tokenizer.config.default_tempo
-    steps_per_quarter = tokenizer.config.steps_per_quarter
-    max_time_steps = None
-    if options.bars is not None:
-        max_time_steps = round(options.bars * numerator * 4 / denominator * steps_per_quarter)
-    elif options.seconds is not None:
-        max_time_steps = round(options.seconds * tempo / 60.0 * steps_per_quarter)
-    if max_time_steps is not None:
-        max_time_steps = max(1, max_time_steps)
-
+    max_time_steps, max_bars = time_limits(options, tokenizer, (numerator, denominator), tempo)
     prefix = sampler.check_prefix(prefix, length)
-    limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps,
+    limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   disallow_programs=options.program is not None)
     print(f"sampling {options.num} x {length} tokens (seed {seed})...", file=sys.stderr)
     if options.beam_size > 1:
@@ -92,7 +85,13 @@ def generate_files(
     paths = render.reserve_paths(options.out_dir, stem, options.num, seed)
     summaries, extra = [], []
     for path, row in zip(paths, result.tokens, strict=True):
-        pm = tokenizer.decode(row, tempo=tempo, time_signature=(numerator, denominator), program=options.program)
+        piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator),
+                                       program=options.program)
+        names = loaded.profile.track_names([track.program for track in piece.tracks])
+        piece = dataclasses.replace(piece, tracks=tuple(
+            dataclasses.replace(track, name=names.get(index, track.name)) for index, track in enumerate(piece.tracks)
+        ))
+        pm = midi_io.piece_to_midi(piece, tempo)
         render.write_midi(pm, path)
         summaries.append(render.describe_midi(pm))
         if options.plot:
@@ -115,14 +114,34 @@ def generate(checkpoint: Any = None, options: GenerationOptions | None = None, *
     return generate_files(checkpoint, options, **changes).paths
 
 
+def time_limits(options: GenerationOptions, tokenizer: Any, meter: tuple[int, int],
+                tempo: float) -> tuple[int | None, int | None]:
+    """``(grid steps, bars)`` of new music that ``--bars``/``--seconds`` allow (None: no limit).
+
+    The events encoding counts grid steps; the notes encoding counts its BAR tokens, so a
+    number of bars is exact, and a number of seconds becomes the bars that hold it.
+    """
+    if options.bars is None and options.seconds is None:
+        return None, None
+    numerator, denominator = meter
+    config = tokenizer.config
+    if config.encoding == "notes":
+        bar_seconds = config.bar_seconds if config.timing == "seconds" else numerator * 4 / denominator * 60 / tempo
+        bars = options.bars if options.bars is not None else options.seconds / bar_seconds
+        return None, max(1, math.ceil(bars - 1e-9))
+    if config.timing == "seconds":
+        seconds = options.seconds if options.seconds is not None else options.bars * numerator * 4 / denominator * 60 / tempo
+        return max(1, round(seconds * config.steps_per_second)), None
+    beats = options.bars * numerator * 4 / denominator if options.bars is not None else options.seconds * tempo / 60
+    return max(1, round(beats * config.steps_per_quarter)), None
+
+
 def _read_primer(primer: Any, tokenizer: Any) -> tuple[np.ndarray | None, Any]:
     """The primer's tokens without EOS and its meter (tempo, time signature), or ``None``s."""
     if primer is None:
         return None, None
-    from musicgen import midi_io
-
-    pm = midi_io.load_midi(primer)
-    tokens = np.asarray(tokenizer.encode(pm), np.int32)
+    piece = midi_io.read_piece(primer)
+    tokens = np.asarray(tokenizer.encode_piece(piece), np.int32)
     if len(tokens) and tokens[-1] == tokenizer.eos_id:
         tokens = tokens[:-1]
-    return tokens, midi_io.read_meter(pm, tokenizer.config.default_tempo)
+    return tokens, midi_io.read_meter(piece)

@@ -1,20 +1,17 @@
-"""The event-token grammar: which tokens are possible next, in Python and in TensorFlow.
+"""Which tokens may come next: each encoding's grammar, and what the training data allows.
 
-A sequence is well formed when it decodes without dropping an event:
+:func:`grammar_for` gives the tables, the pure-Python checker and the tensor masker of a
+tokenizer's encoding (:mod:`musicgen.event_grammar`, :mod:`musicgen.note_grammar`). Both
+follow one protocol, which the sampler relies on:
 
-- PAD and BOS never follow BOS; EOS needs at least one note played before it and no
-  note sounding (as in encoded pieces, which close every note before EOS).
-- NOTE_ON needs the pitch to be silent on the current instrument (no second onset of a
-  sounding note); NOTE_OFF needs it sounding, and sounding for some time (a TIME_SHIFT
-  since its NOTE_ON), so that no zero-length note is dropped.
-- Notes still sounding when a sampled sequence runs out of length are closed by
-  :meth:`GrammarChecker.closing_tokens` (a TIME_SHIFT if needed, NOTE_OFFs, EOS).
-- After EOS only PAD may follow.
+- ``tables``: ``pad_id``, ``bos_id``, ``eos_id``, ``vocab_size``, ``kinds``, ``values``;
+- ``checker()``: ``feed(token)``, ``allowed(token)``, ``closing_tokens()``, ``started``, ``ended``;
+- ``masker()``: ``initial_state(batch)``, ``allowed(state)`` (batch, vocab) booleans,
+  ``update(state, tokens, count_time)``, ``rewrite(state, tokens, bar_limit)``, and the
+  state's ``ended`` and ``elapsed`` (grid steps, or bars, after the prefix).
 
-:class:`GrammarChecker` is the pure-Python reference (used by tests and by the sampler to
-close sequences); :class:`GrammarMasker` is the same rules as tensors for the compiled
-sampling loop, where its state (sounding notes per instrument, current instrument) is
-carried from step to step.
+:class:`Constraints` is what the training data had, saved with a checkpoint: the sampler
+gives zero probability to anything else.
 """
 
 from __future__ import annotations
@@ -24,234 +21,46 @@ from typing import Any
 
 import numpy as np
 
-from musicgen.errors import ConfigError
-from musicgen.tokenizer import Kind
+
+@dataclass(frozen=True)
+class Constraints:
+    """What training pieces had: the tokens seen, the most tracks (instruments) in one piece,
+    and each program's longest note in steps (``None``: no limit)."""
+
+    allowed: np.ndarray | None = None
+    max_tracks: int | None = None
+    max_durations: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
-class GrammarTables:
-    """Per-id lookup tables derived from a tokenizer's ``kinds`` and ``values``."""
+class Grammar:
+    """An encoding's grammar: ``tables`` plus factories of checkers and maskers."""
 
-    kinds: np.ndarray
-    values: np.ndarray
-    pad_id: int
-    bos_id: int
-    eos_id: int
-    num_pitches: int
-    program_slots: dict[int, int]
-    initial_slot: int
-    shortest_shift_id: int
-    program_ids: dict[int, int]
+    tables: Any
+    checker_class: type
+    masker_class: type
 
-    @classmethod
-    def from_tokenizer(cls, tokenizer: Any) -> GrammarTables:
-        """Build the tables from anything with ``kinds`` and ``values`` (a ``Tokenizer``)."""
-        kinds = np.asarray(tokenizer.kinds, dtype=np.int64)
-        values = np.asarray(tokenizer.values, dtype=np.int64)
-        if kinds.shape != values.shape or kinds.ndim != 1:
-            raise ConfigError("tokenizer kinds and values must be 1-D arrays of equal length")
+    def checker(self) -> Any:
+        return self.checker_class(self.tables)
 
-        def only(kind: Kind) -> int:
-            ids = np.flatnonzero(kinds == kind)
-            if len(ids) != 1:
-                raise ConfigError(f"the vocabulary needs exactly one {kind.name} token, found {len(ids)}")
-            return int(ids[0])
-
-        note_ids = np.flatnonzero((kinds == Kind.NOTE_ON) | (kinds == Kind.NOTE_OFF))
-        if len(note_ids) == 0:
-            raise ConfigError("the vocabulary has no NOTE_ON/NOTE_OFF tokens")
-        shift_ids = np.flatnonzero((kinds == Kind.TIME_SHIFT) & (values > 0))
-        if len(shift_ids) == 0:
-            raise ConfigError("the vocabulary has no TIME_SHIFT tokens")
-        program_ids = {int(values[i]): int(i) for i in np.flatnonzero(kinds == Kind.PROGRAM)}
-        programs = sorted(program_ids)
-        program_slots = {program: slot for slot, program in enumerate(programs)}
-        return cls(
-            kinds=kinds,
-            values=values,
-            pad_id=only(Kind.PAD),
-            bos_id=only(Kind.BOS),
-            eos_id=only(Kind.EOS),
-            num_pitches=int(values[note_ids].max()) + 1,
-            program_slots=program_slots,
-            initial_slot=program_slots.get(0, 0),
-            shortest_shift_id=int(shift_ids[np.argmin(values[shift_ids])]),
-            program_ids=program_ids,
-        )
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.kinds)
-
-    @property
-    def num_slots(self) -> int:
-        return max(1, len(self.program_slots))
+    def masker(self) -> Any:
+        return self.masker_class(self.tables)
 
 
-class GrammarChecker:
-    """Feed tokens one by one; reports what may come next and how to close the sequence."""
+def grammar_for(tokenizer: Any, constraints: Constraints | None = None) -> Grammar:
+    """The grammar of ``tokenizer``'s encoding, limited by ``constraints``."""
+    if tokenizer.config.encoding == "notes":
+        from musicgen.note_grammar import NoteChecker, NoteMasker, NoteTables
 
-    def __init__(self, tables: GrammarTables) -> None:
-        self.tables = tables
-        self._kinds = tables.kinds.tolist()  # Python lists: fast per-token lookups
-        self._values = tables.values.tolist()
-        self.slot = tables.initial_slot
-        self.sounding: set[tuple[int, int]] = set()
-        self.pending: set[tuple[int, int]] = set()
-        self.notes_played = 0
-        self.elapsed_steps = 0
-        self.started = False
-        self.ended = False
+        return Grammar(NoteTables(tokenizer, constraints), NoteChecker, NoteMasker)
+    from musicgen.event_grammar import GrammarChecker, GrammarMasker, GrammarTables
 
-    def allowed(self, token: int) -> bool:
-        """Whether ``token`` may come next."""
-        kind = self._kinds[token]
-        if not self.started:
-            return kind == Kind.BOS
-        if self.ended:
-            return kind == Kind.PAD
-        if kind in (Kind.PAD, Kind.BOS):
-            return False
-        if kind == Kind.EOS:
-            return self.notes_played > 0 and not self.sounding
-        key = (self.slot, self._values[token])
-        if kind == Kind.NOTE_ON:
-            return key not in self.sounding
-        if kind == Kind.NOTE_OFF:
-            return key in self.sounding and key not in self.pending
-        return True
-
-    def feed(self, token: int) -> None:
-        """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed."""
-        if not self.allowed(token):
-            raise ValueError(f"token {token} ({Kind(self.tables.kinds[token]).name}) is not allowed here")
-        kind, value = self._kinds[token], self._values[token]
-        if kind == Kind.BOS:
-            self.started = True
-        elif kind == Kind.EOS:
-            self.ended = True
-        elif kind == Kind.NOTE_ON:
-            self.sounding.add((self.slot, value))
-            self.pending.add((self.slot, value))
-            self.notes_played += 1
-        elif kind == Kind.NOTE_OFF:
-            self.sounding.discard((self.slot, value))
-        elif kind == Kind.TIME_SHIFT:
-            self.pending.clear()
-            self.elapsed_steps += value
-        elif kind == Kind.PROGRAM:
-            self.slot = self.tables.program_slots[value]
-
-    def closing_tokens(self) -> list[int]:
-        """Tokens that end the sequence cleanly: a time step if needed, NOTE_OFFs, then EOS."""
-        if self.ended:
-            return []
-        tables = self.tables
-        tokens: list[int] = []
-        if self.pending:
-            tokens.append(tables.shortest_shift_id)
-        program_of_slot = {slot: program for program, slot in tables.program_slots.items()}
-        off_ids = {int(tables.values[i]): int(i) for i in np.flatnonzero(tables.kinds == Kind.NOTE_OFF)}
-        slot = self.slot
-        for note_slot, pitch in sorted(self.sounding, key=lambda key: (key[0] != self.slot, key)):
-            if note_slot != slot:
-                tokens.append(tables.program_ids[program_of_slot[note_slot]])
-                slot = note_slot
-            tokens.append(off_ids[pitch])
-        if self.notes_played > 0:
-            tokens.append(tables.eos_id)
-        return tokens
+    return Grammar(GrammarTables.from_tokenizer(tokenizer, constraints), GrammarChecker, GrammarMasker)
 
 
-def check_tokens(tokens: np.ndarray, tables: GrammarTables) -> GrammarChecker:
-    """Run a whole sequence (BOS first, PAD after EOS allowed) through a checker."""
-    checker = GrammarChecker(tables)
+def check_tokens(tokens: np.ndarray, grammar: Grammar) -> Any:
+    """Run a whole sequence (BOS first, PAD after EOS allowed) through a checker; return it."""
+    checker = grammar.checker()
     for token in np.asarray(tokens).tolist():
         checker.feed(int(token))
     return checker
-
-
-class GrammarMasker:
-    """The grammar as tensors: an initial state, the allowed-token mask and the update.
-
-    The state is a dict of tensors with batch first. ``onset`` (int32, ``(batch, slots,
-    pitches)``) holds, per instrument slot and pitch, the number of TIME_SHIFTs seen when
-    the sounding note started, or -1 when silent; ``epoch`` counts TIME_SHIFTs, so a note
-    is still "pending" (no time since its onset) when ``onset == epoch``. Each step reads
-    one slot's row and writes one entry per sequence, never the whole tensor, so the cost
-    does not grow with the 129 instrument slots. ``slot``, ``sounding``, ``notes_played``,
-    ``elapsed`` (int32) and ``ended`` (bool) are ``(batch,)``.
-    """
-
-    def __init__(self, tables: GrammarTables) -> None:
-        import tensorflow as tf
-
-        self.tables = tables
-        kinds, values = tables.kinds, tables.values
-        is_note = np.isin(kinds, [Kind.NOTE_ON, Kind.NOTE_OFF])
-        self.pitch_of = tf.constant(np.where(is_note, values, 0).astype(np.int32))
-        self.is_note_on = tf.constant(kinds == Kind.NOTE_ON)
-        self.is_note_off = tf.constant(kinds == Kind.NOTE_OFF)
-        always = ~np.isin(kinds, [Kind.PAD, Kind.BOS, Kind.EOS, Kind.NOTE_ON, Kind.NOTE_OFF])
-        self.always_allowed = tf.constant(always)
-        self.is_eos = tf.constant(kinds == Kind.EOS)
-        self.is_pad = tf.constant(kinds == Kind.PAD)
-        self.kinds = tf.constant(kinds.astype(np.int32))
-        slot_of = np.full(len(kinds), tables.initial_slot, np.int32)
-        for program, slot in tables.program_slots.items():
-            slot_of[tables.program_ids[program]] = slot
-        self.slot_of = tf.constant(slot_of)
-        self.shift_of = tf.constant(np.where(kinds == Kind.TIME_SHIFT, values, 0).astype(np.int32))
-
-    def initial_state(self, batch_size: Any) -> dict:
-        """The state right after BOS, for ``batch_size`` sequences."""
-        import tensorflow as tf
-
-        shape = tf.stack([batch_size, self.tables.num_slots, self.tables.num_pitches])
-        zeros = tf.zeros(tf.reshape(batch_size, [1]), tf.int32)
-        return {
-            "onset": tf.fill(shape, -1),
-            "epoch": zeros,
-            "slot": zeros + self.tables.initial_slot,
-            "sounding": zeros,
-            "notes_played": zeros,
-            "elapsed": zeros,
-            "ended": tf.cast(zeros, tf.bool),
-        }
-
-    def allowed(self, state: dict) -> Any:
-        """Boolean ``(batch, vocab)``: the tokens that may come next."""
-        import tensorflow as tf
-
-        row = tf.gather(state["onset"], state["slot"], batch_dims=1)  # (batch, pitches)
-        by_token = tf.gather(row, self.pitch_of, axis=1)  # (batch, vocab)
-        sounding = by_token >= 0
-        settled = sounding & (by_token != state["epoch"][:, tf.newaxis])
-        allowed = (self.is_note_on & ~sounding) | (self.is_note_off & settled) | self.always_allowed
-        eos_ok = (state["notes_played"] > 0) & (state["sounding"] == 0)
-        allowed |= eos_ok[:, tf.newaxis] & self.is_eos
-        return tf.where(state["ended"][:, tf.newaxis], self.is_pad, allowed)
-
-    def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
-        """The state after each sequence's next token ``tokens`` (int32 ``(batch,)``)."""
-        import tensorflow as tf
-
-        kinds = tf.gather(self.kinds, tokens)
-        slot = tf.where(kinds == int(Kind.PROGRAM), tf.gather(self.slot_of, tokens), state["slot"])
-        rows = tf.range(tf.shape(tokens)[0])
-        where = tf.stack([rows, slot, tf.gather(self.pitch_of, tokens)], axis=1)
-        current = tf.gather_nd(state["onset"], where)
-        starts = (kinds == int(Kind.NOTE_ON)) & (current < 0)
-        stops = (kinds == int(Kind.NOTE_OFF)) & (current >= 0)
-        new = tf.where(starts, state["epoch"], tf.where(stops, -1, current))
-        is_shift = tf.cast(kinds == int(Kind.TIME_SHIFT), tf.int32)
-        shift = tf.gather(self.shift_of, tokens)
-        return {
-            "onset": tf.tensor_scatter_nd_update(state["onset"], where, new),
-            "epoch": state["epoch"] + is_shift,
-            "slot": slot,
-            "sounding": state["sounding"] + tf.cast(starts, tf.int32) - tf.cast(stops, tf.int32),
-            "notes_played": state["notes_played"] + tf.cast(kinds == int(Kind.NOTE_ON), tf.int32),
-            "elapsed": state["elapsed"] + tf.where(count_time, shift, tf.zeros_like(shift)),
-            "ended": state["ended"] | (kinds == int(Kind.EOS)),
-        }

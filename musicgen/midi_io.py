@@ -1,33 +1,34 @@
-"""Reading and writing music files for the tokenizer.
+"""Reading and writing music files.
 
-``load_midi`` turns any supported file into a ``pretty_midi.PrettyMIDI``: standard MIDI
-files directly, MusicXML (``.xml``, ``.mxl``, ``.musicxml``), ABC (``.abc``) and Humdrum
-kern (``.krn``) through music21. Every failure (missing, empty, truncated, corrupt, not
-music) is a :class:`musicgen.MidiError` whose message names the file and the reason.
-
-``note_array`` reads notes with their times in beats (quarter notes from the start), which
-is what the tokenizer quantises; ``notes_to_midi`` writes decoded notes back with a tempo
-and time signature; ``read_meter`` gives a source's initial tempo and time signature so a
-continuation of a primer plays at the primer's speed.
+:func:`read_pieces` turns any supported file into :class:`musicgen.piece.Piece` objects:
+a standard MIDI file through the fast reader (:mod:`musicgen.smf`); MusicXML (``.xml``,
+``.mxl``, ``.musicxml``), ABC (``.abc``) and Humdrum kern (``.krn``) through music21
+(:mod:`musicgen.scores`), one piece per tune of a collection. Every failure (missing,
+empty, truncated, corrupt, not music) is a :class:`musicgen.MidiError` whose message
+names the file and the reason. :func:`load_midi` gives a ``pretty_midi.PrettyMIDI`` for
+the Python API; :func:`piece_to_midi` writes a piece back as one named track per part,
+with its programs, drums on channel 10, tempo, time signatures and sustain pedal.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from musicgen.errors import ConfigError, MidiError
-from musicgen.instruments import DRUM_PROGRAM
+from musicgen.instruments import program_name
+from musicgen.piece import Piece, piece_from_pretty_midi
+from musicgen.scores import SCORE_SUFFIXES, read_score_pieces
+from musicgen.smf import read_smf
 
-MUSIC21_SUFFIXES = frozenset({".xml", ".mxl", ".musicxml", ".abc", ".krn"})
 MIDI_SUFFIXES = frozenset({".mid", ".midi", ".smf", ".kar"})
-MUSIC_SUFFIXES = MIDI_SUFFIXES | MUSIC21_SUFFIXES  # every file a music folder is scanned for
+MUSIC_SUFFIXES = MIDI_SUFFIXES | SCORE_SUFFIXES  # every file a music folder is scanned for
 MAX_FILE_BYTES = 64 << 20
 MAX_TEMPO = 10_000.0  # quarter notes per minute; anything faster is a corrupt value
 
@@ -51,13 +52,53 @@ class Meter(NamedTuple):
     denominator: int
 
 
-def load_midi(path: str | os.PathLike) -> Any:
-    """Read a MIDI, MusicXML, ABC or kern file as ``pretty_midi.PrettyMIDI``."""
+@dataclass(frozen=True)
+class FilePiece:
+    """One piece of a file: its key inside the file (``""`` for a one-piece file) and the piece,
+    or why it could not be read."""
+
+    key: str
+    piece: Piece | None
+    error: str | None = None
+
+
+def read_pieces(path: str | os.PathLike) -> list[FilePiece]:
+    """Every piece of a music file, in file order (a collection gives one per tune).
+
+    A file that cannot be read at all raises :class:`MidiError`; a tune of a collection
+    that fails comes back with its ``error`` instead.
+    """
     path = Path(path)
-    data = read_file_bytes(path)
-    if path.suffix.lower() in MUSIC21_SUFFIXES:
-        return _load_with_music21(path)
-    return midi_from_bytes(data, name=str(path))
+    if path.suffix.lower() in SCORE_SUFFIXES:
+        pieces = []
+        for score in read_score_pieces(path):
+            if score.midi is None:
+                pieces.append(FilePiece(score.key, None, score.error))
+            else:
+                pieces.append(FilePiece(score.key, read_smf(score.midi, name=f"{path}#{score.key}")))
+        return pieces
+    return [FilePiece("", read_smf(read_file_bytes(path), name=str(path)))]
+
+
+def read_piece(path: str | os.PathLike) -> Piece:
+    """The piece in a one-piece music file (the first piece of a collection)."""
+    pieces = read_pieces(path)
+    for entry in pieces:
+        if entry.piece is not None:
+            return entry.piece
+    reason = pieces[0].error if pieces else "no piece in the file"
+    raise MidiError(f"{path}: {reason}")
+
+
+def load_midi(path: str | os.PathLike) -> Any:
+    """Read a MIDI, MusicXML, ABC or kern file as ``pretty_midi.PrettyMIDI`` (a collection: its first piece)."""
+    path = Path(path)
+    if path.suffix.lower() in SCORE_SUFFIXES:
+        for score in read_score_pieces(path):
+            if score.midi is not None:
+                return midi_from_bytes(score.midi, name=str(path))
+        raise MidiError(f"{path}: no piece of it could be read")
+    return midi_from_bytes(read_file_bytes(path), name=str(path))
 
 
 def read_file_bytes(path: str | os.PathLike) -> bytes:
@@ -76,19 +117,6 @@ def read_file_bytes(path: str | os.PathLike) -> bytes:
     if not data:
         raise MidiError(f"{path}: empty file")
     return data
-
-
-def file_note_array(path: str | os.PathLike) -> np.ndarray:
-    """Notes of any supported file, as :func:`note_array` rows, by the fastest route.
-
-    Standard MIDI files are parsed straight from their bytes (:func:`smf_note_array`,
-    several times faster than ``pretty_midi`` and exact in ticks); scores go through
-    :func:`load_midi`.
-    """
-    path = Path(path)
-    if path.suffix.lower() in MUSIC21_SUFFIXES:
-        return note_array(load_midi(path))
-    return smf_note_array(read_file_bytes(path), name=str(path))
 
 
 def midi_from_bytes(data: bytes, name: str = "<bytes>") -> Any:
@@ -115,70 +143,20 @@ def midi_from_bytes(data: bytes, name: str = "<bytes>") -> Any:
     return pm
 
 
-def _load_with_music21(path: Path) -> Any:
-    """Parse a score with music21, write it as MIDI to a temp file and read that back."""
-    try:
-        from music21 import converter
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            score = converter.parse(str(path))
-            with tempfile.TemporaryDirectory(prefix="musicgen-") as folder:
-                midi_path = Path(folder) / "score.mid"
-                score.write("midi", fp=str(midi_path))
-                data = midi_path.read_bytes()
-    except Exception as error:  # music21 raises many types on bad input
-        reason = str(error) or type(error).__name__
-        raise MidiError(f"{path}: cannot read as {path.suffix.lstrip('.')} score: {reason}") from error
-    return midi_from_bytes(data, name=str(path))
-
-
-def seconds_to_beats(pm: Any, times: np.ndarray) -> np.ndarray:
-    """Convert times in seconds to quarter-note beats through the piece's tempo map."""
-    change_times, tempi = pm.get_tempo_changes()
-    times = np.asarray(times, dtype=np.float64)
-    if len(change_times) == 0:
-        return times * 2.0  # pretty_midi's default 120 qpm
-    change_times = np.asarray(change_times, dtype=np.float64)
-    beats_per_second = np.asarray(tempi, dtype=np.float64) / 60.0
-    segment_beats = np.diff(change_times) * beats_per_second[:-1]
-    change_beats = np.concatenate([[0.0], np.cumsum(segment_beats)])
-    index = np.clip(np.searchsorted(change_times, times, side="right") - 1, 0, None)
-    return change_beats[index] + (times - change_times[index]) * beats_per_second[index]
-
-
 def note_array(pm: Any) -> np.ndarray:
-    """All notes as float64 rows ``(start_beats, end_beats, pitch, velocity, instrument)``.
+    """All notes of a ``PrettyMIDI`` as rows ``(start_beats, end_beats, pitch, velocity, program)``.
 
-    ``instrument`` is the program 0..127, or 128 for drums.
+    ``program`` is 0..127, or 128 for drums.
     """
-    blocks = []
-    for instrument in pm.instruments:
-        if not instrument.notes:
-            continue
-        rows = np.array(
-            [(note.start, note.end, note.pitch, note.velocity) for note in instrument.notes],
-            dtype=np.float64,
-        )
-        code = DRUM_PROGRAM if instrument.is_drum else int(instrument.program)
-        blocks.append(np.column_stack([rows, np.full(len(rows), code, np.float64)]))
-    if not blocks:
-        return np.zeros((0, 5), dtype=np.float64)
-    notes = np.concatenate(blocks)
-    beats = seconds_to_beats(pm, notes[:, :2].reshape(-1)).reshape(-1, 2)
-    notes[:, :2] = beats
-    return notes
+    return piece_from_pretty_midi(pm).note_array()
 
 
-def read_meter(pm: Any, default_tempo: float = 120.0) -> Meter:
-    """The initial tempo and time signature of a piece (4/4 and ``default_tempo`` if absent)."""
-    change_times, tempi = pm.get_tempo_changes()
-    tempo = float(tempi[0]) if len(tempi) else float(default_tempo)
-    numerator, denominator = 4, 4
-    for signature in pm.time_signature_changes:
-        if signature.time <= 1e-9:
-            numerator, denominator = int(signature.numerator), int(signature.denominator)
-    return Meter(tempo, numerator, denominator)
+def read_meter(piece: Any) -> Meter:
+    """A piece's (or a ``PrettyMIDI``'s) initial tempo and time signature (4/4 if it gives none)."""
+    if not isinstance(piece, Piece):
+        piece = piece_from_pretty_midi(piece)
+    _, numerator, denominator = piece.time_signatures[0]
+    return Meter(piece.tempo, int(numerator), int(denominator))
 
 
 def check_time_signature(time_signature: tuple[int, int]) -> tuple[int, int]:
@@ -192,187 +170,50 @@ def check_time_signature(time_signature: tuple[int, int]) -> tuple[int, int]:
     return numerator, denominator
 
 
-def notes_to_midi(
-    notes: list[tuple[int, int, int, int, int]],
-    steps_per_quarter: int,
-    tempo: float,
-    time_signature: tuple[int, int] | None = None,
-) -> Any:
-    """Build a ``PrettyMIDI`` from ``(start_step, end_step, pitch, velocity, instrument)`` notes.
+def piece_to_midi(piece: Piece, tempo: float | None = None, resolution: int = 480) -> Any:
+    """A ``PrettyMIDI`` of ``piece``: one instrument (track) per part, each named after its
+    source track or else its General MIDI program, drums on channel 10.
 
-    The resolution is a multiple of ``steps_per_quarter`` so every step is a whole tick,
-    and the file carries ``tempo`` and ``time_signature`` at time 0.
+    The file plays at ``tempo`` (default: the piece's first tempo), with the piece's time
+    signatures and its sustain pedal as controller 64.
     """
     import pretty_midi
 
-    tempo = check_tempo(tempo)
-    numerator, denominator = check_time_signature(time_signature or (4, 4))
-    resolution = steps_per_quarter * max(1, round(480 / steps_per_quarter))
+    tempo = check_tempo(piece.tempo if tempo is None else tempo)
     pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=tempo)
-    pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0.0))
-    seconds_per_step = 60.0 / (tempo * steps_per_quarter)
-    instruments: dict[int, Any] = {}
-    for start, end, pitch, velocity, code in sorted(notes, key=lambda note: (note[4], note[0], note[2])):
-        if code not in instruments:
-            is_drum = code == DRUM_PROGRAM
-            instruments[code] = pretty_midi.Instrument(
-                program=0 if is_drum else int(code), is_drum=is_drum
-            )
-        instruments[code].notes.append(
-            pretty_midi.Note(int(velocity), int(pitch), start * seconds_per_step, end * seconds_per_step)
-        )
-    pm.instruments = [instruments[code] for code in sorted(instruments)]
+    seconds_per_beat = 60.0 / tempo
+    for beat, numerator, denominator in piece.time_signatures:
+        numerator, denominator = check_time_signature((numerator, denominator))
+        pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, beat * seconds_per_beat))
+    names = _track_names(piece)
+    for index, track in enumerate(piece.tracks):
+        instrument = pretty_midi.Instrument(program=0 if track.is_drum else track.program, is_drum=track.is_drum,
+                                            name=names[index])
+        rows = piece.notes[piece.notes[:, 4] == index]
+        rows = rows[np.lexsort((rows[:, 2], rows[:, 0]))]
+        instrument.notes = [
+            pretty_midi.Note(int(velocity), int(pitch), start * seconds_per_beat, end * seconds_per_beat)
+            for start, end, pitch, velocity, _ in rows.tolist()
+        ]
+        instrument.control_changes = [
+            pretty_midi.ControlChange(64, 127 if down else 0, beat * seconds_per_beat)
+            for beat, track_index, down in piece.pedals.tolist() if int(track_index) == index
+        ]
+        pm.instruments.append(instrument)
     return pm
 
 
-# ------------------------------------------------------------------ fast SMF reader
-# Parsing with mido builds a Python object per event and pretty_midi then converts every
-# tick to seconds; the tokenizer only needs notes in beats (ticks / ticks per quarter), so
-# this reader walks the bytes once. Its note semantics copy pretty_midi's exactly (a
-# velocity-0 NOTE_ON is a note-off; a note-off closes every open note of its channel and
-# pitch begun at an earlier tick; zero-length and unclosed notes are dropped; the program
-# is the channel's at the note-off; channel 10 is drums), so both routes give the same ids.
-_DATA_LENGTH = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
-_SYSTEM_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1}  # mido rejects the other system messages
-MAX_TICK = 10_000_000  # as pretty_midi: a larger tick means a corrupt file
-
-
-class _Corrupt(Exception):
-    """Internal: raised by the reader, turned into a MidiError naming the file."""
-
-
-def smf_note_array(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Notes of standard MIDI file bytes as :func:`note_array` rows (times in beats)."""
-    if data[:4] != b"MThd":
-        if data[:4] == b"RIFF":
-            raise MidiError(f"{name}: RIFF MIDI files are not supported; convert to a standard MIDI file")
-        raise MidiError(f"{name}: not a MIDI file (no 'MThd' header)")
-    try:
-        rows, ticks_per_quarter = _read_smf(data)
-    except _Corrupt as error:
-        raise MidiError(f"{name}: corrupt MIDI file: {error}") from None
-    except IndexError:
-        raise MidiError(f"{name}: truncated MIDI file (unexpected end of data)") from None
-    if not rows:
-        return np.zeros((0, 5), dtype=np.float64)
-    # rows: (instrument order, sequence, start tick, end tick, pitch, velocity, code)
-    table = np.array(rows, dtype=np.float64)
-    table = table[np.lexsort((table[:, 1], table[:, 0]))]
-    notes = table[:, 2:]
-    notes[:, :2] /= ticks_per_quarter
-    return notes
-
-
-def _read_smf(data: bytes) -> tuple[list[tuple], int]:
-    size = int.from_bytes(data[4:8], "big")
-    if len(data) < 8 + 6 or size < 6:
-        raise IndexError
-    ticks_per_quarter = int.from_bytes(data[12:14], "big", signed=True)
-    track_count = int.from_bytes(data[10:12], "big")
-    if ticks_per_quarter <= 0:
-        raise _Corrupt(f"ticks per quarter note is {ticks_per_quarter} (SMPTE timing is not supported)")
-    position = 8 + size
-    rows: list[tuple] = []
-    instrument_order: dict[tuple[int, int, int], int] = {}
-    for track in range(track_count):
-        if data[position : position + 4] != b"MTrk":
-            if position + 4 > len(data):
-                raise IndexError
-            raise _Corrupt(f"no 'MTrk' header at the start of track {track + 1}")
-        length = int.from_bytes(data[position + 4 : position + 8], "big")
-        position += 8
-        position = _read_track(data, position, position + length, track, rows, instrument_order)
-    return rows, ticks_per_quarter
-
-
-def _read_track(
-    data: bytes, position: int, end: int, track: int, rows: list, instrument_order: dict
-) -> int:
-    tick = 0
-    status = -1
-    programs = [0] * 16
-    open_notes: dict[int, list[tuple[int, int]]] = {}  # channel * 128 + pitch -> [(tick, velocity)]
-    while position != end:
-        if position > end:
-            raise _Corrupt(f"a message overruns the end of track {track + 1}")
-        delta = 0
-        for _ in range(4):
-            byte = data[position]
-            position += 1
-            delta = (delta << 7) | (byte & 0x7F)
-            if byte < 0x80:
-                break
-        else:
-            raise _Corrupt("variable-length quantity longer than 4 bytes")
-        tick += delta
-        if tick >= MAX_TICK:
-            raise _Corrupt(f"largest tick is over {MAX_TICK}, implausibly long")
-        byte = data[position]
-        if byte >= 0x80:
-            position += 1
-            if byte != 0xFF:
-                status = byte
-        elif status < 0:
-            raise _Corrupt("running status without a previous status byte")
-        else:
-            byte = status
-            if byte == 0xF0 or byte == 0xF7:
-                position += 1  # as mido: the data byte is consumed, then a sysex is read
-        if byte == 0xFF or byte == 0xF0 or byte == 0xF7:
-            if byte == 0xFF:
-                position += 1  # meta type
-            length = 0
-            for _ in range(4):
-                value = data[position]
-                position += 1
-                length = (length << 7) | (value & 0x7F)
-                if value < 0x80:
-                    break
-            else:
-                raise _Corrupt("variable-length quantity longer than 4 bytes")
-            if position + length > len(data):
-                raise IndexError
-            position += length
-            continue
-        kind = byte >> 4
-        if kind == 0xF:
-            if byte not in _SYSTEM_LENGTH:
-                raise _Corrupt(f"status byte 0x{byte:02x} is not allowed in a MIDI file")
-            size = _SYSTEM_LENGTH[byte]
-            if any(value > 127 for value in data[position : position + size]):
-                raise _Corrupt("data byte out of range 0..127")
-            position += size
-            continue
-        first = data[position]
-        if kind == 0xC or kind == 0xD:
-            position += 1
-            if first > 127:
-                raise _Corrupt("data byte out of range 0..127")
-            if kind == 0xC:
-                programs[byte & 0x0F] = first
-            continue
-        second = data[position + 1]
-        position += 2
-        if first > 127 or second > 127:
-            raise _Corrupt("data byte out of range 0..127")
-        if kind == 0x9 and second > 0:
-            open_notes.setdefault((byte & 0x0F) * 128 + first, []).append((tick, second))
-        elif kind == 0x8 or kind == 0x9:
-            channel = byte & 0x0F
-            notes = open_notes.get(channel * 128 + first)
-            if notes is None:
-                continue
-            closing = [note for note in notes if note[0] != tick]
-            staying = [note for note in notes if note[0] == tick]
-            if closing:
-                program = programs[channel]
-                key = (program, channel, track)
-                order = instrument_order.setdefault(key, len(instrument_order))
-                code = DRUM_PROGRAM if channel == 9 else program
-                for start, velocity in closing:
-                    rows.append((order, len(rows), start, tick, first, velocity, code))
-            if closing and staying:
-                open_notes[channel * 128 + first] = staying
-            else:
-                del open_notes[channel * 128 + first]
-    return position
+def _track_names(piece: Piece) -> list[str]:
+    """Each track's name: its source name, or its program's, numbered where programs repeat."""
+    counts: dict[int, int] = {}
+    for track in piece.tracks:
+        counts[track.program] = counts.get(track.program, 0) + 1
+    seen: dict[int, int] = {}
+    names = []
+    for track in piece.tracks:
+        seen[track.program] = seen.get(track.program, 0) + 1
+        name = program_name(track.program)
+        if counts[track.program] > 1:
+            name = f"{name} {seen[track.program]}"
+        names.append(track.name or name)
+    return names

@@ -21,6 +21,7 @@ from typing import Any
 from musicgen.errors import ConfigError
 
 _NO_VALUE = object()
+AUTO = "auto"
 
 
 def option(
@@ -32,15 +33,18 @@ def option(
     metavar: str | None = None,
     absent: Any = _NO_VALUE,
     default_text: str | None = None,
+    auto: bool = False,
 ) -> Any:
     """A dataclass field with its command-line help.
 
     ``flag`` overrides the option name (default ``--field-name``); ``absent`` is the value
     a saved record that predates the field means; ``default_text`` replaces the printed
-    default (for defaults such as ``None`` that mean something in words).
+    default (for defaults such as ``None`` that mean something in words); ``auto`` lets
+    the command line say ``auto`` (the value is then chosen for the data; see
+    :func:`add_options`).
     """
     metadata = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None,
-                "metavar": metavar, "absent": absent, "default_text": default_text}
+                "metavar": metavar, "absent": absent, "default_text": default_text, "auto": auto}
     if isinstance(default, (list, dict, set)):
         raise TypeError("use an immutable default (a tuple) for an option")
     return dataclasses.field(default=default, metadata=metadata)
@@ -71,6 +75,14 @@ def _parser_for(annotation: Any, name: str) -> Any:
     return base if base in (int, float, str) else str
 
 
+def _or_auto(parse: Any) -> Any:
+    def parse_or_auto(text: str) -> Any:
+        return AUTO if text == AUTO else parse(text)
+
+    parse_or_auto.__name__ = getattr(parse, "__name__", "value")
+    return parse_or_auto
+
+
 def describe_default(field: dataclasses.Field) -> str:
     """How a field's default reads in ``--help``."""
     text = field.metadata.get("default_text")
@@ -85,13 +97,16 @@ def describe_default(field: dataclasses.Field) -> str:
 
 
 def add_options(
-    parser: Any, cls: type, names: Iterable[str] | None = None, *, with_defaults: bool = True
+    parser: Any, cls: type, names: Iterable[str] | None = None, *, with_defaults: bool = True,
+    auto: bool = False,
 ) -> None:
     """Add one argument per option field of ``cls`` (all of them, or ``names``) to ``parser``.
 
     With ``with_defaults`` the parsed value is the field's default when the flag is not
     given; without, it is ``None`` (so a caller can tell given options apart, e.g. to
     merge them into a saved configuration). The help always shows the field's default.
+    With ``auto``, the fields declared ``auto`` also accept ``auto`` (their default),
+    which :func:`given` leaves out: the caller chooses those values for the data.
     """
     fields = {field.name: field for field in dataclasses.fields(cls) if "help" in field.metadata}
     hints = typing.get_type_hints(cls)
@@ -103,21 +118,29 @@ def add_options(
         flag = meta["flag"] or f"--{name.replace('_', '-')}"
         keywords: dict[str, Any] = {"dest": name, "default": field.default if with_defaults else None}
         help_text = f"{meta['help']} (default: {describe_default(field)})"
+        choices = meta["choices"]
+        if auto and meta.get("auto"):
+            help_text = f"{meta['help']} (default: auto, chosen from the folder's profile)"
+            choices = (AUTO, *choices) if choices else None
+            keywords["default"] = AUTO
         if _base_type(hints[name]) is bool:
             keywords["action"] = argparse.BooleanOptionalAction
         else:
-            keywords["type"] = _parser_for(hints[name], name)
-            if meta["choices"]:
-                keywords["choices"] = meta["choices"]
+            parse = _parser_for(hints[name], name)
+            if keywords["default"] == AUTO and not choices:
+                parse = _or_auto(parse)
+            keywords["type"] = parse
+            if choices:
+                keywords["choices"] = choices
             if meta["metavar"]:
                 keywords["metavar"] = meta["metavar"]
         parser.add_argument(flag, help=help_text.replace("%", "%%"), **keywords)
 
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The options of ``cls`` that ``args`` holds a value for (not ``None``)."""
+    """The options of ``cls`` that ``args`` holds a value for (not ``None``, not ``auto``)."""
     names = {field.name for field in dataclasses.fields(cls)}
-    return {name: value for name, value in vars(args).items() if name in names and value is not None}
+    return {name: value for name, value in vars(args).items() if name in names and value not in (None, AUTO)}
 
 
 def from_dict(cls: type, values: dict[str, Any], what: str, legacy: Iterable[str] = ()) -> Any:

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from musicgen.errors import CheckpointError, ConfigError
 from musicgen.generation_options import check_sampling_options
-from musicgen.grammar import GrammarChecker, GrammarMasker, GrammarTables
+from musicgen.grammar import Constraints, grammar_for
 from musicgen.stepping import StepNetwork
 from musicgen.tokenizer import Kind
 
@@ -88,18 +88,21 @@ class Sampler:
     deterministic, but XLA and the plain graph draw different numbers for a seed.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, jit_compile: bool | str = "auto") -> None:
+    def __init__(self, model: Any, tokenizer: Any, jit_compile: bool | str = "auto",
+                 constraints: Constraints | None = None) -> None:
         if jit_compile not in (True, False, "tokens", "auto"):
             raise ConfigError(f"jit_compile must be True, False, 'tokens' or 'auto', got {jit_compile!r}")
         self.step = StepNetwork(model)
-        self.tables = GrammarTables.from_tokenizer(tokenizer)
+        self.constraints = constraints
+        self.grammar = grammar_for(tokenizer, constraints)
+        self.tables = self.grammar.tables
         if self.tables.vocab_size != self.step.vocab_size:
             raise CheckpointError(
                 f"the model predicts {self.step.vocab_size} tokens but the tokenizer has "
                 f"{self.tables.vocab_size}"
             )
         self.tokenizer = tokenizer
-        self.masker = GrammarMasker(self.tables)
+        self.masker = self.grammar.masker()
         self.jit_compile = jit_compile
         self._loops: dict[tuple, Any] = {}
 
@@ -114,11 +117,13 @@ class Sampler:
         prefix: np.ndarray | None = None,
         max_time_steps: int | None = None,
         disallow_programs: bool = False,
+        max_bars: int | None = None,
     ) -> SampleResult:
         """Sample ``num`` sequences of at most ``length`` tokens after BOS (closing excluded).
 
         ``prefix`` (BOS first) is fed before sampling starts; ``max_time_steps`` ends a
-        sequence once that many grid steps were generated after the prefix;
+        sequence once that many grid steps were generated after the prefix (events
+        encoding), ``max_bars`` once that many bars were (notes encoding);
         ``temperature == 0`` is greedy decoding. Notes still sounding at the end are
         closed, so every row decodes without dropping an event.
         """
@@ -135,7 +140,7 @@ class Sampler:
             tf.constant(max(top_k, 1), tf.int32),
             tf.constant(top_p, tf.float32),
             tf.constant(int(seed) % (1 << 63), tf.int64),
-            tf.constant(-1 if max_time_steps is None else int(max_time_steps), tf.int32),
+            self._limits(max_time_steps, max_bars),
             tf.constant(self._allowed_base(disallow_programs)),
         )
         tokens = tokens.numpy()[:, : int(steps.numpy())]
@@ -161,6 +166,7 @@ class Sampler:
         prefix: np.ndarray | None = None,
         max_time_steps: int | None = None,
         disallow_programs: bool = False,
+        max_bars: int | None = None,
     ) -> SampleResult:
         """The ``num`` most probable grammatical sequences found by beam search.
 
@@ -177,7 +183,7 @@ class Sampler:
             self._loops[key] = self._build_beam_loop(beam_size, int(length))
         tokens, parents, steps, scores = self._loops[key](
             tf.constant(prefix),
-            tf.constant(-1 if max_time_steps is None else int(max_time_steps), tf.int32),
+            self._limits(max_time_steps, max_bars),
             tf.constant(self._allowed_base(disallow_programs)),
         )
         steps = int(steps.numpy())
@@ -206,10 +212,20 @@ class Sampler:
         return prefix
 
     def _allowed_base(self, disallow_programs: bool) -> np.ndarray:
+        """The tokens sampling may ever choose: those the training data had, and no PROGRAM
+        when the events encoding is asked for one instrument."""
         allowed = np.ones(self.tables.vocab_size, bool)
-        if disallow_programs:
+        if self.constraints is not None and self.constraints.allowed is not None:
+            allowed &= np.asarray(self.constraints.allowed, bool)
+        allowed[[self.tables.eos_id, self.tables.pad_id]] = True  # the grammar decides these
+        if disallow_programs and self.tokenizer.config.encoding == "events":
             allowed[self.tables.kinds == Kind.PROGRAM] = False
         return allowed
+
+    @staticmethod
+    def _limits(max_time_steps: int | None, max_bars: int | None) -> Any:
+        """``[grid steps, bars]`` after the prefix (-1: no limit), as the compiled loops take them."""
+        return tf.constant([-1 if limit is None else int(limit) for limit in (max_time_steps, max_bars)], tf.int32)
 
     def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
         padded = np.full((len(rows), max(len(row) for row in rows)), self.tables.pad_id, np.int32)
@@ -219,7 +235,7 @@ class Sampler:
 
     def _finish(self, row: np.ndarray) -> np.ndarray:
         """Cut after EOS and append the tokens that close sounding notes."""
-        checker = GrammarChecker(self.tables)
+        checker = self.grammar.checker()
         kept = []
         for token in row.tolist():
             if token == self.tables.pad_id and checker.started:
@@ -254,7 +270,7 @@ class Sampler:
     def _build_loop(self, num: int, length: int, greedy: bool, use_top_k: bool, use_top_p: bool) -> Any:
         step, masker = self.step, self.masker
 
-        def choose(t, logits, grammar, temperature, top_k, top_p, seed, max_time_steps, allowed_base):
+        def choose(t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base):
             """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
             scaled = logits if greedy else logits / temperature
             ended = grammar["ended"]
@@ -269,8 +285,9 @@ class Sampler:
             else:
                 filtered = filter_logits(masked, top_k, top_p, use_top_k, use_top_p)
                 token = sample_categorical(filtered, tf.stack([seed, tf.cast(t, tf.int64)]))
+            token = masker.rewrite(grammar, token, limits[1])
             grammar = masker.update(grammar, token)
-            grammar["ended"] |= (max_time_steps >= 0) & (grammar["elapsed"] >= max_time_steps)
+            grammar["ended"] |= (limits[0] >= 0) & (grammar["elapsed"] >= limits[0])
             live = tf.reduce_sum(tf.cast(tf.logical_not(ended), tf.int32))
             return token, grammar, tf.reduce_sum(mass), tf.reduce_max(mass), live
 
@@ -278,7 +295,7 @@ class Sampler:
         if mode == "tokens":  # the products in the plain graph, the token choice in XLA
             choose = tf.function(choose, jit_compile=True, reduce_retracing=True)
 
-        def loop(prefix, temperature, top_k, top_p, seed, max_time_steps, allowed_base):
+        def loop(prefix, temperature, top_k, top_p, seed, limits, allowed_base):
             token, states, grammar = self._run_primer(prefix, num)
             start = tf.shape(prefix)[0] - 1
             generated = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([num]))
@@ -286,7 +303,7 @@ class Sampler:
             def body(t, token, states, grammar, generated, mass_sum, mass_max, count):
                 logits, states = step.step(token, states)
                 token, grammar, step_sum, step_max, live = choose(
-                    t, logits, grammar, temperature, top_k, top_p, seed, max_time_steps, allowed_base
+                    t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base
                 )
                 return (
                     t + 1,
@@ -313,7 +330,7 @@ class Sampler:
     def _build_beam_loop(self, beam_size: int, length: int) -> Any:
         step, masker, vocab = self.step, self.masker, self.tables.vocab_size
 
-        def loop(prefix, max_time_steps, allowed_base):
+        def loop(prefix, limits, allowed_base):
             prefix_length = tf.shape(prefix)[0]
             first = tf.fill([beam_size], prefix[0])
             grammar = masker.update(masker.initial_state(beam_size), first, False)
@@ -338,8 +355,9 @@ class Sampler:
                 scores = tf.where(if_forced, scores, best_scores)
                 states = tf.nest.map_structure(lambda state: tf.gather(state, parent), states)
                 grammar = tf.nest.map_structure(lambda value: tf.gather(value, parent), grammar)
+                next_token = tf.where(if_forced, next_token, masker.rewrite(grammar, next_token, limits[1]))
                 grammar = masker.update(grammar, next_token, tf.logical_not(if_forced))
-                time_up = (max_time_steps >= 0) & (grammar["elapsed"] >= max_time_steps)
+                time_up = (limits[0] >= 0) & (grammar["elapsed"] >= limits[0])
                 grammar["ended"] = grammar["ended"] | time_up
                 return position, next_token, states, grammar, scores, tokens.write(t, next_token), parents.write(t, parent)
 

@@ -58,3 +58,28 @@ def hold_out_tails(streams: Sequence, minimum: int) -> tuple[list, list]:
         else:
             heads.append(stream)
     return heads, tails
+
+
+def assign_splits(paths: Sequence[str], fractions: Sequence[float] = DEFAULT_FRACTIONS) -> dict[str, str]:
+    """The split of each relative path: a stable hash, plus a minimum-size rule.
+
+    Each path goes where :func:`split_of` puts it. Then, if there are at
+    least as many files as splits with a non-zero fraction, every such split that came
+    out empty (checked in the order train, validation, test) takes one file from the
+    currently largest split (ties: train, validation, test): the file whose hash
+    position lies nearest to the empty split. The rule depends only on the paths.
+    """
+    splits = {path: split_of(path, fractions) for path in paths}
+    wanted = [name for name, fraction in zip(SPLIT_NAMES, fractions, strict=True) if fraction > 0]
+    if len(paths) < len(wanted):
+        return splits
+    for target in wanted:
+        members = {name: [p for p in paths if splits[p] == name] for name in SPLIT_NAMES}
+        if members[target]:
+            continue
+        donor = max(SPLIT_NAMES, key=lambda name: (len(members[name]), -SPLIT_NAMES.index(name)))
+        later = SPLIT_NAMES.index(target) > SPLIT_NAMES.index(donor)
+        choose = max if later else min
+        moved = choose(sorted(members[donor]), key=stable_fraction)
+        splits[moved] = target
+    return splits

@@ -5,7 +5,14 @@ configuration); ``TokenizerConfig`` holds every option; ``Kind`` classifies toke
 encodings themselves, each with its exact specification, are in :mod:`musicgen.encodings`.
 """
 
-from musicgen.encodings import ENCODINGS, EventTokenizer, Kind, Tokenizer, TokenizerConfig
+from musicgen.encodings import (
+    ENCODINGS,
+    EventTokenizer,
+    Kind,
+    NoteTokenizer,
+    Tokenizer,
+    TokenizerConfig,
+)
 from musicgen.instruments import DRUM_PROGRAM
 
-__all__ = ["DRUM_PROGRAM", "ENCODINGS", "EventTokenizer", "Kind", "Tokenizer", "TokenizerConfig"]
+__all__ = ["DRUM_PROGRAM", "ENCODINGS", "EventTokenizer", "Kind", "NoteTokenizer", "Tokenizer", "TokenizerConfig"]

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from musicgen import checkpoint as ckpt
+from musicgen.tokenizer import Tokenizer
+
+PAD_ID = Tokenizer.pad_id
 
 
 def trainer_class() -> type:
@@ -59,13 +62,33 @@ def trainer_class() -> type:
     return Trainer
 
 
+def masked_accuracy_class() -> type:
+    """Next-token accuracy over the targets that are not PAD (a ``keras.metrics.Mean``)."""
+    import keras
+    from keras import ops
+
+    class MaskedAccuracy(keras.metrics.Mean):
+        def __init__(self, ignore: int, name: str = "accuracy", **kwargs: Any):
+            super().__init__(name=name, **kwargs)
+            self.ignore = ignore
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_true = ops.cast(y_true, "int32")
+            correct = ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), ops.cast(y_true, "int64")), "float32")
+            kept = ops.cast(ops.not_equal(y_true, self.ignore), "float32")
+            return super().update_state(correct, sample_weight=kept)
+
+    return MaskedAccuracy
+
+
 def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_worker: bool = False) -> tuple[Any, Any]:
     """The language model (compiled, owning the optimizer) and its ``fit`` wrapper."""
     import keras
 
     from musicgen import models
 
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    # PAD pads the end of a short window (notes encoding); it is never a target.
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
     if resume_from is not None:
         model = ckpt.load_last_model(resume_from)
     else:
@@ -81,6 +104,6 @@ def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_
     jit = {"auto": "auto", "on": True, "off": False}[config.jit_compile]
     trainer.compile(
         optimizer=model.optimizer, loss=loss, jit_compile=jit,
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        metrics=[masked_accuracy_class()(PAD_ID, name="accuracy")],
     )
     return model, trainer

@@ -23,7 +23,8 @@ from typing import Any
 
 from musicgen import checkpoint as ckpt
 from musicgen import options
-from musicgen.errors import DataError
+from musicgen.errors import ConfigError, DataError
+from musicgen.profile import ModelProfile
 from musicgen.splits import SPLIT_NAMES, hold_out_tails
 from musicgen.train_config import TrainConfig
 from musicgen.trainer import build_trainer
@@ -108,12 +109,14 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     tokenizer_config: Any = None,
+    tokenizer_options: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train on ``data`` (a music folder, a prepared cache or a ``TokenCache``) into ``out_dir``.
 
     ``resume`` continues ``out_dir``'s last completed epoch (optimizer state and data
     order restored); otherwise an existing checkpoint there is refused unless
-    ``overwrite``. ``tokenizer_config`` encodes a music folder (default: the defaults).
+    ``overwrite``. A music folder is encoded with ``tokenizer_config``, or with the
+    configuration its profile calls for, ``tokenizer_options`` winning over the choices.
     Every file is written atomically.
     """
     config = config or TrainConfig()
@@ -122,19 +125,22 @@ def train(
     if _is_chief_process(config):
         ckpt.check_output(out_dir, resume, overwrite)
     # Open the data before TensorFlow starts: preparing a music folder forks worker processes.
-    cache = _open(data, tokenizer_config)
+    cache = _open(data, tokenizer_config, tokenizer_options, progress)
     from musicgen import distribute
 
     strategy = distribute.make_strategy(config.distribute, config.cpu_replicas)
     chief = distribute.is_chief(strategy)
-    train_streams, val_streams, split = _split_streams(cache, config.seq_len)
     tokenizer = cache.tokenizer
+    train_streams, val_streams, split = _split_streams(cache, config.seq_len, tokenizer)
     saved = _check_resume(out_dir, config, tokenizer) if resume else None
+    training_windows(config, tokenizer, train_streams)  # a data set too small for a batch fails before any write
     write_dir = out_dir if chief else distribute.output_directory(out_dir, strategy)
     if chief and overwrite and not resume:
         ckpt.clear(out_dir)
     ckpt.ensure_writable(write_dir)
     ckpt.write_metadata(write_dir, tokenizer, config, split)
+    profile = ModelProfile.of(train_streams, cache.stats("train"), tokenizer, cache.manifest)
+    ckpt.write_profile(write_dir, profile)
     try:
         run = TrainingRun(config, strategy, tokenizer, train_streams, val_streams, write_dir, saved, progress and chief)
         result = run.fit()
@@ -191,24 +197,10 @@ class TrainingRun:
         else:
             self.state = TrainState(learning_rate=float(config.learning_rate), seed=config.seed,
                                     parameters=int(self.model.count_params()))
-        full_steps = windows.steps_per_epoch(self.train_streams, config.seq_len, config.batch_size)
-        if full_steps == 0:
-            raise DataError(
-                f"the training split has {windows.window_count(self.train_streams, config.seq_len)} windows of "
-                f"{config.seq_len} tokens, fewer than one batch of {config.batch_size}; "
-                "lower --batch-size or --seq-len"
-            )
-        self.steps = min(full_steps, config.steps_per_epoch or full_steps)
-        augment = None
-        if config.augment:
-            from musicgen.augment import Augmentation
-
-            augment = Augmentation(self.tokenizer, semitones=tuple(config.transpose_range),
-                                   stretch=tuple(config.stretch_range))
-        self.plan = windows.WindowPlan(self.train_streams, config.seq_len, config.batch_size, shuffle=True,
-                                       seed=config.seed, augment=augment)
+        self.plan = training_windows(config, self.tokenizer, self.train_streams)
+        self.steps = min(self.plan.batches, config.steps_per_epoch or self.plan.batches)
         validation = windows.WindowPlan(self.val_streams, config.seq_len, config.batch_size, shuffle=False,
-                                        drop_remainder=False)
+                                        drop_remainder=False, tokenizer=self.tokenizer)
         self.val_data = validation.dataset(epoch=0, cardinality=True)
         self.log = HistoryLog(self.out_dir, HistoryLog.read_rows(self.out_dir / ckpt.HISTORY_FILE)
                               if self.saved else [])
@@ -311,20 +303,50 @@ class TrainingRun:
         ckpt.write_state(self.out_dir, self.state.to_dict())
 
 
-def _open(data: Any, tokenizer_config: Any) -> Any:
-    if hasattr(data, "streams") and hasattr(data, "tokenizer"):
-        return data
-    from musicgen.data import open_data
+def training_windows(config: TrainConfig, tokenizer: Any, streams: list) -> Any:
+    """The :class:`~musicgen.windows.WindowPlan` of the training streams (augmented as configured)."""
+    from musicgen import windows
 
-    return open_data(data, tokenizer_config=tokenizer_config)
+    augment = None
+    if config.augment:
+        from musicgen.augment import Augmentation
+
+        augment = Augmentation(tokenizer, semitones=tuple(config.transpose_range), stretch=tuple(config.stretch_range))
+    plan = windows.WindowPlan(streams, config.seq_len, config.batch_size, shuffle=True, seed=config.seed,
+                              augment=augment, tokenizer=tokenizer)
+    if plan.batches == 0:
+        raise DataError(
+            f"the training split has {plan.plan.num_windows} windows of {config.seq_len} tokens, "
+            f"fewer than one batch of {config.batch_size}; lower --batch-size or --seq-len"
+        )
+    return plan
 
 
-def _split_streams(cache: Any, seq_len: int) -> tuple[list, list, dict]:
+def _open(data: Any, tokenizer_config: Any, tokenizer_options: dict | None, progress: bool) -> Any:
+    if not (hasattr(data, "streams") and hasattr(data, "tokenizer")):
+        from musicgen.data import open_data
+
+        data = open_data(data, tokenizer_config=tokenizer_config, tokenizer_options=tokenizer_options,
+                         progress=progress)
+    if tokenizer_options and any(getattr(data.tokenizer_config, key) != value for key, value in tokenizer_options.items()):
+        raise ConfigError(
+            f"the prepared cache {data.directory} was encoded with other tokenizer options than "
+            f"{tokenizer_options}; train on the music folder {data.manifest.get('source_dir')} instead"
+        )
+    if progress:
+        _say(True, data.summary())
+    return data
+
+
+def _split_streams(cache: Any, seq_len: int, tokenizer: Any) -> tuple[list, list, dict]:
     """Training and validation streams plus ``split.json``'s content.
 
     When the validation split has no piece longer than a window (a tiny data set), the
-    last tenth (at least one window) of each long training piece is held out instead.
+    last tenth (at least one window) of each long training piece is held out instead; in
+    the notes encoding, where windows may be short, its last tenth of bars under its header.
     """
+    if tokenizer.config.encoding == "notes":
+        return _split_bar_streams(cache)
     train_streams = list(cache.streams("train"))
     val_streams = list(cache.streams("validation"))
     all_streams = list(cache.streams("all"))
@@ -336,10 +358,7 @@ def _split_streams(cache: Any, seq_len: int) -> tuple[list, list, dict]:
             f"--seq-len {seq_len} is longer than every piece (the longest has {longest - 1} "
             f"predictable tokens); lower --seq-len"
         )
-    manifest = cache.manifest
-    split = {name: cache.files(name) for name in SPLIT_NAMES}
-    split.update(source_dir=str(manifest.get("source_dir", "")), cache=str(cache.directory),
-                 build_id=manifest.get("build_id"), validation_source="validation split")
+    split = _split_record(cache)
     if not any(len(stream) > seq_len for stream in train_streams):
         raise DataError(f"no training piece is longer than --seq-len {seq_len}; lower --seq-len or add music")
     if not any(len(stream) > seq_len for stream in val_streams):
@@ -352,6 +371,29 @@ def _split_streams(cache: Any, seq_len: int) -> tuple[list, list, dict]:
         train_streams, val_streams = heads, tails
         split["validation_source"] = "last tenth of each long training piece (validation split too small)"
     return train_streams, val_streams, split
+
+
+def _split_bar_streams(cache: Any) -> tuple[list, list, dict]:
+    from musicgen.bar_windows import hold_out_bars
+
+    train_streams, val_streams = list(cache.streams("train")), list(cache.streams("validation"))
+    split = _split_record(cache)
+    if not train_streams:
+        raise DataError(f"{cache.directory} has no training piece; add music")
+    if not val_streams:
+        train_streams, val_streams = hold_out_bars(train_streams, cache.tokenizer)
+        split["validation_source"] = "last tenth of the bars of each training piece (the validation split is empty)"
+    if not val_streams:
+        raise DataError("no validation data: the validation split is empty and no training piece has two bars; add music")
+    return train_streams, val_streams, split
+
+
+def _split_record(cache: Any) -> dict:
+    manifest = cache.manifest
+    split = {name: cache.files(name) for name in SPLIT_NAMES}
+    split.update(source_dir=str(manifest.get("source_dir", "")), cache=str(cache.directory),
+                 build_id=manifest.get("build_id"), validation_source="validation split")
+    return split
 
 
 def _is_chief_process(config: TrainConfig) -> bool:

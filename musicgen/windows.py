@@ -81,13 +81,19 @@ class WindowPlan:
     """
 
     def __init__(self, streams: Sequence[np.ndarray], seq_len: int, batch_size: int, shuffle: bool = True,
-                 seed: int = 0, augment: Any = None, drop_remainder: bool = True) -> None:
+                 seed: int = 0, augment: Any = None, drop_remainder: bool = True, tokenizer: Any = None) -> None:
         _check_positive("seq_len", seq_len)
         _check_positive("batch_size", batch_size)
         if int(seed) != seed or seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
         self.seq_len, self.batch_size, self.drop_remainder = seq_len, batch_size, drop_remainder
-        self.plan = _EpochPlan(streams, seq_len, shuffle, int(seed), augment)
+        tokenizer = tokenizer if tokenizer is not None else getattr(augment, "tokenizer", None)
+        if tokenizer is not None and tokenizer.config.encoding == "notes":
+            from musicgen.bar_windows import BarWindowPlan
+
+            self.plan = BarWindowPlan(streams, seq_len, tokenizer, shuffle, int(seed), augment)
+        else:
+            self.plan = _EpochPlan(streams, seq_len, shuffle, int(seed), augment)
         self.batches = (self.plan.num_windows // batch_size if drop_remainder
                         else -(-self.plan.num_windows // batch_size))
 
@@ -101,6 +107,9 @@ class WindowPlan:
         import tensorflow as tf
 
         plan, seq_len, batch_size = self.plan, self.seq_len, self.batch_size
+        if not isinstance(plan, _EpochPlan):
+            dataset = plan.dataset(epoch, repeat, batch_size, self.drop_remainder, _EPOCH_LIMIT)
+            return self._finish(dataset, skip, take, cardinality)
         base_tokens = tf.constant(plan.tokens)
         table = None if plan.table is None else tf.constant(plan.table.reshape(-1))
         vocab_size = 0 if plan.table is None else plan.table.shape[1]
@@ -134,7 +143,11 @@ class WindowPlan:
             return windows.map(lambda s, e, r: gather(tokens, s, e, r))
 
         stop = _EPOCH_LIMIT if repeat else int(epoch) + 1
-        dataset = tf.data.Dataset.range(int(epoch), stop).flat_map(epoch_batches)
+        return self._finish(tf.data.Dataset.range(int(epoch), stop).flat_map(epoch_batches), skip, take, cardinality)
+
+    def _finish(self, dataset: Any, skip: int, take: int | None, cardinality: bool) -> Any:
+        import tensorflow as tf
+
         if skip:
             dataset = dataset.skip(skip)
         if take is not None:

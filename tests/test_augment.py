@@ -11,7 +11,9 @@ from musicgen.errors import ConfigError
 from musicgen.paths import BACH_MIDI_DIR
 from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
 
-TOKENIZER = Tokenizer()
+EVENTS = TokenizerConfig(encoding="events")
+
+TOKENIZER = Tokenizer(EVENTS)
 
 
 def mixed_piece() -> np.ndarray:
@@ -94,7 +96,7 @@ def test_stretch_does_not_drift() -> None:
 
 
 def test_stretch_keeps_short_notes_and_canonical_form() -> None:
-    config = TokenizerConfig(steps_per_quarter=4)
+    config = TokenizerConfig(encoding="events", steps_per_quarter=4)
     tokenizer = Tokenizer(config)
     ids = tokenizer.encode(make_pretty_midi([Track([(60, 0, 0.25, 80), (62, 0.25, 0.5, 80)])]))
     squeezed = augment.stretch_time(ids, 0.5, tokenizer)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from checkpoint_factory import write_checkpoint
 
 from musicgen import checkpoint
@@ -23,10 +22,10 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, objec
     import keras
 
     from musicgen.models import build_language_model
-    from musicgen.tokenizer import Tokenizer
+    from musicgen.tokenizer import Tokenizer, TokenizerConfig
 
     keras.utils.set_random_seed(1)
-    tokenizer = Tokenizer()
+    tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     model = build_language_model(tokenizer.vocab_size, cell="gru", units=8, num_layers=1, embedding_dim=4)
     last = build_language_model(tokenizer.vocab_size, cell="gru", units=8, num_layers=1, embedding_dim=4)
     last.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -131,7 +130,7 @@ def test_model_and_tokenizer_from_different_runs(saved: tuple[Path, object, obje
     from musicgen.tokenizer import Tokenizer, TokenizerConfig
 
     directory = _copy(saved[0], tmp_path / "copy")
-    other = Tokenizer(TokenizerConfig(velocity_bins=8))
+    other = Tokenizer(TokenizerConfig(encoding="events", velocity_bins=8))
     (directory / checkpoint.TOKENIZER_FILE).write_text(other.to_json())
     with pytest.raises(CheckpointError, match="different runs"):
         checkpoint.load_checkpoint(directory)

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from musicgen import data
+from musicgen import data, fileio
+from musicgen import prepare as prepare_module
 from musicgen.errors import ConfigError, DataError
 from musicgen.paths import BACH_MIDI_DIR
 from musicgen.splits import split_of
@@ -45,17 +46,17 @@ def music_dir(tmp_path: Path) -> Path:
 
 
 class CountingEncoder:
-    """Wraps ``data._encode_file`` (in-process, workers=1) and records the files it encodes."""
+    """Wraps ``prepare._read_file`` (in-process, workers=1) and records the files it reads."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.paths: list[str] = []
-        original = data._encode_file
+        original = prepare_module._read_file
 
-        def encode(midi_dir: str, path: str) -> dict:
+        def read(midi_dir: str, path: str) -> dict:
             self.paths.append(path)
             return original(midi_dir, path)
 
-        monkeypatch.setattr(data, "_encode_file", encode)
+        monkeypatch.setattr(prepare_module, "_read_file", read)
 
 
 def run_prepare(folder: Path, cache: Path, **options) -> data.TokenCache:
@@ -65,14 +66,17 @@ def run_prepare(folder: Path, cache: Path, **options) -> data.TokenCache:
 def test_prepare_encodes_every_file_and_matches_the_tokenizer(music_dir: Path, tmp_path: Path) -> None:
     cache = run_prepare(music_dir, tmp_path / "cache")
     assert cache.files() == ["a.mid", "b.midi", "sub/c.mid", "sub/deeper/d.MID"]
-    tokenizer = Tokenizer()
+    # One velocity and quantised notes: the profile asks for the notes encoding without velocities.
+    assert cache.tokenizer_config == TokenizerConfig(velocity_bins=1, pedal="ignore")
+    tokenizer = cache.tokenizer
     for path, stream in zip(cache.files(), cache.streams("all"), strict=True):
         np.testing.assert_array_equal(stream, tokenizer.encode(music_dir / path))
         assert stream.dtype == np.int32
     manifest = cache.manifest
-    assert manifest["tokenizer"] == TokenizerConfig().to_dict()
+    assert manifest["tokenizer"] == cache.tokenizer_config.to_dict()
     assert manifest["files"][0]["size"] == (music_dir / "a.mid").stat().st_size
-    assert [entry["notes"] for entry in manifest["files"]] == [5, 3, 7, 2]
+    assert [entry["notes"] for entry in manifest["pieces"]] == [5, 3, 7, 2]
+    assert [entry["stats"]["notes"] for entry in manifest["pieces"]] == [5, 3, 7, 2]
     assert manifest["skipped"] == []
     # Reloading gives the same arrays.
     loaded = data.load_cache(tmp_path / "cache")
@@ -90,7 +94,7 @@ def test_worker_processes_skip_and_report_a_corrupt_file(music_dir: Path, tmp_pa
     skipped = {entry["path"]: entry["reason"] for entry in cache.manifest["skipped"]}
     assert set(skipped) == {"broken.mid", "text.mid"}
     assert "MThd" in skipped["text.mid"]
-    report = data.fileio.read_json(tmp_path / "cache" / "report.json")
+    report = fileio.read_json(tmp_path / "cache" / "report.json")
     assert report["files_skipped"] == 2 and report["files_encoded"] == 4
     assert {entry["path"] for entry in report["skipped"]} == {"broken.mid", "text.mid"}
     assert "broken.mid" in cache.summary()
@@ -126,7 +130,7 @@ def test_a_modified_file_alone_is_re_encoded(music_dir: Path, tmp_path: Path, mo
     second = run_prepare(music_dir, tmp_path / "cache")
     assert encoder.paths == ["b.midi"]
     assert second.build_id != first.build_id
-    np.testing.assert_array_equal(second.streams()[1], Tokenizer().encode(music_dir / "b.midi"))
+    np.testing.assert_array_equal(second.streams()[1], second.tokenizer.encode(music_dir / "b.midi"))
     np.testing.assert_array_equal(second.streams()[0], first.streams()[0])
     # Old arrays are removed once the new manifest is in place.
     assert sorted(p.name for p in (tmp_path / "cache").glob("*.npy")) == sorted(
@@ -174,7 +178,7 @@ def test_empty_and_unusable_folders_are_data_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "x.mid").write_bytes(b"garbage")
-    with pytest.raises(DataError, match=r"no usable music file.*x\.mid"):
+    with pytest.raises(DataError, match=r"no usable music under.*x\.mid"):
         run_prepare(bad, tmp_path / "cache")
     with pytest.raises(DataError, match="is not a directory"):
         run_prepare(tmp_path / "missing", tmp_path / "cache")
@@ -200,17 +204,17 @@ def test_an_interrupted_rebuild_leaves_the_previous_cache_valid(
 ) -> None:
     first = run_prepare(music_dir, tmp_path / "cache")
     write_midi(music_dir / "a.mid", [30, 31, 32])
-    original = data.fileio.atomic_write_json
+    original = fileio.atomic_write_json
 
     def crash_on_manifest(target, value) -> None:
         if Path(target).name == "manifest.json":
             raise KeyboardInterrupt
         original(target, value)
 
-    monkeypatch.setattr(data.fileio, "atomic_write_json", crash_on_manifest)
+    monkeypatch.setattr(fileio, "atomic_write_json", crash_on_manifest)
     with pytest.raises(KeyboardInterrupt):
         run_prepare(music_dir, tmp_path / "cache")
-    monkeypatch.setattr(data.fileio, "atomic_write_json", original)
+    monkeypatch.setattr(fileio, "atomic_write_json", original)
     survivor = data.load_cache(tmp_path / "cache")  # new arrays were written, the old manifest still rules
     assert survivor.build_id == first.build_id
     np.testing.assert_array_equal(survivor.streams()[0], first.streams()[0])
@@ -238,7 +242,7 @@ def test_split_follows_the_stable_hash_and_is_recorded(music_dir: Path, tmp_path
     splits = data.assign_splits(names)
     assert splits == {name: split_of(name) for name in names}  # every split non-empty: no moves
     cache = run_prepare(music_dir, tmp_path / "cache")
-    for entry in cache.manifest["files"]:
+    for entry in cache.manifest["pieces"]:
         assert cache.split_of(entry["path"]) == entry["split"]
     assert sorted(cache.files("train") + cache.files("validation") + cache.files("test")) == sorted(cache.files())
     with pytest.raises(ConfigError):
@@ -354,7 +358,7 @@ def test_transposition_augments_pitches_and_keeps_windows_valid() -> None:
     from musicgen import augment
     from musicgen.tokenizer import Kind
 
-    tokenizer = Tokenizer()
+    tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     notes = np.array([[i * 0.5, i * 0.5 + 0.5, 22 + (i % 5), 80, 0] for i in range(40)], np.float64)
     stream = tokenizer.encode_notes(notes)  # pitches 22..26: a downward shift drops some notes
     policy = augment.Augmentation(tokenizer, semitones=(-3, 3), stretch=(1.0, 1.0))
@@ -383,7 +387,7 @@ def test_transposition_augments_pitches_and_keeps_windows_valid() -> None:
 def test_stretch_augmentation_keeps_the_window_count() -> None:
     from musicgen import augment
 
-    tokenizer = Tokenizer()
+    tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     notes = np.array([[i * 0.5, i * 0.5 + 0.5, 60 + (i % 7), 80, 0] for i in range(30)], np.float64)
     stream = tokenizer.encode_notes(notes)
     policy = augment.Augmentation(tokenizer, semitones=(0, 0), stretch=(0.8, 1.25))
@@ -406,7 +410,7 @@ def test_stretch_augmentation_keeps_the_window_count() -> None:
 def test_pieces_with_drums_are_never_transposed() -> None:
     from musicgen import augment
 
-    tokenizer = Tokenizer()
+    tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     notes = [[i * 0.5, i * 0.5 + 0.5, 60 + (i % 4), 80, 0] for i in range(20)]
     notes += [[i * 0.5, i * 0.5 + 0.25, 36, 100, 128] for i in range(20)]
     stream = tokenizer.encode_notes(np.array(notes, np.float64))

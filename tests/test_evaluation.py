@@ -14,6 +14,7 @@ from midi_factory import Track, make_pretty_midi, scale_notes
 from musicgen.cli import main
 from musicgen.errors import ConfigError
 from musicgen.evaluation import evaluate
+from musicgen.tokenizer import TokenizerConfig
 from musicgen.train_config import TrainConfig
 
 NAMES = [f"piece{i}.mid" for i in range(6)]
@@ -25,9 +26,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     """A folder of 6 pieces and a checkpoint whose split.json differs from the folder's own split."""
     import keras
 
-    from musicgen import checkpoint
     from musicgen.models import build_language_model
-    from musicgen.tokenizer import Tokenizer
+    from musicgen.tokenizer import Tokenizer, TokenizerConfig
 
     root = tmp_path_factory.mktemp("evaluation")
     midi_dir = root / "midi"
@@ -36,7 +36,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
         pitches = tuple(60 + (index + step * 2) % 12 for step in range(5))
         make_pretty_midi([Track(notes=scale_notes(4 + 2 * index, pitches))]).write(str(midi_dir / name))
     keras.utils.set_random_seed(0)
-    tokenizer = Tokenizer()
+    tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     model = build_language_model(tokenizer.vocab_size, cell="lstm", units=8, num_layers=1, embedding_dim=4)
     directory = root / "ckpt"
     write_checkpoint(directory, model, tokenizer, TrainConfig(units=8, num_layers=1, embedding_dim=4), {"epoch": 1},
@@ -63,7 +63,7 @@ def test_scores_match_piece_by_piece_reference_and_use_recorded_split(workspace)
 
     midi_dir, directory, model = workspace
     result = evaluate(directory, midi_dir, split="test", batch_size=4, orders=(1, 2, 3), progress=False)
-    cache = open_data(midi_dir)
+    cache = open_data(midi_dir, tokenizer_config=TokenizerConfig(encoding="events"))
     by_path = dict(zip(cache.files("all"), cache.streams("all"), strict=True))
     pieces = [by_path[name] for name in RECORDED["test"]]
     nll, accuracy, tokens = _reference_scores(model, pieces)

@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from midi_factory import Track, make_pretty_midi, scale_notes
-
 from checkpoint_factory import write_checkpoint
+from midi_factory import Track, make_pretty_midi, scale_notes
 
 from musicgen import paths
 from musicgen.cli import main
 from musicgen.tokenizer import Tokenizer, TokenizerConfig
 
-CONFIG = TokenizerConfig(min_pitch=48, max_pitch=72, max_shift_steps=12, velocity_bins=4, use_programs=False)
+CONFIG = TokenizerConfig(encoding="events", min_pitch=48, max_pitch=72, max_shift_steps=12, velocity_bins=4, use_programs=False)
 
 
 @pytest.fixture(scope="module")

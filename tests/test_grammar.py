@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 from midi_factory import Track, make_pretty_midi, scale_notes
 
-from musicgen.grammar import GrammarChecker, GrammarMasker, GrammarTables, check_tokens
+from musicgen.event_grammar import GrammarChecker, GrammarMasker, GrammarTables
 from musicgen.paths import BACH_MIDI_DIR
 from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
 
-CONFIG = TokenizerConfig(min_pitch=55, max_pitch=70, max_shift_steps=6, velocity_bins=4, use_programs=True)
+EVENTS = TokenizerConfig(encoding="events")
+
+CONFIG = TokenizerConfig(encoding="events", min_pitch=55, max_pitch=70, max_shift_steps=6, velocity_bins=4, use_programs=True)
+
+
+def check_tokens(tokens: np.ndarray, tables: GrammarTables) -> GrammarChecker:
+    checker = GrammarChecker(tables)
+    for token in np.asarray(tokens).tolist():
+        checker.feed(int(token))
+    return checker
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +81,7 @@ def test_encoded_music_is_grammatical(tokenizer: Tokenizer, tables: GrammarTable
     )
     check_tokens(tokenizer.encode(pm), tables)
     bach = sorted(BACH_MIDI_DIR.glob("*.mid"))[:3]
-    default = Tokenizer()
+    default = Tokenizer(EVENTS)
     for path in bach:
         check_tokens(default.encode(path), GrammarTables.from_tokenizer(default))
 

@@ -7,7 +7,9 @@ import pytest
 from midi_factory import Track, make_pretty_midi
 
 from musicgen import metrics
-from musicgen.tokenizer import Tokenizer
+from musicgen.tokenizer import Tokenizer, TokenizerConfig
+
+EVENTS = TokenizerConfig(encoding="events")
 
 # A C major triad for one beat, then a lone C5 for one beat: 4 notes over 2 beats.
 TRIAD_THEN_NOTE = np.array([[0, 1, 60], [0, 1, 64], [0, 1, 67], [1, 2, 72]], float)
@@ -61,7 +63,7 @@ def test_tokens_and_midi_give_the_same_notes() -> None:
         Track(notes=[(60, 0.0, 1.0, 80), (64, 0.0, 1.0, 80), (67, 0.5, 2.0, 80)]),
         Track(notes=[(36, 0.0, 0.5, 100)], is_drum=True),
     ], tempo=90.0)
-    tokenizer = Tokenizer()
+    tokenizer = Tokenizer(EVENTS)
     from_midi = metrics.notes_from_midi(midi)
     from_tokens = metrics.notes_from_tokens(tokenizer.encode(midi), tokenizer)
     np.testing.assert_allclose(sorted(map(tuple, from_midi)), [(0, 1, 60), (0, 1, 64), (0.5, 2, 67)], atol=1e-6)

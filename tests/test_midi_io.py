@@ -11,9 +11,13 @@ from midi_factory import Track, make_pretty_midi, write_mido_file
 from musicgen import midi_io
 from musicgen.errors import MidiError
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.tokenizer import Tokenizer
+from musicgen.piece import seconds_to_beats
+from musicgen.smf import read_smf
+from musicgen.tokenizer import Tokenizer, TokenizerConfig
 
-TOKENIZER = Tokenizer()
+EVENTS = TokenizerConfig(encoding="events")
+
+TOKENIZER = Tokenizer(EVENTS)
 SAMPLE = sorted(BACH_MIDI_DIR.glob("*.mid"))[0]
 SAMPLE_BYTES = SAMPLE.read_bytes()
 
@@ -140,7 +144,7 @@ def test_seconds_to_beats_follows_tempo_map(tmp_path) -> None:
     )
     pm = midi_io.load_midi(path)
     # 2 beats at 60 qpm = 2 s, 2 beats at 120 = 1 s, then 2 s per beat.
-    np.testing.assert_allclose(midi_io.seconds_to_beats(pm, np.array([0, 1, 2, 2.5, 3, 5])), [0, 1, 2, 3, 4, 5])
+    np.testing.assert_allclose(seconds_to_beats(pm, np.array([0, 1, 2, 2.5, 3, 5])), [0, 1, 2, 3, 4, 5])
 
 
 def test_bad_time_signature_and_tempo() -> None:
@@ -183,7 +187,7 @@ def tricky_file(path) -> bytes:
 
 def test_fast_reader_matches_pretty_midi_on_tricky_events(tmp_path) -> None:
     data = tricky_file(tmp_path / "tricky.mid")
-    fast = midi_io.smf_note_array(data)
+    fast = read_smf(data).note_array()
     slow = midi_io.note_array(midi_io.midi_from_bytes(data))
     np.testing.assert_allclose(fast, slow)
     assert sorted(tuple(row) for row in fast[:, 2:].astype(int).tolist()) == [
@@ -199,7 +203,7 @@ def test_fast_reader_agrees_with_pretty_midi_on_mutated_bytes(mutations) -> None
     for position, value in mutations:
         data[position] = value
     results = []
-    for read in (midi_io.smf_note_array, lambda raw: midi_io.note_array(midi_io.midi_from_bytes(raw))):
+    for read in (lambda raw: read_smf(raw).note_array(), lambda raw: midi_io.note_array(midi_io.midi_from_bytes(raw))):
         try:
             results.append(TOKENIZER.encode_notes(read(bytes(data))))
         except MidiError:

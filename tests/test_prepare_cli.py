@@ -40,10 +40,14 @@ def test_prepare_prints_a_summary_with_every_skipped_file(
     code = main(["prepare", str(music_dir), "--out", str(out_dir), "--workers", "1", "--no-progress"])
     captured = capsys.readouterr()
     assert code == 0
-    assert "rebuilt: 4 files parsed" in captured.out
-    assert "files encoded: 3, skipped: 1" in captured.out
+    assert "rebuilt: 4 files read" in captured.out
+    assert "files: 3 read, 1 skipped; pieces encoded: 3" in captured.out
     assert "broken.mid: truncated MIDI file" in captured.out
-    assert "1 file skipped" in captured.err
+    assert "1 file or piece skipped" in captured.err
+    # The folder's profile and the choices it led to, each with its reason.
+    assert "3 pieces, 9 notes" in captured.out and "Acoustic Grand Piano (3)" in captured.out
+    assert "timing beats (100% of onsets on the beat grid: quantised)" in captured.out
+    assert "velocity_bins 1 (100% of notes share their piece's velocity)" in captured.out
     cache = load_cache(out_dir)
     assert sorted(cache.files()) == ["one.mid", "three.mid", "two/two.mid"]
     assert {cache.split_of(name) for name in cache.files()} == {"train", "validation", "test"}
@@ -85,7 +89,7 @@ def test_folder_without_usable_files_exits_with_an_error(tmp_path: Path, capsys:
     assert err.startswith("musicgen prepare: error: no music files") and "Traceback" not in err
     (tmp_path / "empty" / "bad.mid").write_bytes(b"nope")
     assert main(["prepare", str(tmp_path / "empty"), "--out", str(tmp_path / "cache"), "--no-progress"]) == 2
-    assert "no usable music file" in capsys.readouterr().err
+    assert "no usable music under" in capsys.readouterr().err
     assert not (tmp_path / "cache" / "manifest.json").exists()
 
 

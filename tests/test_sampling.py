@@ -17,7 +17,7 @@ from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
 
 tf = pytest.importorskip("tensorflow")
 
-CONFIG = TokenizerConfig(min_pitch=55, max_pitch=70, max_shift_steps=6, velocity_bins=4, use_programs=True)
+CONFIG = TokenizerConfig(encoding="events", min_pitch=55, max_pitch=70, max_shift_steps=6, velocity_bins=4, use_programs=True)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_xla_loop_is_deterministic_and_agrees_when_greedy(sampler: Sampler) -> N
     first = xla.sample(num=4, length=48, seed=21, top_k=20)
     np.testing.assert_array_equal(xla.sample_tokens(num=4, length=48, seed=21, top_k=20), first.tokens)
     for row in first.tokens:
-        check_tokens(row, sampler.tables)
+        check_tokens(row, sampler.grammar)
 
 
 def test_token_choice_under_xla_alone_is_deterministic_and_greedy_agrees(sampler: Sampler) -> None:
@@ -60,7 +60,7 @@ def test_token_choice_under_xla_alone_is_deterministic_and_greedy_agrees(sampler
     first = hybrid.sample(num=4, length=32, seed=8)
     np.testing.assert_array_equal(hybrid.sample_tokens(num=4, length=32, seed=8), first.tokens)
     for row in first.tokens:
-        check_tokens(row, sampler.tables)
+        check_tokens(row, sampler.grammar)
     assert 0.0 <= first.masked_mass_mean <= first.masked_mass_max <= 1.0
 
 
@@ -87,7 +87,7 @@ def test_hot_samples_are_grammatical_and_lose_no_event(sampler: Sampler, tokeniz
     result = sampler.sample(num=16, length=150, temperature=4.0, seed=3)
     assert result.tokens[:, 0].tolist() == [tokenizer.bos_id] * 16
     for row in result.tokens:
-        checker = check_tokens(row, sampler.tables)
+        checker = check_tokens(row, sampler.grammar)
         assert checker.ended and not checker.sounding  # EOS last, every note closed
         notes = tokenizer.decode_notes(row)
         assert len(notes) == int(np.sum(sampler.tables.kinds[row] == Kind.NOTE_ON))
@@ -103,7 +103,7 @@ def test_primer_is_continued(sampler: Sampler, tokenizer: Tokenizer) -> None:
     tokens = sampler.sample_tokens(num=4, length=48, seed=5, prefix=prefix, temperature=2.0)
     np.testing.assert_array_equal(tokens[:, : len(prefix)], np.tile(prefix, (4, 1)))
     for row in tokens:
-        check_tokens(row, sampler.tables)
+        check_tokens(row, sampler.grammar)
     # The same primer decides the states: greedy continuations are identical across the batch.
     greedy = sampler.sample_tokens(num=4, length=48, prefix=prefix, temperature=0.0)
     np.testing.assert_array_equal(greedy, np.tile(greedy[0], (4, 1)))
@@ -138,7 +138,7 @@ def test_time_limit_and_program_mask(sampler: Sampler, tokenizer: Tokenizer) -> 
     tokens = sampler.sample_tokens(num=4, length=300, seed=4, max_time_steps=24, disallow_programs=True)
     kinds, values = sampler.tables.kinds, sampler.tables.values
     for row in tokens:
-        checker = check_tokens(row, sampler.tables)
+        checker = check_tokens(row, sampler.grammar)
         assert not np.any(kinds[row] == Kind.PROGRAM)
         shifts = np.where(kinds[row] == Kind.TIME_SHIFT, values[row], 0)
         # Stops at the first time shift reaching 24 steps (closing adds at most one step).
@@ -152,7 +152,7 @@ def test_beam_search_returns_distinct_grammatical_beams(sampler: Sampler) -> Non
     assert beams.tokens.shape[0] == 3
     assert len({row.tobytes() for row in beams.tokens}) == 3
     for row in beams.tokens:
-        check_tokens(row, sampler.tables)
+        check_tokens(row, sampler.grammar)
 
 
 def test_bad_options_are_config_errors(sampler: Sampler) -> None:

@@ -13,7 +13,7 @@ import pretty_midi
 
 from musicgen import paths
 from musicgen.checkpoint import load_checkpoint
-from musicgen.grammar import GrammarTables, check_tokens
+from musicgen.grammar import check_tokens, grammar_for
 
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -44,7 +44,7 @@ def test_musicgen_generate_writes_valid_midi_with_the_shipped_model(tmp_path: Pa
     assert all(note.end > note.start for note in notes)
     tokenizer = load_checkpoint(paths.DEFAULT_CHECKPOINT).tokenizer
     ids = tokenizer.encode(written[0])
-    checker = check_tokens(np.asarray(ids), GrammarTables.from_tokenizer(tokenizer))  # raises if invalid
+    checker = check_tokens(np.asarray(ids), grammar_for(tokenizer))  # raises if invalid
     assert checker.ended and not checker.sounding
 
 

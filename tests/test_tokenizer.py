@@ -16,7 +16,9 @@ from musicgen.errors import ConfigError
 from musicgen.paths import BACH_MIDI_DIR
 from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
 
-TOKENIZER = Tokenizer()
+EVENTS = TokenizerConfig(encoding="events")
+
+TOKENIZER = Tokenizer(EVENTS)
 BUNDLED = sorted(BACH_MIDI_DIR.glob("*.mid"))
 
 
@@ -52,7 +54,7 @@ def test_vocabulary_layout_and_lookups() -> None:
 
 def test_velocity_bins_round_trip_for_any_bin_count() -> None:
     for bins in (1, 7, 32, 65, 100, 127):
-        tokenizer = Tokenizer(TokenizerConfig(velocity_bins=bins))
+        tokenizer = Tokenizer(TokenizerConfig(encoding="events", velocity_bins=bins))
         for velocity_bin in range(bins):
             velocity = tokenizer.bin_velocity(velocity_bin)
             assert 1 <= velocity <= 127
@@ -60,9 +62,9 @@ def test_velocity_bins_round_trip_for_any_bin_count() -> None:
 
 
 def test_vocabulary_without_programs_or_drums() -> None:
-    no_programs = Tokenizer(TokenizerConfig(use_programs=False))
+    no_programs = Tokenizer(TokenizerConfig(encoding="events", use_programs=False))
     assert list(no_programs.values[no_programs.kinds == Kind.PROGRAM]) == [0, 128]
-    neither = Tokenizer(TokenizerConfig(use_programs=False, use_drums=False))
+    neither = Tokenizer(TokenizerConfig(encoding="events", use_programs=False, use_drums=False))
     assert not np.any(neither.kinds == Kind.PROGRAM)
 
 
@@ -72,11 +74,11 @@ def test_vocabulary_without_programs_or_drums() -> None:
 )
 def test_bad_config_is_config_error(values: dict) -> None:
     with pytest.raises(ConfigError):
-        TokenizerConfig(**values)
+        TokenizerConfig(encoding="events", **values)
 
 
 def test_config_json_round_trip(tmp_path) -> None:
-    config = TokenizerConfig(steps_per_quarter=4, max_shift_steps=16, velocity_bins=8, min_pitch=36)
+    config = TokenizerConfig(encoding="events", steps_per_quarter=4, max_shift_steps=16, velocity_bins=8, min_pitch=36)
     tokenizer = Tokenizer(config)
     assert TokenizerConfig.from_dict(config.to_dict()) == config
     tokenizer.save(tmp_path / "tokenizer.json")
@@ -147,7 +149,7 @@ def test_overlapping_same_pitch_notes_end_at_next_onset() -> None:
 
 def test_out_of_range_and_drums_filtered_by_config() -> None:
     pm = make_pretty_midi([Track([(10, 0, 1, 80), (60, 0, 1, 80)]), Track([(36, 0, 1, 80)], is_drum=True)])
-    no_drums = Tokenizer(TokenizerConfig(use_drums=False))
+    no_drums = Tokenizer(TokenizerConfig(encoding="events", use_drums=False))
     assert names(no_drums.encode(pm))[2:5] == ["NOTE_ON(60)", "TIME_SHIFT(12)", "NOTE_OFF(60)"]
     empty = make_pretty_midi([Track([(10, 0, 1, 80)])])
     assert list(TOKENIZER.encode(empty)) == [1, 2]

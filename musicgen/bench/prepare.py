@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> dict:
     import statistics
 
     from musicgen.bench import time_calls
-    from musicgen.data import available_cpus, load_cache, prepare, scan_music_files
+    from musicgen.cache import load_cache
+    from musicgen.prepare import available_cpus, prepare, scan_music_files
 
     folder = Path(args.data)
     workers = args.workers or available_cpus()
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
         reuse = time_calls(lambda: prepare(folder, cache.directory, progress=False), repeats=5)
         reload = time_calls(lambda: load_cache(cache.directory).streams("all"), repeats=5)
 
-    notes = sum(entry["notes"] for entry in cache.manifest["files"])
+    notes = sum(entry["notes"] for entry in cache.pieces)
     return {
         "data": str(folder),
         "files": len(cache.manifest["files"]),

@@ -15,15 +15,18 @@ from musicgen.options import add_options, given
 
 DESCRIPTION = """\
 Scan MIDI_DIR recursively for .mid/.midi files (and .xml, .mxl, .musicxml, .abc, .krn
-scores, read through music21), encode them in parallel and write a token cache:
-token arrays, manifest.json (tokenizer config, every file's path, size, SHA-256 and
-train/validation/test split) and report.json (files encoded, skipped with reasons).
-Files that cannot be read are skipped and listed, never dropped silently. Running it
-again reuses the cache while the files and the options are unchanged, and re-encodes
-only the files that changed.
+scores, read through music21; a collection gives one piece per tune), read them in
+parallel, profile the folder (instruments, drums, quantised or performed timing, the
+sustain pedal), choose the tokenizer for it (each choice can be overridden below),
+encode every piece and write a token cache: token arrays, manifest.json (the tokenizer
+config, every file's path, size and SHA-256, every piece's split and figures) and
+report.json. Files and tunes that cannot be read are skipped and listed, never dropped
+silently. Running it again reuses the cache while the files and the options are
+unchanged, and re-encodes only the files that changed.
 
-example:
+examples:
   musicgen prepare data/midi/bach --out cache/bach
+  musicgen prepare my_piano_recordings --out cache/piano --timing seconds --pedal events
   musicgen train cache/bach --out checkpoints/mine
 """
 
@@ -45,21 +48,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--force", action="store_true", help="re-encode every file even if the cache is current")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if any file was skipped")
-    tokenizer = parser.add_argument_group("tokenizer (default: the standard configuration)")
-    tokenizer.add_argument("--tokenizer", metavar="FILE", help="tokenizer JSON to encode with (e.g. a checkpoint's tokenizer.json)")
-    add_options(tokenizer, TokenizerConfig, with_defaults=False)
+    add_tokenizer_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print report.json's content instead of the summary")
     add_verbose(parser)
     parser.set_defaults(handler=run)
 
 
-def tokenizer_config_from_args(args: argparse.Namespace) -> TokenizerConfig:
-    """The tokenizer config the options ask for: the --tokenizer file's (or the defaults), changed by the flags."""
+def add_tokenizer_options(parser: argparse.ArgumentParser) -> None:
+    """The tokenizer's options: each one chosen from the folder's profile unless given."""
+    group = parser.add_argument_group(
+        "tokenizer (default: chosen for the folder from its profile; any option given here wins)"
+    )
+    group.add_argument("--tokenizer", metavar="FILE",
+                       help="encode with this tokenizer JSON (e.g. a checkpoint's tokenizer.json), changed by the options")
+    add_options(group, TokenizerConfig, with_defaults=False, auto=True)
+
+
+def tokenizer_request(args: argparse.Namespace) -> tuple[TokenizerConfig | None, dict]:
+    """``(config, options)``: a fixed config (from ``--tokenizer FILE``) or the options that win over the profile's choices."""
     from musicgen.tokenizer import Tokenizer
 
-    base = Tokenizer.load(args.tokenizer).config if args.tokenizer else TokenizerConfig()
-    return dataclasses.replace(base, **given(args, TokenizerConfig))
+    options = given(args, TokenizerConfig)
+    if args.tokenizer:
+        return dataclasses.replace(Tokenizer.load(args.tokenizer).config, **options), {}
+    TokenizerConfig(**options)  # a bad value is an error now, before any file is read
+    return None, options
 
 
 def parse_fractions(text: str) -> tuple[float, float, float]:
@@ -74,13 +88,15 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.data import REPORT_NAME, prepare
+    from musicgen.cache import REPORT_NAME
+    from musicgen.prepare import prepare
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     start = time.perf_counter()
+    config, options = tokenizer_request(args)
     cache = prepare(
-        args.midi_dir, args.out, tokenizer_config=tokenizer_config_from_args(args),
+        args.midi_dir, args.out, tokenizer_config=config, tokenizer_options=options,
         fractions=parse_fractions(args.split), workers=args.workers,
         progress=not args.no_progress, force=args.force,
     )
@@ -91,13 +107,13 @@ def run(args: argparse.Namespace) -> int:
         if cache.status == "reused":
             action = "cache is current, nothing to encode"
         else:
-            reused = len(cache.manifest["files"]) + len(cache.manifest["skipped"]) - cache.encoded_files
-            action = f"{cache.status}: {cache.encoded_files} files parsed, {reused} reused"
+            action = f"{cache.status}: {cache.encoded_files} files read"
         print(f"musicgen prepare: {args.midi_dir} -> {cache.directory} ({action}, {seconds:.1f} s)")
         print(cache.summary())
     if cache.manifest["skipped"]:
         count = len(cache.manifest["skipped"])
-        print(f"musicgen prepare: {count} file{'s' * (count != 1)} skipped (see {cache.directory / REPORT_NAME})", file=sys.stderr)
+        print(f"musicgen prepare: {count} file{'s' * (count != 1)} or piece{'s' * (count != 1)} skipped "
+              f"(see {cache.directory / REPORT_NAME})", file=sys.stderr)
         if args.strict:
             return 1
     return 0

@@ -7,12 +7,14 @@ import dataclasses
 from pathlib import Path
 
 from musicgen.cli import add_verbose
+from musicgen.cli.prepare import add_tokenizer_options, tokenizer_request
 from musicgen.options import add_options, given
 from musicgen.train_config import TrainConfig
 
 DESCRIPTION = """\
 Train a recurrent language model on a folder of MIDI files (prepared on the fly
-through the token cache) or on a cache made by 'musicgen prepare'.
+through the token cache, with the tokenizer chosen for the folder as 'musicgen
+prepare' does) or on a cache made by 'musicgen prepare'.
 
 The checkpoint directory describes itself (model.keras, last.keras, tokenizer.json,
 train_config.json, split.json, state.json, history.csv, tensorboard/), so
@@ -58,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for title, names in GROUPS.items():
         # No parsed defaults: with --resume the checkpoint's options are the base.
         add_options(parser.add_argument_group(title), TrainConfig, names, with_defaults=False)
+    add_tokenizer_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -77,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from musicgen.training import train
 
     config = build_config(args)
-    result = train(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    tokenizer_config, tokenizer_options = tokenizer_request(args)
+    result = train(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
+                   tokenizer_config=tokenizer_config, tokenizer_options=tokenizer_options)
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
     print(f"{result.directory}: {result.epochs_completed} epochs ({result.stopped}), best validation loss {best}")
     return 0 if result.epochs_completed or result.stopped == "time_budget" else 1

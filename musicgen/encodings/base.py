@@ -12,6 +12,7 @@ and the sampler all read, so one table drives both directions.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import os
@@ -22,7 +23,9 @@ import numpy as np
 
 from musicgen import options
 from musicgen.errors import ConfigError
+from musicgen.instruments import DEFAULT_PROGRAM
 from musicgen.midi_io import MAX_TEMPO
+from musicgen.piece import Piece, Track
 
 
 class Kind(enum.IntEnum):
@@ -36,9 +39,19 @@ class Kind(enum.IntEnum):
     TIME_SHIFT = 5
     VELOCITY = 6
     PROGRAM = 7
+    PEDAL_ON = 8
+    PEDAL_OFF = 9
+    BAR = 10
+    TIME_SIGNATURE = 11
+    TRACK = 12
+    POSITION = 13
+    PITCH = 14
+    DURATION = 15
 
 
-ENCODINGS = ("events",)
+ENCODINGS = ("notes", "events")
+TIMINGS = ("beats", "seconds")
+PEDALS = ("extend", "events", "ignore")
 
 
 @dataclass(frozen=True)
@@ -46,11 +59,26 @@ class TokenizerConfig:
     """Every tokenizer option, in one place; saved beside a model and a cache as JSON."""
 
     encoding: str = options.option(
-        "events", "token encoding: 'events' (note-on/off and time shifts)", choices=ENCODINGS, absent="events"
+        "notes", "token encoding: 'notes' (each note with its track, pitch, velocity and duration, placed by "
+        "bar and position) or 'events' (note-on/off and time shifts)", choices=ENCODINGS, absent="events",
+        auto=True,
     )
-    steps_per_quarter: int = options.option(12, "time steps per quarter note", metavar="N")
-    max_shift_steps: int = options.option(48, "longest single time shift, in steps", metavar="N")
-    velocity_bins: int = options.option(32, "velocity bins", metavar="N")
+    timing: str = options.option(
+        "beats", "time grid: 'beats' (steps of a quarter note, for scores and quantised MIDI) or 'seconds' "
+        "(absolute steps, for recorded performances)", choices=TIMINGS, absent="beats", auto=True,
+    )
+    steps_per_quarter: int = options.option(12, "time steps per quarter note (beats timing)", metavar="N")
+    steps_per_second: int = options.option(100, "time steps per second (seconds timing)", metavar="N", absent=100)
+    pedal: str = options.option(
+        "extend", "sustain pedal: 'extend' the notes it holds, keep it as pedal 'events', or 'ignore' it",
+        choices=PEDALS, absent="ignore", auto=True,
+    )
+    max_tracks: int = options.option(16, "most tracks a piece keeps (notes encoding)", metavar="N", absent=16)
+    bar_seconds: float = options.option(2.0, "length of a bar in seconds timing (notes encoding)", absent=2.0)
+    max_shift_steps: int = options.option(48, "longest single time shift, in steps (events encoding)", metavar="N")
+    velocity_bins: int = options.option(
+        32, "velocity bins (1: every note the same, for scores)", metavar="N", auto=True
+    )
     min_pitch: int = options.option(21, "lowest pitch kept (MIDI number)", metavar="PITCH")
     max_pitch: int = options.option(108, "highest pitch kept (MIDI number)", metavar="PITCH")
     use_programs: bool = options.option(
@@ -63,7 +91,13 @@ class TokenizerConfig:
     def __post_init__(self) -> None:
         checks = [
             (self.encoding in ENCODINGS, f"encoding must be one of {', '.join(ENCODINGS)}"),
+            (self.timing in TIMINGS, f"timing must be one of {', '.join(TIMINGS)}"),
+            (self.pedal in PEDALS, f"pedal must be one of {', '.join(PEDALS)}"),
             (1 <= self.steps_per_quarter <= 960, "steps_per_quarter must be in 1..960"),
+            (1 <= self.steps_per_second <= 1000, "steps_per_second must be in 1..1000"),
+            (1 <= self.max_tracks <= 64, "max_tracks must be in 1..64"),
+            (0.25 <= self.bar_seconds <= 16 and self.bar_seconds * self.steps_per_second <= 2000,
+             "bar_seconds must be in 0.25..16 with at most 2000 steps per bar"),
             (1 <= self.max_shift_steps <= 100_000, "max_shift_steps must be in 1..100000"),
             (1 <= self.velocity_bins <= 128, "velocity_bins must be in 1..128"),
             (0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127"),
@@ -71,7 +105,7 @@ class TokenizerConfig:
         ]
         for ok, message in checks:
             if not ok:
-                if self.encoding not in ENCODINGS:
+                if self.encoding not in ENCODINGS and isinstance(self.encoding, str):
                     raise ConfigError(
                         f"unknown token encoding {self.encoding!r}: this musicgen knows {', '.join(ENCODINGS)} "
                         "(the checkpoint or cache was made by a newer or different musicgen)"
@@ -81,6 +115,11 @@ class TokenizerConfig:
     def to_dict(self) -> dict[str, Any]:
         """The one serialisation: a plain JSON-able dict of every option."""
         return options.to_dict(self)
+
+    @property
+    def steps_per_unit(self) -> int:
+        """Grid steps per beat (beats timing) or per second (seconds timing)."""
+        return self.steps_per_quarter if self.timing == "beats" else self.steps_per_second
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TokenizerConfig:
@@ -152,18 +191,93 @@ class Tokenizer:
         """The vocabulary, in id order: ``(kind, values)`` per section."""
         raise NotImplementedError
 
-    def encode_notes(self, notes: np.ndarray) -> np.ndarray:
-        """Encode a note array (see :func:`musicgen.midi_io.note_array`) to ids, BOS to EOS."""
+    def encode_piece(self, piece: Piece) -> np.ndarray:
+        """Encode a :class:`~musicgen.piece.Piece` to a 1-D int32 id array, BOS to EOS."""
+        raise NotImplementedError
+
+    def decode_piece(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
+                     program: int | None = None, track_names: dict[int, str] | None = None) -> Piece:
+        """Decode ids (any integers: decoding is total) to a :class:`~musicgen.piece.Piece` in beats.
+
+        ``tempo`` (default ``default_tempo``) turns seconds into beats in seconds timing;
+        ``time_signature`` and ``program`` stand in where the tokens give none;
+        ``track_names`` names tracks by index.
+        """
         raise NotImplementedError
 
     def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
-        """Decode ids to notes ``(start_step, end_step, pitch, velocity, instrument)``."""
+        """Decode ids to notes ``(start_step, end_step, pitch, velocity, program)`` on the grid."""
         raise NotImplementedError
 
+    # -------------------------------------------------------- shared pipeline
+    def encode(self, source: Any) -> np.ndarray:
+        """Encode a music file (MIDI, MusicXML, ABC, kern), a ``PrettyMIDI`` or a :class:`Piece`.
+
+        A file holding a collection gives its first piece; :func:`musicgen.midi_io.read_pieces`
+        gives them all.
+        """
+        from musicgen import midi_io
+        from musicgen.errors import MidiError
+        from musicgen.piece import piece_from_pretty_midi
+
+        if isinstance(source, Piece):
+            return self.encode_piece(source)
+        if isinstance(source, (str, os.PathLike)):
+            return self.encode_piece(midi_io.read_piece(source))
+        try:
+            piece = piece_from_pretty_midi(source)
+        except Exception as error:  # a damaged object must still give a MidiError
+            raise MidiError(f"<PrettyMIDI>: cannot read notes: {error}") from error
+        return self.encode_piece(piece)
+
+    def encode_notes(self, notes: np.ndarray) -> np.ndarray:
+        """Encode note rows ``(start_beats, end_beats, pitch, velocity, program)``: one track per program."""
+        notes = np.asarray(notes, np.float64).reshape(-1, 5)
+        programs = sorted({int(code) for code in notes[:, 4]})
+        index = {program: position for position, program in enumerate(programs)}
+        rows = notes.copy()
+        rows[:, 4] = [index[int(code)] for code in notes[:, 4]]
+        return self.encode_piece(Piece(rows, tuple(Track(program) for program in programs)))
+
     def decode(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
-               program: int | None = None) -> Any:
-        """Decode ids to a ``pretty_midi.PrettyMIDI``."""
-        raise NotImplementedError
+               program: int | None = None, track_names: dict[int, str] | None = None) -> Any:
+        """Decode ids to a ``pretty_midi.PrettyMIDI`` at ``tempo`` qpm (default: the config's)."""
+        from musicgen import midi_io
+
+        tempo = self.config.default_tempo if tempo is None else tempo
+        return midi_io.piece_to_midi(self.decode_piece(ids, tempo, time_signature, program, track_names), tempo)
+
+    def prepare(self, piece: Piece) -> Piece:
+        """What the encoding keeps of a piece: the pedal applied (or kept, or dropped) as
+        configured, notes in the pitch range, drums if wanted, programs if wanted."""
+        c = self.config
+        if c.pedal == "extend":
+            piece = piece.with_sustain()
+        elif c.pedal == "ignore":
+            piece = dataclasses.replace(piece, pedals=np.zeros((0, 3)))
+        tracks = piece.tracks
+        if not c.use_programs:
+            tracks = tuple(dataclasses.replace(t, program=t.program if t.is_drum else DEFAULT_PROGRAM) for t in tracks)
+        notes = piece.notes
+        pitch = notes[:, 2]
+        keep = (pitch >= c.min_pitch) & (pitch <= c.max_pitch) & np.isfinite(notes[:, :2]).all(1)
+        if not c.use_drums and tracks:
+            drums = np.array([t.is_drum for t in tracks])
+            keep &= ~drums[notes[:, 4].astype(np.int64)]
+        return dataclasses.replace(piece, notes=notes[keep], tracks=tracks)
+
+    def to_steps(self, piece: Piece, beats: Any) -> np.ndarray:
+        """Times in beats on this encoding's grid (rounded to the nearest step, half-way up)."""
+        times = np.asarray(beats, np.float64)
+        if self.config.timing == "seconds":
+            times = piece.seconds(times)
+        return np.floor(np.maximum(times, 0.0) * self.config.steps_per_unit + 0.5).astype(np.int64)
+
+    def step_beats(self, tempo: float) -> float:
+        """Beats per grid step when written at ``tempo``."""
+        if self.config.timing == "seconds":
+            return tempo / 60.0 / self.config.steps_per_second
+        return 1.0 / self.config.steps_per_quarter
 
     # ----------------------------------------------------------------- lookups
     def id_of(self, kind: Kind, value: int = 0) -> int:
@@ -193,7 +307,7 @@ class Tokenizer:
         if not 0 <= token_id < self.vocab_size:
             return f"INVALID({token_id})"
         kind = Kind(int(self.kinds[token_id]))
-        if kind in (Kind.PAD, Kind.BOS, Kind.EOS):
+        if kind in (Kind.PAD, Kind.BOS, Kind.EOS, Kind.BAR, Kind.PEDAL_ON, Kind.PEDAL_OFF):
             return kind.name
         value = int(self.values[token_id])
         if kind == Kind.PROGRAM and value == DRUM_PROGRAM:
@@ -203,19 +317,6 @@ class Tokenizer:
     def describe(self, ids: Any) -> str:
         """Space-separated readable names of a sequence of ids."""
         return " ".join(self.token_name(i) for i in np.asarray(ids).reshape(-1))
-
-    def encode(self, source: Any) -> np.ndarray:
-        """Encode a music file (MIDI, MusicXML, ABC, kern) or a ``pretty_midi.PrettyMIDI``."""
-        from musicgen import midi_io
-        from musicgen.errors import MidiError
-
-        if isinstance(source, (str, os.PathLike)):
-            return self.encode_notes(midi_io.file_note_array(source))
-        try:
-            notes = midi_io.note_array(source)
-        except Exception as error:  # a damaged object must still give a MidiError
-            raise MidiError(f"<PrettyMIDI>: cannot read notes: {error}") from error
-        return self.encode_notes(notes)
 
     # ------------------------------------------------------------ persistence
     def to_json(self) -> str:

@@ -1,11 +1,13 @@
-"""The ``events`` encoding: a beat-relative Performance-RNN vocabulary.
+"""The ``events`` encoding: Performance RNN's note-on/note-off vocabulary, on a beat or a time grid.
 
 Representation (every option lives in :class:`TokenizerConfig`):
 
-* Time unit: one *step* is ``1 / steps_per_quarter`` of a quarter note (default 12 steps,
-  so 16ths (3 steps) and eighth triplets (4 steps) are exact). Time is measured in beats
-  (MIDI ticks / ticks per quarter), never in seconds, so tempo changes in the source do
-  not bend the grid and decoded music lines up with bars in a DAW.
+* Time unit: with ``timing="beats"`` one *step* is ``1 / steps_per_quarter`` of a quarter
+  note (default 12 steps, so 16ths (3 steps) and eighth triplets (4 steps) are exact),
+  measured in beats (MIDI ticks / ticks per quarter), so tempo changes in the source do not
+  bend the grid and decoded music lines up with bars in a DAW. With ``timing="seconds"``
+  a step is ``1 / steps_per_second`` of a second of the source's playing time (default
+  10 ms, as Performance RNN), for recorded performances that follow no beat.
 * Ids, in this order (``P = max_pitch - min_pitch + 1``)::
 
       0                 PAD
@@ -18,6 +20,7 @@ Representation (every option lives in :class:`TokenizerConfig`):
       ..                PROGRAM(k)     k = 0..127 (General MIDI program; only program 0 when
                                        use_programs is false) and k = 128 for drums (when
                                        use_drums); absent when only one value is possible.
+      ..                PEDAL_ON, PEDAL_OFF   sustain pedal down / up (only with pedal="events")
 
 * An instrument is (program, is_drum); tracks with the same instrument merge. Notes outside
   the pitch range are dropped, as are drums when ``use_drums`` is false; with
@@ -26,11 +29,14 @@ Representation (every option lives in :class:`TokenizerConfig`):
   than one step lasts one step. Where notes of one instrument and pitch overlap, the earlier
   one ends where the next begins; notes starting at the same step become one (the longest;
   on a tie, the later-listed).
+* The sustain pedal: with ``pedal="extend"`` the notes it holds are lengthened first (see
+  :meth:`musicgen.piece.Piece.with_sustain`), with ``"events"`` its changes are tokens of the
+  instrument's, with ``"ignore"`` it is dropped. A pedal on the drums is always dropped.
 * Gaps longer than ``max_shift_steps`` use several TIME_SHIFTs (full ones first).
 * Order at one time step: instruments in ascending (program, drum = 128) order; for each,
   PROGRAM (only when the instrument differs from the previous event's), its NOTE_OFFs by
-  pitch, then its NOTE_ONs by pitch, each NOTE_ON preceded by VELOCITY when its bin differs
-  from the last VELOCITY emitted.
+  pitch, its pedal changes, then its NOTE_ONs by pitch, each NOTE_ON preceded by VELOCITY
+  when its bin differs from the last VELOCITY emitted.
 * PROGRAM tokens appear only when the piece has more than one instrument, or when its only
   instrument is not the default one (program 0, not drums), so the four-part chorales have
   none. Without PROGRAM tokens, decoding uses program 0 (or the ``program`` argument).
@@ -49,6 +55,7 @@ import numpy as np
 from musicgen.encodings.base import Kind, Tokenizer
 from musicgen.errors import ConfigError
 from musicgen.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
+from musicgen.piece import Piece, Track
 
 
 class EventTokenizer(Tokenizer, encoding="events"):
@@ -72,6 +79,8 @@ class EventTokenizer(Tokenizer, encoding="events"):
             (Kind.TIME_SHIFT, np.arange(1, c.max_shift_steps + 1)),
             (Kind.VELOCITY, np.arange(c.velocity_bins)),
             (Kind.PROGRAM, self.program_values),
+            (Kind.PEDAL_ON, [0] if c.pedal == "events" else []),
+            (Kind.PEDAL_OFF, [0] if c.pedal == "events" else []),
         ]
 
     def _setup(self, config: Any) -> None:
@@ -115,27 +124,17 @@ class EventTokenizer(Tokenizer, encoding="events"):
         return pitch - self.config.min_pitch
 
     # --------------------------------------------------------------- encoding
-    def encode_notes(self, notes: np.ndarray) -> np.ndarray:
-        """Encode a note array: rows of (start_beats, end_beats, pitch, velocity, instrument).
-
-        ``instrument`` is the program 0..127, or 128 for drums. This is the vectorised core
-        of :meth:`encode`; see the module docstring for the exact ordering.
-        """
+    def encode_piece(self, piece: Piece) -> np.ndarray:
+        """Encode a piece; see the module docstring for the exact ordering."""
         c = self.config
-        notes = np.asarray(notes, dtype=np.float64).reshape(-1, 5)
-        pitch = notes[:, 2].astype(np.int64)
-        instrument = notes[:, 4].astype(np.int64)
-        keep = (pitch >= c.min_pitch) & (pitch <= c.max_pitch) & np.isfinite(notes[:, :2]).all(1)
-        if not c.use_drums:
-            keep &= instrument != DRUM_PROGRAM
-        notes, pitch, instrument = notes[keep], pitch[keep], instrument[keep]
-        if not c.use_programs:
-            instrument = np.where(instrument == DRUM_PROGRAM, DRUM_PROGRAM, DEFAULT_PROGRAM)
+        piece = self.prepare(piece)
+        notes = piece.notes
         if len(notes) == 0:
             return np.array([self.bos_id, self.eos_id], dtype=np.int32)
-        start = np.floor(np.maximum(notes[:, 0], 0.0) * c.steps_per_quarter + 0.5).astype(np.int64)
-        end = np.floor(np.maximum(notes[:, 1], 0.0) * c.steps_per_quarter + 0.5).astype(np.int64)
-        end = np.maximum(end, start + 1)
+        pitch = notes[:, 2].astype(np.int64)
+        instrument = piece.programs().astype(np.int64)
+        start = self.to_steps(piece, notes[:, 0])
+        end = np.maximum(self.to_steps(piece, notes[:, 1]), start + 1)
         velocity_bin = self._velocity_to_bin[np.clip(notes[:, 3], 0, 127).astype(np.int64)]
 
         # Resolve overlaps per (instrument, pitch): sort by voice, start, end (stable), keep
@@ -154,24 +153,25 @@ class EventTokenizer(Tokenizer, encoding="events"):
         instrument, velocity_bin = instrument[keep], velocity_bin[keep]
 
         instruments = np.unique(instrument)
-        use_program_tokens = len(instruments) > 1 or instruments[0] != DEFAULT_PROGRAM
-        if use_program_tokens and len(self.program_values) == 0:
-            use_program_tokens = False  # cannot happen with a consistent config; be total
+        use_program_tokens = (len(instruments) > 1 or instruments[0] != DEFAULT_PROGRAM) and len(self.program_values)
 
-        # Events: offs (class 0) and ons (class 1), ordered by (step, instrument, class, pitch).
+        # Events: offs (class 0), pedal changes (1) and ons (2), ordered by (step, instrument, class, pitch).
         count = len(start)
-        event_step = np.concatenate([end, start])
-        event_instrument = np.concatenate([instrument, instrument])
-        event_class = np.repeat(np.array([0, 1]), count)
-        event_pitch = np.concatenate([pitch, pitch])
-        event_bin = np.concatenate([np.full(count, -1), velocity_bin])
+        pedal_step, pedal_instrument, pedal_token = self._pedal_events(piece)
+        event_step = np.concatenate([end, pedal_step, start])
+        event_instrument = np.concatenate([instrument, pedal_instrument, instrument])
+        event_class = np.concatenate([np.zeros(count, np.int64), np.ones(len(pedal_step), np.int64),
+                                      np.full(count, 2)])
+        event_pitch = np.concatenate([pitch, pedal_token, pitch])
+        event_bin = np.concatenate([np.full(count + len(pedal_step), -1), velocity_bin])
         order = np.lexsort((event_pitch, event_class, event_instrument, event_step))
         event_step, event_instrument = event_step[order], event_instrument[order]
         event_class, event_pitch, event_bin = event_class[order], event_pitch[order], event_bin[order]
 
         pitch_index = event_pitch - c.min_pitch
         event_token = np.where(
-            event_class == 1, self.note_on_offset + pitch_index, self.note_off_offset + pitch_index
+            event_class == 2, self.note_on_offset + pitch_index,
+            np.where(event_class == 0, self.note_off_offset + pitch_index, event_pitch),
         )
         # Time shifts before each event whose step differs from the previous one.
         delta = np.diff(event_step, prepend=0)
@@ -182,7 +182,7 @@ class EventTokenizer(Tokenizer, encoding="events"):
         else:
             has_program = np.zeros(len(event_step), bool)
         # VELOCITY before a NOTE_ON whose bin differs from the previous NOTE_ON's.
-        on_positions = np.flatnonzero(event_class == 1)
+        on_positions = np.flatnonzero(event_class == 2)
         on_bins = event_bin[on_positions]
         has_velocity = np.zeros(len(event_step), bool)
         has_velocity[on_positions] = np.diff(on_bins, prepend=-1) != 0
@@ -211,22 +211,34 @@ class EventTokenizer(Tokenizer, encoding="events"):
             ids[group_start + within] = self.time_shift_offset + steps - 1
         return ids
 
-    # --------------------------------------------------------------- decoding
-    def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
-        """Decode ids to notes ``(start_step, end_step, pitch, velocity, instrument)``.
+    def _pedal_events(self, piece: Piece) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Steps, instruments and token ids of the pedal changes kept as events."""
+        empty = np.zeros(0, np.int64)
+        if self.config.pedal != "events" or not len(piece.pedals) or not piece.tracks:
+            return empty, empty, empty
+        programs = np.array([track.program for track in piece.tracks], np.int64)
+        pedals = piece.pedals
+        instrument = programs[pedals[:, 1].astype(np.int64)]
+        keep = instrument != DRUM_PROGRAM
+        steps = self.to_steps(piece, pedals[keep, 0])
+        tokens = np.where(pedals[keep, 2] > 0, self.id_of(Kind.PEDAL_ON), self.id_of(Kind.PEDAL_OFF))
+        return steps, instrument[keep], tokens.astype(np.int64)
 
-        Total: any integers decode (ids outside the vocabulary are ignored).
-        """
+    # --------------------------------------------------------------- decoding
+    def _decode(self, ids: Any, program: int | None) -> tuple[list, list, int]:
+        """Notes ``(start, end, pitch, velocity, program)`` and pedals ``(step, program, down)`` in steps."""
         ids = np.asarray(ids).reshape(-1)
         kinds, values = self.kinds.tolist(), self.values.tolist()
         bin_to_velocity = self._bin_to_velocity.tolist()
         note_on, note_off, time_shift = int(Kind.NOTE_ON), int(Kind.NOTE_OFF), int(Kind.TIME_SHIFT)
         velocity_kind, program_kind, eos = int(Kind.VELOCITY), int(Kind.PROGRAM), int(Kind.EOS)
+        pedal_on, pedal_off = int(Kind.PEDAL_ON), int(Kind.PEDAL_OFF)
         instrument = DEFAULT_PROGRAM if program is None else int(program)
         velocity = self.bin_velocity(self.velocity_bin(64))
         step = 0
         sounding: dict[tuple[int, int], tuple[int, int]] = {}
         notes: list[tuple[int, int, int, int, int]] = []
+        pedals: list[tuple[int, int, int]] = []
         for token in ids.tolist():
             if not 0 <= token < self.vocab_size:
                 continue
@@ -244,31 +256,33 @@ class EventTokenizer(Tokenizer, encoding="events"):
                 velocity = bin_to_velocity[values[token]]
             elif kind == program_kind:
                 instrument = values[token]
+            elif kind == pedal_on or kind == pedal_off:
+                if instrument != DRUM_PROGRAM:
+                    pedals.append((step, instrument, int(kind == pedal_on)))
             elif kind == eos:
                 break
         for (code, pitch), (begin, note_velocity) in sounding.items():
             notes.append((begin, max(step, begin + 1), pitch, note_velocity, code))
-        return notes
+        return notes, pedals, step
 
-    def decode(
-        self,
-        ids: Any,
-        tempo: float | None = None,
-        time_signature: tuple[int, int] | None = None,
-        program: int | None = None,
-    ) -> Any:
-        """Decode ids to a ``pretty_midi.PrettyMIDI`` at ``tempo`` qpm (default from the config).
+    def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
+        """Decode ids to notes ``(start_step, end_step, pitch, velocity, program)``.
 
-        ``time_signature`` is ``(numerator, denominator)``, default 4/4; ``program`` is the
-        instrument used before any PROGRAM token (default 0, acoustic grand piano).
+        Total: any integers decode (ids outside the vocabulary are ignored).
         """
-        from musicgen import midi_io
+        return self._decode(ids, program)[0]
 
-        notes = self.decode_notes(ids, program=program)
-        return midi_io.notes_to_midi(
-            notes,
-            steps_per_quarter=self.config.steps_per_quarter,
-            tempo=self.config.default_tempo if tempo is None else tempo,
-            time_signature=time_signature,
-        )
-
+    def decode_piece(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
+                     program: int | None = None, track_names: dict[int, str] | None = None) -> Piece:
+        """Decode ids to a :class:`Piece`: one track per instrument, in program order (drums last)."""
+        notes, pedals, _ = self._decode(ids, program)
+        tempo = self.config.default_tempo if tempo is None else tempo
+        scale = self.step_beats(tempo)
+        programs = sorted({note[4] for note in notes} | {pedal[1] for pedal in pedals})
+        index = {code: position for position, code in enumerate(programs)}
+        rows = np.array([(s * scale, e * scale, p, v, index[code]) for s, e, p, v, code in notes], np.float64)
+        pedal_rows = np.array([(s * scale, index[code], down) for s, code, down in pedals], np.float64)
+        names = track_names or {}
+        numerator, denominator = time_signature or (4, 4)
+        return Piece(rows.reshape(-1, 5), tuple(Track(code, names.get(i, "")) for i, code in enumerate(programs)),
+                     ((0.0, numerator, denominator),), ((0.0, float(tempo)),), pedal_rows.reshape(-1, 3))
