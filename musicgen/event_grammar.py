@@ -268,6 +268,10 @@ class GrammarMasker:
             "ended": state["ended"] | (kinds == int(Kind.EOS)),
         }
 
+    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
+        """``allowed`` as it is: the events encoding has no bars."""
+        return allowed
+
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
         """Sampled tokens as they are: the events encoding has no bars."""
         return tokens

@@ -91,7 +91,7 @@ def generate_files(
         piece = dataclasses.replace(piece, tracks=tuple(
             dataclasses.replace(track, name=names.get(index, track.name)) for index, track in enumerate(piece.tracks)
         ))
-        pm = midi_io.piece_to_midi(piece, tempo)
+        pm = midi_io.piece_to_midi(piece, tempo, resolution=tokenizer.midi_resolution(tempo))
         render.write_midi(pm, path)
         summaries.append(render.describe_midi(pm))
         if options.plot:

@@ -7,7 +7,8 @@ follow one protocol, which the sampler relies on:
 - ``tables``: ``pad_id``, ``bos_id``, ``eos_id``, ``vocab_size``, ``kinds``, ``values``;
 - ``checker()``: ``feed(token)``, ``allowed(token)``, ``closing_tokens()``, ``started``, ``ended``;
 - ``masker()``: ``initial_state(batch)``, ``allowed(state)`` (batch, vocab) booleans,
-  ``update(state, tokens, count_time)``, ``rewrite(state, tokens, bar_limit)``, and the
+  ``update(state, tokens, count_time)``, ``limit(state, allowed, bar_limit)`` and
+  ``rewrite(state, tokens, bar_limit)`` (a bar limit, for encodings with bars), and the
   state's ``ended`` and ``elapsed`` (grid steps, or bars, after the prefix).
 
 :class:`Constraints` is what the training data had, saved with a checkpoint: the sampler

@@ -220,6 +220,13 @@ class NoteMasker:
         allowed &= ~self.is_duration | (values <= longest)
         return allowed
 
+    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
+        """``allowed`` without a BAR past ``bar_limit`` bars before any note: the last bar must play."""
+        import tensorflow as tf
+
+        silent = (bar_limit >= 0) & (state["bars"] >= bar_limit) & (state["notes_played"] == 0)
+        return allowed & ~(silent[:, tf.newaxis] & self.is_bar)
+
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
         """``tokens`` with a BAR beyond ``bar_limit`` bars (after the prefix; -1: none) turned into EOS."""
         import tensorflow as tf

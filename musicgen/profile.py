@@ -157,7 +157,7 @@ def choose_config(profile: FolderProfile, given: dict[str, Any] | None = None) -
     one_velocity = profile.top_velocity_share >= ONE_VELOCITY
     choose("velocity_bins", 1 if one_velocity else TokenizerConfig.velocity_bins,
            f"{profile.top_velocity_share:.0%} of notes share their piece's velocity")
-    if performed:
+    if performed and given.get("encoding", chosen.get("encoding")) == "events":
         choose("max_shift_steps", TokenizerConfig.steps_per_second, "one second of time shift, as Performance RNN")
     config = TokenizerConfig(**{**chosen, **given})
     return config, reasons

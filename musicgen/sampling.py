@@ -275,6 +275,7 @@ class Sampler:
             scaled = logits if greedy else logits / temperature
             ended = grammar["ended"]
             allowed = masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis])
+            allowed = masker.limit(grammar, allowed, limits[1])
             masked = tf.where(allowed, scaled, -np.inf)
             # Diagnostic: the probability mass the grammar removed (finished rows excluded),
             # 1 - sum(allowed probabilities), from the two log-normalisers.
@@ -343,6 +344,7 @@ class Sampler:
                 logits, states = step.step(token, states)
                 position = t + 1
                 allowed = masker.allowed(grammar) & (allowed_base | grammar["ended"][:, tf.newaxis])
+                allowed = masker.limit(grammar, allowed, limits[1])
                 log_probs = tf.nn.log_softmax(tf.where(allowed, logits, -np.inf))
                 # A finished beam continues with PAD at no cost.
                 log_probs = tf.where(grammar["ended"][:, tf.newaxis], tf.where(allowed, 0.0, -np.inf), log_probs)

@@ -17,11 +17,14 @@ import pretty_midi
 
 @dataclasses.dataclass
 class Track:
-    """One instrument: notes are ``(pitch, start_beat, end_beat, velocity)``."""
+    """One instrument: notes are ``(pitch, start_beat, end_beat, velocity)``; ``pedals`` are
+    sustain-pedal controller values ``(beat, value)``."""
 
     notes: list[tuple[int, float, float, int]]
     program: int = 0
     is_drum: bool = False
+    name: str = ""
+    pedals: list[tuple[float, int]] = dataclasses.field(default_factory=list)
 
 
 def make_pretty_midi(
@@ -33,11 +36,14 @@ def make_pretty_midi(
         pm.time_signature_changes.append(pretty_midi.TimeSignature(*time_signature, 0.0))
     seconds_per_beat = 60.0 / tempo
     for track in tracks:
-        instrument = pretty_midi.Instrument(program=track.program, is_drum=track.is_drum)
+        instrument = pretty_midi.Instrument(program=track.program, is_drum=track.is_drum, name=track.name)
         for pitch, start, end, velocity in track.notes:
             instrument.notes.append(
                 pretty_midi.Note(velocity, pitch, start * seconds_per_beat, end * seconds_per_beat)
             )
+        instrument.control_changes = [
+            pretty_midi.ControlChange(64, value, beat * seconds_per_beat) for beat, value in track.pedals
+        ]
         pm.instruments.append(instrument)
     return pm
 
@@ -82,6 +88,10 @@ def write_mido_file(
     for index, track in enumerate(tracks):
         channel = 9 if track.is_drum else melodic_channels[index % len(melodic_channels)]
         events = [(0, 1, mido.Message("program_change", program=track.program, channel=channel))]
+        if track.name:
+            events.append((0, 0, mido.MetaMessage("track_name", name=track.name)))
+        for beat, value in track.pedals:
+            events.append((tick(beat), 1, mido.Message("control_change", control=64, value=value, channel=channel)))
         for pitch, start, end, velocity in track.notes:
             events.append((tick(end), 0, mido.Message("note_off", note=pitch, velocity=0, channel=channel)))
             events.append((tick(start), 2, mido.Message("note_on", note=pitch, velocity=velocity, channel=channel)))

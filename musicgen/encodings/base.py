@@ -245,7 +245,20 @@ class Tokenizer:
         from musicgen import midi_io
 
         tempo = self.config.default_tempo if tempo is None else tempo
-        return midi_io.piece_to_midi(self.decode_piece(ids, tempo, time_signature, program, track_names), tempo)
+        piece = self.decode_piece(ids, tempo, time_signature, program, track_names)
+        return midi_io.piece_to_midi(piece, tempo, resolution=self.midi_resolution(tempo))
+
+    def midi_resolution(self, tempo: float) -> int:
+        """Ticks per quarter note for writing at ``tempo``: every grid step a whole number of ticks
+        (about 480 or more), so a written file reads back on the same grid."""
+        if self.config.timing == "beats":
+            steps_per_beat = self.config.steps_per_quarter
+        else:
+            steps_per_beat = 60.0 * self.config.steps_per_second / float(tempo)
+            if not float(steps_per_beat).is_integer():
+                return 960  # no whole number of ticks per step at this tempo: a fine grid instead
+        steps_per_beat = int(steps_per_beat)
+        return steps_per_beat * max(1, -(-480 // steps_per_beat))
 
     def prepare(self, piece: Piece) -> Piece:
         """What the encoding keeps of a piece: the pedal applied (or kept, or dropped) as

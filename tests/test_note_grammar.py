@@ -1,0 +1,161 @@
+"""The notes encoding's grammar, the data's constraints, and sampling with both."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from musicgen.grammar import Constraints, check_tokens, grammar_for
+from musicgen.instruments import PROGRAM_COUNT
+from musicgen.paths import BACH_MIDI_DIR
+from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+
+CONFIG = TokenizerConfig(min_pitch=48, max_pitch=72, velocity_bins=4, max_tracks=4, pedal="events")
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    return Tokenizer(CONFIG)
+
+
+def test_encoded_chorales_are_grammatical_in_both_encodings() -> None:
+    for config in (TokenizerConfig(velocity_bins=1), TokenizerConfig(encoding="events")):
+        tokenizer = Tokenizer(config)
+        grammar = grammar_for(tokenizer)
+        for path in sorted(BACH_MIDI_DIR.glob("*.mid"))[::35]:
+            assert check_tokens(tokenizer.encode(path), grammar).ended
+
+
+def test_structural_rules(tokenizer: Tokenizer) -> None:
+    checker = grammar_for(tokenizer).checker()
+    name = tokenizer.id_of
+    checker.feed(tokenizer.bos_id)
+    assert not checker.allowed(name(Kind.BAR))  # a header needs a track first
+    checker.feed(name(Kind.PROGRAM, 0))
+    checker.feed(name(Kind.PROGRAM, 128))
+    checker.feed(name(Kind.BAR))
+    assert not checker.allowed(tokenizer.eos_id)  # no note yet
+    assert not checker.allowed(name(Kind.TRACK, 2))  # only two tracks in the header
+    checker.feed(name(Kind.TRACK, 1))
+    assert not checker.allowed(name(Kind.PITCH, 60))  # a POSITION first
+    checker.feed(name(Kind.POSITION, 4))
+    assert not checker.allowed(name(Kind.PEDAL_ON))  # never a pedal on the drums
+    checker.feed(name(Kind.PITCH, 60))
+    checker.feed(name(Kind.VELOCITY, 2))
+    checker.feed(tokenizer.duration_id(3))
+    assert not checker.allowed(name(Kind.PITCH, 60))  # pitches ascend at one position
+    assert not checker.allowed(name(Kind.POSITION, 4))  # positions ascend
+    assert not checker.allowed(name(Kind.TRACK, 0))  # tracks ascend in a bar
+    assert not checker.allowed(name(Kind.POSITION, 48))  # the 4/4 bar has 48 steps
+    assert checker.allowed(tokenizer.eos_id)
+    checker.feed(name(Kind.BAR))
+    checker.feed(name(Kind.TIME_SIGNATURE, tokenizer.meters.index((3, 4))))
+    checker.feed(name(Kind.TRACK, 0))
+    assert not checker.allowed(name(Kind.POSITION, 36)) and checker.allowed(name(Kind.POSITION, 35))
+    checker.feed(name(Kind.POSITION, 0))
+    checker.feed(name(Kind.PEDAL_OFF))
+    assert checker.allowed(name(Kind.PEDAL_ON)) and not checker.allowed(name(Kind.PEDAL_OFF))
+    checker.feed(name(Kind.PITCH, 50))
+    assert checker.closing_tokens() == [name(Kind.VELOCITY, 2), tokenizer.duration_id(1), tokenizer.eos_id]
+
+
+def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer) -> None:
+    import tensorflow as tf
+
+    longest = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max)
+    longest[0] = 12
+    grammar = grammar_for(tokenizer, Constraints(max_tracks=3, max_durations=longest))
+    masker = grammar.masker()
+    rng = np.random.default_rng(0)
+    batch = 6
+    checkers = [grammar.checker() for _ in range(batch)]
+    state = masker.initial_state(batch)
+    weights = np.ones(tokenizer.vocab_size)
+    weights[tokenizer.kinds == Kind.BAR] = 20.0
+    weights[tokenizer.kinds == Kind.EOS] = 5.0
+    weights[tokenizer.kinds == Kind.PROGRAM] = 30.0
+    tokens = np.full(batch, tokenizer.bos_id, np.int32)
+    for _ in range(250):
+        for checker, token in zip(checkers, tokens.tolist(), strict=True):
+            checker.feed(token)
+        state = masker.update(state, tf.constant(tokens))
+        mask = masker.allowed(state).numpy()
+        for row, checker in enumerate(checkers):
+            expected = np.array([checker.allowed(token) for token in range(tokenizer.vocab_size)])
+            np.testing.assert_array_equal(mask[row], expected)
+        probabilities = np.where(mask, weights, 0.0)
+        tokens = np.array([rng.choice(tokenizer.vocab_size, p=p / p.sum()) for p in probabilities], np.int32)
+    assert all(len(checker.programs) <= 3 for checker in checkers)
+
+
+def test_the_bar_limit_turns_the_extra_bar_into_eos(tokenizer: Tokenizer) -> None:
+    import tensorflow as tf
+
+    grammar = grammar_for(tokenizer)
+    masker = grammar.masker()
+    state = masker.initial_state(1)
+    bar = tokenizer.id_of(Kind.BAR)
+    prefix = [tokenizer.bos_id, tokenizer.id_of(Kind.PROGRAM, 0), bar, tokenizer.id_of(Kind.TRACK, 0),
+              tokenizer.id_of(Kind.POSITION, 0), tokenizer.id_of(Kind.PITCH, 60), tokenizer.id_of(Kind.VELOCITY, 1),
+              tokenizer.duration_id(4)]
+    for token in prefix:
+        state = masker.update(state, tf.constant([token]), count_time=token != bar)
+    rewritten = masker.rewrite(state, tf.constant([bar]), tf.constant(2))
+    assert rewritten.numpy().tolist() == [bar]
+    for _ in range(2):
+        state = masker.update(state, tf.constant([bar]))
+    assert masker.rewrite(state, tf.constant([bar]), tf.constant(2)).numpy().tolist() == [tokenizer.eos_id]
+    assert masker.rewrite(state, tf.constant([bar]), tf.constant(-1)).numpy().tolist() == [bar]
+
+
+@pytest.fixture(scope="module")
+def sampler(tokenizer: Tokenizer):
+    import keras
+
+    from musicgen.models import build_language_model
+    from musicgen.sampling import Sampler
+
+    keras.utils.set_random_seed(2)
+    model = build_language_model(tokenizer.vocab_size, cell="gru", units=16, num_layers=1, embedding_dim=8)
+    allowed = np.ones(tokenizer.vocab_size, bool)
+    allowed[tokenizer.kinds == Kind.PROGRAM] = False
+    allowed[[tokenizer.id_of(Kind.PROGRAM, 40), tokenizer.id_of(Kind.PROGRAM, 33)]] = True
+    longest = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max)
+    longest[40] = 6
+    return Sampler(model, tokenizer, jit_compile=False,
+                   constraints=Constraints(allowed=allowed, max_tracks=2, max_durations=longest))
+
+
+def test_hot_samples_keep_to_the_data_and_to_the_bars(sampler, tokenizer: Tokenizer) -> None:
+    result = sampler.sample(num=16, length=400, temperature=2.0, seed=5, max_bars=3)
+    grammar = grammar_for(tokenizer)
+    for row in result.tokens:
+        check_tokens(row, grammar)
+        piece = tokenizer.decode_piece(row)
+        programs = [track.program for track in piece.tracks]
+        assert set(programs) <= {40, 33} and 1 <= len(programs) <= 2
+        bars = int(np.sum(tokenizer.kinds[row] == Kind.BAR))
+        assert bars <= 3
+        length, bar, started = 0.0, 4.0, False  # the bars' summed length, in beats
+        for token in row.tolist():
+            if tokenizer.kinds[token] == Kind.TIME_SIGNATURE:
+                numerator, denominator = tokenizer.meters[int(tokenizer.values[token])]
+                bar = numerator * 4 / denominator
+            if tokenizer.kinds[token] == Kind.BAR:
+                length += bar if started else 0.0
+                started = True
+        length += bar if started else 0.0
+        if len(piece.notes):  # no note outlasts the piece's bars, and none beyond its program's longest
+            assert piece.notes[:, 1].max() <= length + 1e-9
+            lengths = piece.notes[:, 1] - piece.notes[:, 0]
+            violin = np.array([programs[int(t)] == 40 for t in piece.notes[:, 4]])
+            assert np.all(lengths[violin] <= 6 / 12 + 1e-9)
+    assert 0.0 <= result.masked_mass_mean <= result.masked_mass_max <= 1.0
+
+
+def test_same_seed_same_notes_and_beam_search_is_grammatical(sampler, tokenizer: Tokenizer) -> None:
+    first = sampler.sample_tokens(num=3, length=120, seed=9, max_bars=2)
+    np.testing.assert_array_equal(first, sampler.sample_tokens(num=3, length=120, seed=9, max_bars=2))
+    beams = sampler.beam_search(3, num=2, length=60, max_bars=2)
+    for row in beams.tokens:
+        check_tokens(row, grammar_for(tokenizer))
