@@ -72,15 +72,18 @@ def evaluate(
     total, correct, count = score_model(loaded.model, pieces, batch_size=batch_size, pad_id=loaded.tokenizer.pad_id,
                                         progress=progress)
     nll = total / count
+    notes = count_notes(pieces, loaded.tokenizer)
     result: dict[str, Any] = {
         "checkpoint": str(loaded.directory), "data": str(source), "split": split, "pieces": len(pieces),
-        "tokens": count, "nll": nll, "perplexity": perplexity(nll), "accuracy": correct / count,
+        "tokens": count, "notes": notes, "nll": nll, "nll_per_note": total / max(notes, 1),
+        "perplexity": perplexity(nll), "accuracy": correct / count, "encoding": loaded.tokenizer.config.encoding,
         "scoring": "teacher forcing over whole pieces, every token after the first scored once",
     }
     baseline = None
     if ngram:
         baseline = fit_baseline(streams, loaded.tokenizer.vocab_size, orders, progress)
         result["ngram_nll"] = baseline.model.nll(pieces)
+        result["ngram_nll_per_note"] = result["ngram_nll"] * count / max(notes, 1)
         result["ngram_order"] = baseline.model.order
         result["ngram_smoothing"] = baseline.model.smoothing
         result["ngram_validation_nll"] = baseline.validation_nll
@@ -89,6 +92,17 @@ def evaluate(
         result["samples"] = sample_figures(loaded, pieces, samples, sample_length, temperature, seed,
                                            baseline.model if baseline else None, progress)
     return result
+
+
+def count_notes(pieces: list[np.ndarray], tokenizer: Any) -> int:
+    """The notes of token streams: their NOTE_ON (events) or DURATION (notes) tokens.
+
+    NLL per note compares encodings fairly: a note costs a different number of tokens in each.
+    """
+    from musicgen.tokenizer import Kind
+
+    is_note = np.isin(tokenizer.kinds, [int(Kind.NOTE_ON), int(Kind.DURATION)])
+    return int(sum(np.count_nonzero(is_note[piece]) for piece in pieces))
 
 
 def split_streams(checkpoint: Any, data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path]:
@@ -177,7 +191,6 @@ def sample_figures(checkpoint: Any, reference: list[np.ndarray], samples: int, l
                    temperature: float, seed: int, ngram_model: Any = None, progress: bool = False) -> dict:
     """Musical figures of model (and n-gram) samples and of the reference pieces."""
     from musicgen import metrics
-    from musicgen.sampling import Sampler
 
     tokenizer = checkpoint.tokenizer
     if length is None:
@@ -185,10 +198,14 @@ def sample_figures(checkpoint: Any, reference: list[np.ndarray], samples: int, l
     if not isinstance(length, int) or length < 2:
         raise ConfigError(f"--sample-length must be an integer of at least 2, got {length!r}")
     _say(progress, f"sampling {samples} pieces of up to {length} tokens")
-    rows = Sampler(checkpoint.model, tokenizer).sample_tokens(num=samples, length=length, temperature=temperature,
-                                                              seed=seed)
+    sampled = checkpoint.sampler().sample(num=samples, length=length, temperature=temperature, seed=seed)
+    rows = sampled.tokens
     reference_notes = [metrics.notes_from_tokens(r, tokenizer) for r in reference]
     figures = {"model": metrics.compare_sets([metrics.notes_from_tokens(r, tokenizer) for r in rows], reference_notes)}
+    figures["model"]["masked_mass_mean"] = sampled.masked_mass_mean
+    figures["model"]["masked_mass_max"] = sampled.masked_mass_max
+    if checkpoint.profile.allowed_tokens:
+        figures["model"].update(metrics.keeps_to_the_data(rows, tokenizer, checkpoint.profile))
     if ngram_model is not None:
         drawn = [ngram_model.sample(length, seed=seed + i, prefix=[tokenizer.bos_id], temperature=temperature,
                                     stop_token=tokenizer.eos_id) for i in range(samples)]
@@ -203,12 +220,13 @@ def format_report(result: dict[str, Any]) -> str:
     lines = [
         f"checkpoint {result['checkpoint']} on the {result['split']} split of {result['data']}: "
         f"{result['pieces']} pieces, {result['tokens']:,} tokens",
-        f"  model   NLL {result['nll']:.4f} nats/token  perplexity {result['perplexity']:.2f}  "
-        f"accuracy {result['accuracy']:.3f}",
+        f"  model   NLL {result['nll']:.4f} nats/token, {result['nll_per_note']:.3f} nats/note  "
+        f"perplexity {result['perplexity']:.2f}  accuracy {result['accuracy']:.3f}",
     ]
     if "ngram_nll" in result:
         lines.append(
-            f"  n-gram  NLL {result['ngram_nll']:.4f} nats/token  perplexity {perplexity(result['ngram_nll']):.2f}  "
+            f"  n-gram  NLL {result['ngram_nll']:.4f} nats/token, {result['ngram_nll_per_note']:.3f} nats/note  "
+            f"perplexity {perplexity(result['ngram_nll']):.2f}  "
             f"({result['ngram_smoothing']}, order {result['ngram_order']}, chosen on validation: "
             f"{result['ngram_validation_nll']:.4f})"
         )
@@ -218,6 +236,16 @@ def format_report(result: dict[str, Any]) -> str:
 
         lines.append("musical figures (pitch-class distances against the split's pieces):")
         lines.extend("  " + line for line in format_table(result["samples"]).splitlines())
+        model = result["samples"]["model"]
+        lines.append(f"  the grammar and the data's constraints removed {model['masked_mass_mean']:.2%} of the "
+                     f"probability per sampled step on average, {model['masked_mass_max']:.2%} at most")
+        if "instruments_per_piece" in model:
+            lines.append(
+                f"  instruments per sampled piece {model['instruments_per_piece']:.1f} (at most "
+                f"{model['most_instruments']}; the data's most {model['data_most_instruments']}), "
+                f"{model['instruments_not_in_data']} not in the data, {model['notes_longer_than_in_data']} of "
+                f"{model['notes']} notes longer than their instrument's longest in the data"
+            )
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from musicgen.encodings.base import Kind
 from musicgen.instruments import DRUM_PROGRAM
 
 METRIC_NAMES = ("pitch_class_tv", "pitch_class_js", "note_density", "polyphony", "repetition_rate")
@@ -28,10 +29,35 @@ METRIC_NAMES = ("pitch_class_tv", "pitch_class_js", "note_density", "polyphony",
 
 def notes_from_tokens(ids: Any, tokenizer: Any) -> np.ndarray:
     """Notes ``[start_beat, end_beat, pitch]`` of a token array, drums left out."""
-    steps = float(tokenizer.config.steps_per_quarter)
-    notes = [(start / steps, end / steps, pitch)
+    beats = tokenizer.step_beats(tokenizer.config.default_tempo)
+    notes = [(start * beats, end * beats, pitch)
              for start, end, pitch, _, program in tokenizer.decode_notes(ids) if program != DRUM_PROGRAM]
     return np.asarray(notes, np.float64).reshape(-1, 3)
+
+
+def keeps_to_the_data(rows: Any, tokenizer: Any, profile: Any) -> dict[str, float]:
+    """How sampled pieces keep to their training data: instruments per piece, instruments the
+    data never had, and notes longer than their instrument's longest in the data."""
+    allowed_programs = {int(tokenizer.values[token]) for token in profile.allowed_tokens
+                        if token < tokenizer.vocab_size and tokenizer.kinds[token] == Kind.PROGRAM}
+    longest = {int(program): steps for program, steps in profile.max_durations.items()}
+    counts, foreign, too_long, notes = [], 0, 0, 0
+    for row in rows:
+        decoded = tokenizer.decode_notes(row)
+        programs = {program for *_, program in decoded}
+        counts.append(len(programs))
+        foreign += len(programs - allowed_programs) if allowed_programs else 0
+        for start, end, *_, program in decoded:
+            notes += 1
+            too_long += program in longest and end - start > longest[program]
+    return {
+        "instruments_per_piece": float(np.mean(counts)) if counts else 0.0,
+        "most_instruments": int(max(counts, default=0)),
+        "data_most_instruments": int(profile.max_tracks),
+        "instruments_not_in_data": int(foreign),
+        "notes_longer_than_in_data": int(too_long),
+        "notes": int(notes),
+    }
 
 
 def notes_from_midi(midi: Any) -> np.ndarray:

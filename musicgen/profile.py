@@ -214,7 +214,8 @@ class ModelProfile:
             allowed_tokens=np.flatnonzero(allowed).tolist(),
             max_tracks=tracks,
             max_durations={str(program): int(steps) for program, steps in sorted(durations.items())},
-            names=_common_names(stats),
+            # The events encoding merges the tracks of one program, so their names do not apply.
+            names=_common_names(stats) if tokenizer.config.encoding == "notes" else {},
         )
 
     def constraints(self, tokenizer: Any) -> Any:
