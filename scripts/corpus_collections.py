@@ -67,7 +67,6 @@ LEFT_OUT_FILES = {
 }
 SUFFIX_PREFERENCE = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # which encoding of a piece to keep
 BACH_OTHER = "bach-other"
-KEEP_EVERY: dict[str, int] = {}  # collection -> keep every k-th piece (of each file, or every k-th file)
 DUPLICATE_SHARE = 0.9  # a Bach piece sharing this share of its notes with a chorale is a duplicate
 
 
@@ -89,7 +88,6 @@ class Plan:
     sources: list[Source]
     description: str
     left_out: dict[str, str]
-    keep_every: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +98,6 @@ class Task:
     source: Source
     folder: str
     write: bool = True
-    keep_every: int = 1  # keep the pieces at positions 0, k, 2k, ... of a multi-piece file
     held_out_titles: frozenset = frozenset()  # leave out pieces with these normalised titles
 
 
@@ -168,12 +165,8 @@ def check_names(names: list[str], everything: bool, out: Path | None, root: Path
     return chosen
 
 
-def plan_collection(name: str, folder: Path, keep_every: int = 1) -> Plan:
-    """The source files of a collection, in sorted order, and those left out with reasons.
-
-    ``keep_every`` > 1 thins the collection: in a collection of one piece per file every
-    k-th file is kept (the others are left out); multi-piece files keep every k-th piece.
-    """
+def plan_collection(name: str, folder: Path) -> Plan:
+    """The source files of a collection, in sorted order, and those left out with reasons."""
     root = corpus_dir()
     corpus_folder = "bach" if name == BACH_OTHER else name
     chorales = _chorale_stems() if name == BACH_OTHER else set()
@@ -199,15 +192,7 @@ def plan_collection(name: str, folder: Path, keep_every: int = 1) -> Plan:
         digest = hashlib.sha256(chosen.read_bytes()).hexdigest()
         sources.append(Source(chosen.relative_to(root).as_posix(), chosen, digest))
     description = f"music21 corpus folder {corpus_folder}/" + (" less the chorales" if chorales else "")
-    if keep_every > 1 and not any(source.path.suffix.lower() == ".abc" and _tune_count(source.path) > 1 for source in sources):
-        for index, source in enumerate(sources):
-            if index % keep_every:
-                left_out[source.name] = f"thinned: every {keep_every}th file is bundled"
-        sources = sources[::keep_every]
-        description += f", every {keep_every}th file"
-    elif keep_every > 1:
-        description += f", every {keep_every}th tune of each file"
-    return Plan(name, folder, sources, description, left_out, keep_every)
+    return Plan(name, folder, sources, description, left_out)
 
 
 def describe_collections() -> str:
@@ -259,9 +244,7 @@ def export_task(task: Task) -> Result:
     except MidiError as error:
         result.failed[""] = str(error).split(": ", 1)[-1]
         return result
-    for position, piece in enumerate(pieces):
-        if position % task.keep_every:
-            continue
+    for piece in pieces:
         if piece.midi is None:
             result.failed[piece.key] = piece.error or "unknown error"
             continue
@@ -366,12 +349,6 @@ def summarise(record: dict, plan: Plan) -> None:
     record["pieces"] = len(exported)
     record["notes"] = sum(value[0] for value in values)
     record["minutes"] = round(sum(value[1] for value in values) / 60.0, 1)
-
-
-def _tune_count(path: Path) -> int:
-    from musicgen.scores import decode_text, split_abc_tunes
-
-    return len(split_abc_tunes(decode_text(path.read_bytes())))
 
 
 def _left_out_reason(relative: str, suffix: str, stem: str, chorales: set[str]) -> str:

@@ -6,7 +6,7 @@ rebuild the bundled data sets::
     python scripts/export_corpus.py            # the chorales: data/midi/bach/ (~2 minutes)
     python scripts/export_corpus.py --limit 5  # a quick smoke run
     python scripts/export_corpus.py --list     # the collections and what is left out
-    nice -n 10 python scripts/export_corpus.py --all --jobs 2   # every collection (~1 hour)
+    nice -n 10 python scripts/export_corpus.py --all --jobs 2   # every bundled collection (~50 min)
     python scripts/export_corpus.py --collection palestrina      # one collection
     python scripts/export_corpus.py --collection oneills1850 --out /tmp/folk80 --sample 80
 
@@ -127,21 +127,15 @@ def export_chorales(out: Path, limit: int) -> int:
     return 0
 
 
-def export_collections(
-    names: list[str], out: Path | None, limit: int, sample: int, jobs: int, root: Path, full: bool
-) -> int:
-    """Export the named collections, each to ``out`` or ``<root>/<name>/``, incrementally.
-
-    Unless ``full``, the big collections are thinned as :data:`corpus_collections.KEEP_EVERY` says.
-    """
+def export_collections(names: list[str], out: Path | None, limit: int, sample: int, jobs: int, root: Path) -> int:
+    """Export the named collections, each to ``out`` or ``<root>/<name>/``, incrementally."""
     import music21
     from tqdm import tqdm
 
     plans = []
     for name in names:
         folder = out if out is not None else root / name
-        keep_every = 1 if full or sample else corpus_collections.KEEP_EVERY.get(name, 1)
-        plan = corpus_collections.plan_collection(name, folder, keep_every)
+        plan = corpus_collections.plan_collection(name, folder)
         if limit:
             plan.sources = plan.sources[:limit]
         plans.append(plan)
@@ -156,7 +150,7 @@ def export_collections(
                 continue
             previous[(plan.name, source.name)] = old
             titles = frozenset() if plan.name in corpus_collections.HELD_OUT else guard
-            tasks.append(corpus_collections.Task(plan.name, source, str(plan.folder), not sample, plan.keep_every, titles))
+            tasks.append(corpus_collections.Task(plan.name, source, str(plan.folder), not sample, titles))
     print(f"{sum(len(plan.sources) for plan in plans)} source files, {len(tasks)} to export", file=sys.stderr)
     started = last_save = time.monotonic()
     results = []
@@ -232,7 +226,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--list", action="store_true", help="list the collections and exit")
     parser.add_argument("--root", type=Path, default=None, help="folder of the collection folders (default: data/midi)")
-    parser.add_argument("--full", action="store_true", help="do not thin the big collections")
     args = parser.parse_args(argv)
     try:
         if args.list:
@@ -244,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             return export_chorales(args.out or BACH_MIDI_DIR, args.limit)
         names = corpus_collections.check_names(args.collection, args.all, args.out, args.root, args.sample)
         root = args.root or corpus_collections.BUNDLED_DIR
-        return export_collections(names, args.out, args.limit, args.sample, max(1, args.jobs), root, args.full)
+        return export_collections(names, args.out, args.limit, args.sample, max(1, args.jobs), root)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

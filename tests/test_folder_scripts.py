@@ -41,6 +41,19 @@ def test_band_songs_are_deterministic_for_a_seed() -> None:
     assert first != midi_bytes(band.song_to_midi(band.make_song(1, 1)))
 
 
+def test_band_songs_do_not_depend_on_the_process(tmp_path) -> None:
+    """Same seed, same bytes in another process too (no iteration over hashed sets)."""
+    import os
+    import subprocess
+
+    for hash_seed in ("1", "2"):
+        environment = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        command = [sys.executable, str(SCRIPTS / "make_band_folder.py"), str(tmp_path / hash_seed), "--songs", "1"]
+        subprocess.run(command, check=True, env=environment, capture_output=True)
+    (first,) = (tmp_path / "1").glob("*.mid")
+    assert first.read_bytes() == (tmp_path / "2" / first.name).read_bytes()
+
+
 def test_band_songs_have_named_tracks_drums_tempo_and_meter(band_folder) -> None:
     paths = sorted(band_folder.glob("*.mid"))
     assert len(paths) == 2
