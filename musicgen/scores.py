@@ -14,23 +14,22 @@ a number.
 
 Six music21 problems are repaired:
 
+* **Shared objects** (the "TimeSignature ... is already found in this Stream" failure).
+  When an ABC bar is longer than its meter, music21's ``abcFormat.translate.reBar`` splits
+  it, gives the overflow its own time signature and puts the *same* ``TimeSignature``
+  object back into the next measure, so one object sits in two measures; the MIDI
+  writer's ``conductorStream`` then inserts it twice into the conductor track and fails.
+  :func:`separate_shared_elements` gives every repeated occurrence its own deep copy.
 * **Fields after a barline.** music21's ABC reader drops a field that directly follows a
-  barline (a meter, key or unit-length change written on its own line or inline as
-  ``[M:2/4]``): see :func:`parse_abc_tune`.
-
-* **Shared objects** (before writing MIDI). When an ABC bar is longer than its meter, music21's
-  ``abcFormat.translate.reBar`` splits it, gives the overflow its own time signature and
-  puts the *same* ``TimeSignature`` object back into the next measure, so one object sits
-  in two measures. The MIDI writer's ``conductorStream`` then inserts that object twice
-  into the conductor track and fails with "the object (TimeSignature ...) is already found
-  in this Stream". :func:`separate_shared_elements` gives every repeated occurrence its
-  own deep copy.
-* **Interleaved ABC voices** are gathered per voice, and voices without notes dropped.
+  barline (a meter, key or unit-length change on its own line), and reads inline fields
+  (``[M:2/4]``) as chords: see :func:`parse_abc_tune`.
+* **Interleaved ABC voices** (``V:1`` ... ``V:2`` ... ``V:1`` ...) became one part per
+  block, all from the start; they are gathered per voice (:func:`group_voices`) and voices
+  without notes dropped (:func:`remove_empty_parts`).
 * **Unnamed tracks**: parts without an instrument (ABC voices) get one named after the
-  part, so every MIDI track has a name.
-* **Grace notes** (before writing MIDI) are dropped: music21 writes them as zero-length
-  notes that MIDI readers hold until the next note of the same pitch
-  (:func:`remove_grace_notes`).
+  part, so every MIDI track has a name (:func:`name_parts`).
+* **Grace notes** are dropped: music21 writes them as zero-length notes that MIDI readers
+  hold until the next note of the same pitch (:func:`remove_grace_notes`).
 * **Repeats music21 cannot expand.** The MIDI writer expands repeats itself; where it
   raises, the piece is played through once as written (:func:`remove_repeats`).
 """
