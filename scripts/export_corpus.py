@@ -143,12 +143,13 @@ def export_collections(names: list[str], out: Path | None, limit: int, sample: i
     records: dict[Path, dict] = {}
     tasks, previous = [], {}
     for plan in plans:
-        record = _collection_record(records, plan, music21.__version__)
+        outdated: dict = {}  # sources recorded by another music21 or exporter version
+        record = _collection_record(records, plan, music21.__version__, outdated)
         for source in plan.sources:
             old = record["sources"].get(source.name)
             if not sample and corpus_collections.is_current(old, source, plan.folder):
                 continue
-            previous[(plan.name, source.name)] = old
+            previous[(plan.name, source.name)] = old or outdated.get(source.name)
             titles = frozenset() if plan.name in corpus_collections.HELD_OUT else guard
             tasks.append(corpus_collections.Task(plan.name, source, str(plan.folder), not sample, titles))
     print(f"{sum(len(plan.sources) for plan in plans)} source files, {len(tasks)} to export", file=sys.stderr)
@@ -184,13 +185,16 @@ def export_collections(names: list[str], out: Path | None, limit: int, sample: i
     return 0
 
 
-def _collection_record(records: dict[Path, dict], plan, version: str) -> dict:
+def _collection_record(records: dict[Path, dict], plan, version: str, outdated: dict | None = None) -> dict:
+    """The collection's record in its export.json; cleared (into ``outdated``) on a version change."""
     path = plan.folder.parent / RECORD_NAME
     if path not in records:
         records[path] = _read_record(path)
     collections = records[path].setdefault("collections", {})
     record = collections.setdefault(plan.name, {"sources": {}})
     if record.get("music21_version") != version or record.get("exporter_version") != EXPORTER_VERSION:
+        if outdated is not None:
+            outdated.update(record.get("sources", {}))  # their files are replaced or removed
         record["sources"] = {}  # another music21 or exporter reads differently: export everything again
     record["music21_version"] = version
     record["exporter_version"] = EXPORTER_VERSION
