@@ -14,8 +14,9 @@ range that keeps every note of the piece inside the pitch range (pieces with dru
 transposed, as a table cannot tell drum notes from others). Time stretch would move bar
 lines, so the notes encoding leaves it out.
 
-Everything is drawn from a NumPy generator seeded by ``(seed, epoch)``: the windows of an
-epoch depend only on the seed and the epoch.
+Training windows may then be edited (:mod:`musicgen.window_edits`: controls left out,
+tracks reordered, fill-in-the-middle examples). Everything is drawn from a NumPy generator
+seeded by ``(seed, epoch)``: the windows of an epoch depend only on the seed and the epoch.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ class BarWindowPlan:
     """The bar-aligned windows of some pieces of the notes encoding, epoch by epoch."""
 
     def __init__(self, streams: Sequence[np.ndarray], seq_len: int, tokenizer: Any, shuffle: bool, seed: int,
-                 augment: Any = None) -> None:
+                 augment: Any = None, editor: Any = None) -> None:
         self.width, self.shuffle, self.seed = seq_len + 1, shuffle, seed
+        self.editor = editor if editor is not None and editor.active else None
         self.pad_id = tokenizer.pad_id
         bar_id = tokenizer.id_of(Kind.BAR)
         kinds, values = tokenizer.kinds, tokenizer.values
@@ -69,8 +71,15 @@ class BarWindowPlan:
         self.table = None
         if augment is not None and (low, high) != (0, 0):
             identity = np.arange(tokenizer.vocab_size, dtype=np.int32)
-            self.table = {shift: np.where(is_pitch, identity + shift, identity).astype(np.int32)
-                          for shift in range(low, high + 1)}
+            is_key = kinds == Kind.KEY
+            key_offset = tokenizer.offset(Kind.KEY) if is_key.any() else 0
+            self.table = {}
+            for shift in range(low, high + 1):
+                table = np.where(is_pitch, identity + shift, identity)
+                # A transposed piece is in the transposed key: same mode, tonic moved.
+                keys = values[is_key]
+                table[is_key] = key_offset + (keys % 12 + shift) % 12 + 12 * (keys // 12)
+                self.table[shift] = table.astype(np.int32)
 
     def draw(self, epoch: Any) -> np.ndarray:
         """The epoch's windows, ``(windows, seq_len + 1)`` int32, in training order."""
@@ -90,6 +99,8 @@ class BarWindowPlan:
                 window = np.concatenate([header, chunk])
                 if self.table is not None and low <= high:
                     window = self.table[int(rng.integers(low, high + 1))][window]
+                if self.editor is not None:
+                    window = self.editor.edit(window, rng, width=self.width)
                 windows[row, : len(window)] = window
                 row += 1
         if self.shuffle:

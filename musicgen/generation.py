@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from musicgen import midi_io, render
+from musicgen import midi_io, primers, render, steering
 from musicgen.checkpoint import resolve_checkpoint
+from musicgen.encodings.base import Kind
 from musicgen.generation_options import GenerationOptions
 from musicgen.sampling import Sampler
 
@@ -65,12 +66,34 @@ def generate_files(
     # XLA compiling takes seconds; it pays off only on long runs.
     jit_compile = "auto" if options.num * length >= XLA_MIN_TOKENS else False
     sampler = sampler or loaded.sampler(jit_compile=jit_compile)
-    prefix, meter = _read_primer(options.primer, tokenizer)
+    controls = steering.Controls(options.instruments, options.key, options.density, options.tempo, options.style)
+    control_ids = steering.control_tokens(tokenizer, controls, f"checkpoint {loaded.directory}")
+    plan, meter = None, None
+    if options.primer is not None:
+        piece = midi_io.read_piece(options.primer)
+        meter = midi_io.read_meter(piece)
+        budget = min(loaded.train_config.seq_len, length - 16) if length > 32 else length - 1
+        asked = control_ids if (controls.any or options.tempo is not None) and control_ids else None
+        plan = primers.plan_primer(piece, tokenizer, budget, length, options.primer_bars, asked)
+        prefix = plan.prefix
+        print(f"continuing from the primer's last {plan.bars_used} of {plan.bars_total} bars "
+              f"({len(prefix)} tokens)", file=sys.stderr)
+    else:
+        programs: list[int] = []
+        if options.instruments is not None:
+            programs, warnings = steering.instrument_tokens(tokenizer, options.instruments, loaded.profile)
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+        # Asked-for instruments close the header: a BAR after them, so the model adds no track.
+        opening = [tokenizer.id_of(Kind.BAR)] if programs else []
+        prefix = np.array([tokenizer.bos_id, *control_ids, *programs, *opening], np.int32)
     numerator, denominator = (meter.numerator, meter.denominator) if meter else (4, 4)
     tempo = options.tempo
     if tempo is None:
         tempo = meter.tempo if meter else tokenizer.config.default_tempo
     max_time_steps, max_bars = time_limits(options, tokenizer, (numerator, denominator), tempo)
+    if max_bars is not None and tokenizer.config.encoding == "notes" and prefix[-1] == tokenizer.id_of(Kind.BAR):
+        max_bars -= 1  # the prefix's closing BAR already opened the first new bar
     prefix = sampler.check_prefix(prefix, length)
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   disallow_programs=options.program is not None)
@@ -85,8 +108,15 @@ def generate_files(
     paths = render.reserve_paths(options.out_dir, stem, options.num, seed)
     summaries, extra = [], []
     for path, row in zip(paths, result.tokens, strict=True):
-        piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator),
-                                       program=options.program)
+        if plan is not None:
+            piece = primers.continuation(plan, row, tokenizer, tempo)
+            if options.program is not None:  # one instrument for the whole file, primer included
+                piece = dataclasses.replace(piece, tracks=tuple(
+                    track if track.is_drum else dataclasses.replace(track, program=options.program)
+                    for track in piece.tracks))
+        else:
+            piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator),
+                                           program=options.program)
         names = loaded.profile.track_names([track.program for track in piece.tracks])
         piece = dataclasses.replace(piece, tracks=tuple(
             dataclasses.replace(track, name=names.get(index, track.name)) for index, track in enumerate(piece.tracks)
@@ -134,14 +164,3 @@ def time_limits(options: GenerationOptions, tokenizer: Any, meter: tuple[int, in
         return max(1, round(seconds * config.steps_per_second)), None
     beats = options.bars * numerator * 4 / denominator if options.bars is not None else options.seconds * tempo / 60
     return max(1, round(beats * config.steps_per_quarter)), None
-
-
-def _read_primer(primer: Any, tokenizer: Any) -> tuple[np.ndarray | None, Any]:
-    """The primer's tokens without EOS and its meter (tempo, time signature), or ``None``s."""
-    if primer is None:
-        return None, None
-    piece = midi_io.read_piece(primer)
-    tokens = np.asarray(tokenizer.encode_piece(piece), np.int32)
-    if len(tokens) and tokens[-1] == tokenizer.eos_id:
-        tokens = tokens[:-1]
-    return tokens, midi_io.read_meter(piece)

@@ -38,6 +38,20 @@ class GenerationOptions:
         0, "beam search with this many beams instead of sampling (returns the --num best)", metavar="K"
     )
     primer: str | None = option(None, "continue this MIDI file instead of starting fresh", metavar="FILE.mid")
+    primer_bars: int | None = option(
+        None, "prime with the primer's last N bars (the file still holds all of it)", metavar="N",
+        default_text="as many as fit the model's context",
+    )
+    instruments: str | None = option(
+        None, "the tracks to write, e.g. piano,bass,drums (General MIDI names or numbers; notes encoding)",
+        metavar="LIST", default_text="the model's choice",
+    )
+    key: str | None = option(None, "the key, e.g. 'D minor' (models with KEY controls)", metavar="KEY",
+                             default_text="the model's choice")
+    density: str | None = option(None, "note density: low, medium or high (models with DENSITY controls)",
+                                 metavar="LEVEL", default_text="the model's choice")
+    style: str | None = option(None, "the style, a top folder of the training data (models with STYLE controls)",
+                               metavar="NAME", default_text="the model's choice")
     tempo: float | None = option(None, "tempo in BPM", metavar="BPM", default_text="the primer's, else the model's")
     program: int | None = option(
         None, "General MIDI program 0-127 for single-instrument output (e.g. 40 violin)", metavar="N",
@@ -69,6 +83,13 @@ class GenerationOptions:
             raise ConfigError(f"--length must be a positive integer, got {self.length!r}")
         if not isinstance(self.beam_size, int) or self.beam_size < 0:
             raise ConfigError(f"--beam-size must be a non-negative integer, got {self.beam_size!r}")
+        if self.primer_bars is not None and (not isinstance(self.primer_bars, int) or self.primer_bars < 1):
+            raise ConfigError(f"--primer-bars must be a positive integer, got {self.primer_bars!r}")
+        if self.primer_bars is not None and self.primer is None:
+            raise ConfigError("--primer-bars needs --primer")
+        if self.instruments is not None and self.primer is not None:
+            raise ConfigError("--instruments sets the tracks of a new piece; to add instruments to a file, use "
+                              "'musicgen accompany FILE --instruments ...'")
 
     @property
     def token_length(self) -> int:

@@ -23,30 +23,35 @@ from typing import Any
 
 import numpy as np
 
-from musicgen.encodings.base import Kind
+from musicgen.encodings.base import CONTROL_KINDS, Kind
 from musicgen.instruments import DRUM_PROGRAM, PROGRAM_COUNT
 
 # Phases: what the last token leaves open.
-START, HEADER, BAR, METER, TRACK, POSITION, PEDAL_OFF, PEDAL_ON, PITCH, VELOCITY, NOTE, ENDED = range(12)
-_AFTER_NOTE = (Kind.PITCH, Kind.POSITION, Kind.TRACK, Kind.BAR, Kind.EOS)
+(START, HEADER, BAR, METER, TRACK, POSITION, PEDAL_OFF, PEDAL_ON, PITCH, VELOCITY, NOTE, FILLED, FILLING,
+ ENDED) = range(14)
+_ENDS = (Kind.EOS, Kind.FILL_START, Kind.FILL_END)  # a piece's end, its infill's start, the infill's end
+_AFTER_NOTE = (Kind.PITCH, Kind.POSITION, Kind.TRACK, Kind.BAR, *_ENDS)
 _PHASE_KINDS = {
     START: (Kind.BOS,),
-    HEADER: (Kind.PROGRAM, Kind.BAR),
-    BAR: (Kind.TIME_SIGNATURE, Kind.TRACK, Kind.BAR, Kind.EOS),
-    METER: (Kind.TRACK, Kind.BAR, Kind.EOS),
-    TRACK: (Kind.POSITION,),
+    HEADER: (*CONTROL_KINDS, Kind.PROGRAM, Kind.BAR),
+    BAR: (Kind.TIME_SIGNATURE, Kind.TRACK, Kind.BAR, *_ENDS),
+    METER: (Kind.TRACK, Kind.BAR, *_ENDS),
+    TRACK: (Kind.POSITION, Kind.FILL),
     POSITION: (Kind.PEDAL_OFF, Kind.PEDAL_ON, Kind.PITCH),
     PEDAL_OFF: (Kind.PEDAL_ON, *_AFTER_NOTE),
     PEDAL_ON: _AFTER_NOTE,
     PITCH: (Kind.VELOCITY, Kind.DURATION),
     VELOCITY: (Kind.DURATION,),
     NOTE: _AFTER_NOTE,
+    FILLED: (Kind.TRACK, Kind.BAR, *_ENDS),
+    FILLING: (Kind.BAR,),
     ENDED: (Kind.PAD,),
 }
 _NEXT_PHASE = {
     Kind.BOS: HEADER, Kind.PROGRAM: HEADER, Kind.BAR: BAR, Kind.TIME_SIGNATURE: METER, Kind.TRACK: TRACK,
     Kind.POSITION: POSITION, Kind.PEDAL_OFF: PEDAL_OFF, Kind.PEDAL_ON: PEDAL_ON, Kind.PITCH: PITCH,
-    Kind.VELOCITY: VELOCITY, Kind.DURATION: NOTE, Kind.EOS: ENDED, Kind.PAD: ENDED,
+    Kind.VELOCITY: VELOCITY, Kind.DURATION: NOTE, Kind.EOS: ENDED, Kind.PAD: ENDED, Kind.FILL: FILLED,
+    Kind.FILL_START: FILLING, Kind.FILL_END: ENDED, **{kind: HEADER for kind in CONTROL_KINDS},
 }
 
 
@@ -80,6 +85,9 @@ class NoteTables:
             phase_table[PITCH] &= self.kinds != Kind.DURATION
         self.phase_table = phase_table
         self.next_phase = np.array([_NEXT_PHASE.get(Kind(kind), NOTE) for kind in self.kinds], np.int64)
+        self.control_rank = np.array([CONTROL_KINDS.index(Kind(kind)) if kind in CONTROL_KINDS else -1
+                                      for kind in self.kinds], np.int64)
+        self.fill_end_id = tokenizer.id_of(Kind.FILL_END)
 
 
 class NoteChecker:
@@ -93,6 +101,8 @@ class NoteChecker:
         self.track = self.position = self.pitch = -1
         self.bar_length = tables.default_bar
         self.notes_played = 0
+        self.last_control = -1
+        self.filling = False  # after FILL_START: the bars of an infill
 
     @property
     def started(self) -> bool:
@@ -110,7 +120,13 @@ class NoteChecker:
         kind, value = self._kinds[token], self._values[token]
         program = self.programs[self.track] if 0 <= self.track < len(self.programs) else 0
         if kind == Kind.EOS:
-            return self.notes_played > 0
+            return self.notes_played > 0 and not self.filling
+        if kind == Kind.FILL_END:
+            return self.filling
+        if kind in (Kind.FILL, Kind.FILL_START):
+            return not self.filling
+        if kind in CONTROL_KINDS:
+            return not self.programs and tables.control_rank[token] > self.last_control
         if kind == Kind.PROGRAM:
             return len(self.programs) < tables.max_tracks
         if kind == Kind.BAR and self.phase == HEADER:
@@ -126,6 +142,31 @@ class NoteChecker:
         if kind == Kind.DURATION:
             return value <= tables.max_duration[program]
         return True
+
+    def allowed_mask(self) -> np.ndarray:
+        """:meth:`allowed` of every token at once: a boolean array over the vocabulary."""
+        tables = self.tables
+        kinds, values = tables.kinds, tables.values
+        program = self.programs[self.track] if 0 <= self.track < len(self.programs) else 0
+        mask = tables.phase_table[self.phase].copy()
+        mask[kinds == Kind.EOS] &= self.notes_played > 0 and not self.filling
+        mask[kinds == Kind.FILL_END] &= self.filling
+        mask[(kinds == Kind.FILL) | (kinds == Kind.FILL_START)] &= not self.filling
+        control = tables.control_rank >= 0
+        mask[control] &= (not self.programs) & (tables.control_rank[control] > self.last_control)
+        mask[kinds == Kind.PROGRAM] &= len(self.programs) < tables.max_tracks
+        if self.phase == HEADER:
+            mask[kinds == Kind.BAR] &= bool(self.programs)
+        track = kinds == Kind.TRACK
+        mask[track] &= (values[track] > self.track) & (values[track] < len(self.programs))
+        position = kinds == Kind.POSITION
+        mask[position] &= (values[position] > self.position) & (values[position] < self.bar_length)
+        mask[(kinds == Kind.PEDAL_ON) | (kinds == Kind.PEDAL_OFF)] &= program != DRUM_PROGRAM
+        pitch = kinds == Kind.PITCH
+        mask[pitch] &= values[pitch] > self.pitch
+        duration = kinds == Kind.DURATION
+        mask[duration] &= values[duration] <= tables.max_duration[program]
+        return mask
 
     def feed(self, token: int) -> None:
         """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed."""
@@ -146,6 +187,10 @@ class NoteChecker:
             self.pitch = value
         elif kind == Kind.DURATION:
             self.notes_played += 1
+        elif kind in CONTROL_KINDS:
+            self.last_control = int(self.tables.control_rank[token])
+        elif kind == Kind.FILL_START:
+            self.filling = True
         self.phase = int(self.tables.next_phase[token])
 
     def closing_tokens(self) -> list[int]:
@@ -157,7 +202,9 @@ class NoteChecker:
         if self.phase in (PITCH, VELOCITY):
             tokens.append(tokenizer.offset(Kind.DURATION))
             self.notes_played += 1
-        if self.notes_played and self.phase != ENDED:
+        if self.filling and self.phase != ENDED:
+            tokens.append(self.tables.fill_end_id)
+        elif self.notes_played and self.phase != ENDED:
             tokens.append(self.tables.eos_id)
         return tokens
 
@@ -182,6 +229,9 @@ class NoteMasker:
         for kind in (Kind.EOS, Kind.PROGRAM, Kind.TRACK, Kind.POSITION, Kind.PITCH, Kind.DURATION, Kind.BAR):
             setattr(self, f"is_{kind.name.lower()}", tf.constant(kinds == kind))
         self.is_pedal = tf.constant((kinds == Kind.PEDAL_ON) | (kinds == Kind.PEDAL_OFF))
+        self.is_fill_end = tf.constant(kinds == Kind.FILL_END)
+        self.is_fill = tf.constant((kinds == Kind.FILL) | (kinds == Kind.FILL_START))
+        self.control_rank = tf.constant(tables.control_rank.astype(np.int32))
         self.meter_length = tf.constant(tables.meter_length.astype(np.int32))
         self.max_duration = tf.constant(np.minimum(tables.max_duration, np.iinfo(np.int32).max).astype(np.int32))
         self.slots = max(1, tables.max_tracks)
@@ -195,6 +245,7 @@ class NoteMasker:
             "phase": zeros + START, "tracks": zeros, "track": zeros - 1, "position": zeros - 1, "pitch": zeros - 1,
             "bar_length": zeros + self.tables.default_bar, "bars": zeros, "notes_played": zeros, "elapsed": zeros,
             "programs": tf.zeros(tf.stack([batch_size, self.slots]), tf.int32), "ended": tf.cast(zeros, tf.bool),
+            "last_control": zeros - 1, "filling": tf.cast(zeros, tf.bool),
         }
 
     def allowed(self, state: dict) -> Any:
@@ -208,7 +259,12 @@ class NoteMasker:
 
         program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
         allowed = tf.gather(self.phase_table, state["phase"])
-        allowed &= ~self.is_eos | (column("notes_played") > 0)
+        filling = state["filling"][:, tf.newaxis]
+        allowed &= ~self.is_eos | ((column("notes_played") > 0) & ~filling)
+        allowed &= ~self.is_fill_end | filling
+        allowed &= ~self.is_fill | ~filling
+        control = self.control_rank[tf.newaxis, :] >= 0
+        allowed &= ~control | ((self.control_rank[tf.newaxis, :] > column("last_control")) & (column("tracks") == 0))
         allowed &= ~self.is_program | (column("tracks") < self.tables.max_tracks)
         header_bar = tf.equal(column("phase"), HEADER) & self.is_bar
         allowed &= ~header_bar | (column("tracks") > 0)
@@ -224,7 +280,7 @@ class NoteMasker:
         """``allowed`` without a BAR past ``bar_limit`` bars before any note: the last bar must play."""
         import tensorflow as tf
 
-        silent = (bar_limit >= 0) & (state["bars"] >= bar_limit) & (state["notes_played"] == 0)
+        silent = (bar_limit >= 0) & (state["bars"] >= bar_limit) & (state["notes_played"] == 0) & ~state["filling"]
         return allowed & ~(silent[:, tf.newaxis] & self.is_bar)
 
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
@@ -232,8 +288,8 @@ class NoteMasker:
         import tensorflow as tf
 
         over = (bar_limit >= 0) & (state["bars"] >= bar_limit) & tf.equal(tokens, self.tables.bar_id)
-        over &= state["notes_played"] > 0
-        return tf.where(over, self.tables.eos_id, tokens)
+        end = tf.where(state["filling"], self.tables.fill_end_id, self.tables.eos_id)
+        return tf.where(over & ((state["notes_played"] > 0) | state["filling"]), end, tokens)
 
     def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
         """The state after each sequence's next token ``tokens`` (int32 ``(batch,)``)."""
@@ -267,5 +323,8 @@ class NoteMasker:
             "notes_played": state["notes_played"] + tf.cast(is_kind(Kind.DURATION), tf.int32),
             "elapsed": state["elapsed"] + counted,
             "programs": programs,
-            "ended": state["ended"] | is_kind(Kind.EOS) | (is_kind(Kind.PAD) & (state["phase"] != START)),
+            "ended": state["ended"] | is_kind(Kind.EOS) | is_kind(Kind.FILL_END) | (is_kind(Kind.PAD) & (state["phase"] != START)),
+            "last_control": tf.where(tf.gather(self.control_rank, tokens) >= 0, tf.gather(self.control_rank, tokens),
+                                     state["last_control"]),
+            "filling": state["filling"] | is_kind(Kind.FILL_START),
         }

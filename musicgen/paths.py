@@ -15,6 +15,7 @@ DATA_DIR = REPO_ROOT / "data"
 BACH_MIDI_DIR = DATA_DIR / "midi" / "bach"
 CHECKPOINTS_DIR = REPO_ROOT / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "bach"
+BASE_CHECKPOINT = CHECKPOINTS_DIR / "base"  # the pretrained model: fine-tuning, steering, infill
 SENTIMENT_DATA_DIR = DATA_DIR / "sentiment"
 TRANSLATION_DATA_DIR = DATA_DIR / "translation"
 SENTIMENT_CHECKPOINT = CHECKPOINTS_DIR / "sentiment"

@@ -48,7 +48,8 @@ class Piece:
 
     ``time_signatures`` are ``(beat, numerator, denominator)`` and ``tempos`` ``(beat,
     quarter notes per minute)``, each sorted and starting at beat 0. ``pedals`` rows are
-    ``(beat, track, down)`` with ``down`` 1 for pedal down and 0 for pedal up.
+    ``(beat, track, down)`` with ``down`` 1 for pedal down and 0 for pedal up. ``style``
+    labels the piece for a model's STYLE control.
     """
 
     notes: np.ndarray = field(default_factory=lambda: _empty(5))
@@ -56,6 +57,7 @@ class Piece:
     time_signatures: tuple[tuple[float, int, int], ...] = ((0.0, 4, 4),)
     tempos: tuple[tuple[float, float], ...] = ((0.0, DEFAULT_TEMPO),)
     pedals: np.ndarray = field(default_factory=lambda: _empty(3))
+    style: str = ""  # the piece's style label: the top folder it was found in
 
     def __post_init__(self) -> None:
         self.notes = np.asarray(self.notes, np.float64).reshape(-1, 5)

@@ -14,6 +14,7 @@ folder calls for changed with them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -114,7 +115,7 @@ def prepare(
     if tokenizer_config is not None:
         config, choices, source = tokenizer_config, [], "given"
     else:
-        config, choices = choose_config(profile, options)
+        config, choices = choose_config(profile, options, old.tokenizer_config if old is not None else None)
         source = "auto"
     reuse = old is not None and old.tokenizer_config == config
     if not reuse and unchanged:  # another configuration: every file is encoded again
@@ -309,10 +310,12 @@ def _read_file(midi_dir: str, path: str) -> dict:
         record["reason"] = f"unexpected {type(error).__name__}: {error}"
         return record
     pieces = []
+    style = Path(path).parts[0] if len(Path(path).parts) > 1 else ""
     for entry in entries:
         if entry.piece is None:
             pieces.append({"key": entry.key, "reason": entry.error})
         else:
-            pieces.append({"key": entry.key, "piece": entry.piece, "stats": piece_stats(entry.piece).to_dict()})
+            piece = dataclasses.replace(entry.piece, style=style)
+            pieces.append({"key": entry.key, "piece": piece, "stats": piece_stats(piece).to_dict()})
     record["pieces"] = pieces
     return record

@@ -45,6 +45,7 @@ class PieceStats:
     key: int | None
     density: float
     longest: dict[str, float] = field(default_factory=dict)  # program -> longest note in beats
+    style: str = ""  # the top folder of the piece's file
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,6 +82,7 @@ def piece_stats(piece: Piece) -> PieceStats:
         key=analysis.piece_key(piece),
         density=analysis.note_density(piece),
         longest=longest,
+        style=piece.style,
     )
 
 
@@ -97,6 +99,9 @@ class FolderProfile:
     pedal_pieces: float  # share of pieces with sustain-pedal changes
     top_velocity_share: float  # share of notes with their piece's commonest velocity
     hours: float
+    styles: list[tuple[str, int]] = field(default_factory=list)  # (top folder, pieces), most first
+    densities: list[float] = field(default_factory=list)  # notes per bar at the thirds of the pieces
+    tempos: list[float] = field(default_factory=list)  # quarter notes per minute at the thirds
 
     @classmethod
     def of(cls, stats: list[PieceStats]) -> FolderProfile:
@@ -116,6 +121,9 @@ class FolderProfile:
             pedal_pieces=sum(item.pedal_changes > 0 for item in stats) / len(stats),
             top_velocity_share=sum(item.top_velocity_share * item.notes for item in stats) / weight,
             hours=sum(item.seconds for item in stats) / 3600.0,
+            styles=sorted(Counter(item.style for item in stats if item.style).items(), key=lambda p: (-p[1], p[0])),
+            densities=_thirds([item.density for item in stats]),
+            tempos=_thirds([item.tempo for item in stats]),
         )
 
     def lines(self) -> list[str]:
@@ -130,18 +138,32 @@ class FolderProfile:
             f"  timing: {self.on_grid:.0%} of onsets on a 1/12-beat grid "
             f"({'quantised' if self.on_grid >= PERFORMED_BELOW else 'performed'})",
             f"  sustain pedal: {self.pedal_pieces:.0%} of pieces; one velocity: {self.top_velocity_share:.0%} of notes",
+            f"  styles (top folders): {', '.join(f'{name} ({count})' for name, count in self.styles[:8]) or 'none'}"
+            f"{' and more' if len(self.styles) > 8 else ''}",
         ]
 
 
-def choose_config(profile: FolderProfile, given: dict[str, Any] | None = None) -> tuple[TokenizerConfig, list[str]]:
-    """The tokenizer configuration for a folder, and why; ``given`` options win over the choices."""
+def choose_config(profile: FolderProfile, given: dict[str, Any] | None = None,
+                  previous: TokenizerConfig | None = None) -> tuple[TokenizerConfig, list[str]]:
+    """The tokenizer configuration for a folder, and why; ``given`` options win over the choices.
+
+    With the ``previous`` configuration of the folder's cache, its DENSITY and TEMPO edges
+    are kept (a few new pieces barely move the thirds, and keeping them lets the cache
+    re-encode only the new files); ``--force`` chooses them again.
+    """
     given = dict(given or {})
+    kept = {}
+    if previous is not None:
+        kept = {name: getattr(previous, name) for name in ("density_edges", "tempo_edges", "keys") if name not in given}
     chosen: dict[str, Any] = {}
     reasons: list[str] = []
 
     def choose(name: str, value: Any, reason: str) -> None:
         if name in given:
             reasons.append(f"{name} {given[name]} (as given)")
+        elif name in kept:
+            chosen[name] = kept[name]
+            reasons.append(f"{name} {kept[name]} (kept from the cache; --force chooses again)")
         else:
             chosen[name] = value
             reasons.append(f"{name} {value} ({reason})")
@@ -157,10 +179,21 @@ def choose_config(profile: FolderProfile, given: dict[str, Any] | None = None) -
     one_velocity = profile.top_velocity_share >= ONE_VELOCITY
     choose("velocity_bins", 1 if one_velocity else TokenizerConfig.velocity_bins,
            f"{profile.top_velocity_share:.0%} of notes share their piece's velocity")
-    if performed and given.get("encoding", chosen.get("encoding")) == "events":
-        choose("max_shift_steps", TokenizerConfig.steps_per_second, "one second of time shift, as Performance RNN")
-    config = TokenizerConfig(**{**chosen, **given})
-    return config, reasons
+    if given.get("encoding", chosen.get("encoding")) == "events":
+        if performed:
+            choose("max_shift_steps", TokenizerConfig.steps_per_second, "one second of time shift, as Performance RNN")
+        return TokenizerConfig(**{**chosen, **given}), reasons
+    choose("keys", True, "a KEY control from each piece's Krumhansl-Schmuckler key")
+    density = tuple(sorted({round(value, 1) for value in profile.densities}))
+    density = density if len(density) == 2 else ()
+    choose("density_edges", density, "DENSITY thirds of the pieces' notes per bar" if density else
+           "too few pieces for DENSITY thirds")
+    tempo = tuple(sorted({round(value, 1) for value in profile.tempos}))
+    tempo = tempo if len(tempo) == 2 else ()
+    choose("tempo_edges", tempo, "TEMPO thirds of the pieces' tempi" if tempo else "one tempo: no TEMPO control")
+    styles = tuple(sorted(name for name, _ in profile.styles)) if len(profile.styles) >= 2 else ()
+    choose("styles", styles, f"{len(styles)} top folders as STYLE controls" if styles else "one folder: no STYLE")
+    return TokenizerConfig(**{**chosen, **given}), reasons
 
 
 @dataclass
@@ -244,6 +277,13 @@ class ModelProfile:
             if name:
                 names[index] = name
         return names
+
+
+def _thirds(values: list[float]) -> list[float]:
+    """The values at a third and two thirds of ``values`` (empty for fewer than three)."""
+    if len(values) < 3:
+        return []
+    return [float(np.quantile(values, 1 / 3)), float(np.quantile(values, 2 / 3))]
 
 
 def _note_lengths(stream: np.ndarray, tokenizer: Any, longest: dict[int, int]) -> None:

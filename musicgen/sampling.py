@@ -171,7 +171,8 @@ class Sampler:
         """The ``num`` most probable grammatical sequences found by beam search.
 
         Scores are summed log-probabilities (no length normalisation) of the grammar-masked,
-        renormalised distribution; ``num`` must not exceed ``beam_size``.
+        renormalised distribution; ``num`` must not exceed ``beam_size``. Fewer come back when
+        the grammar leaves fewer than ``num`` sequences of non-zero probability.
         """
         if not isinstance(beam_size, int) or beam_size < 1:
             raise ConfigError(f"--beam-size must be a positive integer, got {beam_size!r}")
@@ -189,7 +190,9 @@ class Sampler:
         steps = int(steps.numpy())
         tokens, parents, scores = tokens.numpy()[:steps], parents.numpy()[:steps], scores.numpy()
         rows = []
-        for beam in np.argsort(-scores, kind="stable")[:num]:
+        # Beams of probability zero (fewer grammatical continuations than beams) are no answer.
+        finite = [beam for beam in np.argsort(-scores, kind="stable") if np.isfinite(scores[beam])]
+        for beam in finite[:num]:
             path = []
             for t in range(len(tokens) - 1, -1, -1):  # follow the parents back to the start
                 path.append(tokens[t, beam])
@@ -218,6 +221,8 @@ class Sampler:
         if self.constraints is not None and self.constraints.allowed is not None:
             allowed &= np.asarray(self.constraints.allowed, bool)
         allowed[[self.tables.eos_id, self.tables.pad_id]] = True  # the grammar decides these
+        # Fill-in-the-middle markers are only ever given (musicgen.infill), never sampled.
+        allowed[np.isin(self.tables.kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END)])] = False
         if disallow_programs and self.tokenizer.config.encoding == "events":
             allowed[self.tables.kinds == Kind.PROGRAM] = False
         return allowed

@@ -45,6 +45,18 @@ class TrainConfig:
     augment: bool = option(True, "random transposition and time stretch of training windows")
     transpose_range: tuple[int, ...] = option((-3, 3), "transposition range in semitones, LOW,HIGH", metavar="LOW,HIGH")
     stretch_range: tuple[float, ...] = option((0.95, 1.05), "time-stretch factor range, LOW,HIGH", metavar="LOW,HIGH")
+    control_dropout: float = option(
+        0.5, "notes encoding: the chance each control token of a window is left out, so any may be unset",
+        metavar="P", absent=0.0,
+    )
+    shuffle_tracks: float = option(
+        0.25, "notes encoding: the share of windows whose tracks are put in a random order (for accompaniment)",
+        metavar="P", absent=0.0,
+    )
+    infill: float = option(
+        0.2, "notes encoding: the share of windows turned into fill-in-the-middle examples (for infill)",
+        metavar="P", absent=0.0,
+    )
     seed: int = option(0, "seed of the weights, the data order and the augmentation", metavar="N")
     steps_per_epoch: int | None = option(None, "cap on batches per epoch", metavar="N", default_text="all windows")
     max_minutes: float | None = option(
@@ -99,6 +111,9 @@ class TrainConfig:
             raise ConfigError(f"jit-compile must be auto, on or off, got {self.jit_compile!r}")
         if not 0 < self.lr_factor < 1:
             raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
+        for name in ("control_dropout", "shuffle_tracks", "infill"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name.replace('_', '-')} must be in [0, 1], got {getattr(self, name)}")
         for name in ("transpose_range", "stretch_range"):
             if len(getattr(self, name)) != 2:
                 raise ConfigError(f"{name.replace('_', '-')} needs two values LOW,HIGH, got {getattr(self, name)}")

@@ -312,8 +312,13 @@ def training_windows(config: TrainConfig, tokenizer: Any, streams: list) -> Any:
         from musicgen.augment import Augmentation
 
         augment = Augmentation(tokenizer, semitones=tuple(config.transpose_range), stretch=tuple(config.stretch_range))
+    editor = None
+    if tokenizer.config.encoding == "notes":
+        from musicgen.window_edits import WindowEditor
+
+        editor = WindowEditor(tokenizer, config.control_dropout, config.shuffle_tracks, config.infill)
     plan = windows.WindowPlan(streams, config.seq_len, config.batch_size, shuffle=True, seed=config.seed,
-                              augment=augment, tokenizer=tokenizer)
+                              augment=augment, tokenizer=tokenizer, editor=editor)
     if plan.batches == 0:
         raise DataError(
             f"the training split has {plan.plan.num_windows} windows of {config.seq_len} tokens, "

@@ -81,7 +81,8 @@ class WindowPlan:
     """
 
     def __init__(self, streams: Sequence[np.ndarray], seq_len: int, batch_size: int, shuffle: bool = True,
-                 seed: int = 0, augment: Any = None, drop_remainder: bool = True, tokenizer: Any = None) -> None:
+                 seed: int = 0, augment: Any = None, drop_remainder: bool = True, tokenizer: Any = None,
+                 editor: Any = None) -> None:
         _check_positive("seq_len", seq_len)
         _check_positive("batch_size", batch_size)
         if int(seed) != seed or seed < 0:
@@ -91,7 +92,7 @@ class WindowPlan:
         if tokenizer is not None and tokenizer.config.encoding == "notes":
             from musicgen.bar_windows import BarWindowPlan
 
-            self.plan = BarWindowPlan(streams, seq_len, tokenizer, shuffle, int(seed), augment)
+            self.plan = BarWindowPlan(streams, seq_len, tokenizer, shuffle, int(seed), augment, editor)
         else:
             self.plan = _EpochPlan(streams, seq_len, shuffle, int(seed), augment)
         self.batches = (self.plan.num_windows // batch_size if drop_remainder

@@ -83,6 +83,7 @@ def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer) -> Non
         for row, checker in enumerate(checkers):
             expected = np.array([checker.allowed(token) for token in range(tokenizer.vocab_size)])
             np.testing.assert_array_equal(mask[row], expected)
+            np.testing.assert_array_equal(checker.allowed_mask(), expected)
         probabilities = np.where(mask, weights, 0.0)
         tokens = np.array([rng.choice(tokenizer.vocab_size, p=p / p.sum()) for p in probabilities], np.int32)
     assert all(len(checker.programs) <= 3 for checker in checkers)

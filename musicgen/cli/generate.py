@@ -24,12 +24,15 @@ examples:
   musicgen generate --num 4 --bars 16 --temperature 0.9 --top-p 0.95 --seed 7
   musicgen generate --checkpoint checkpoints/mine --primer opening.mid --length 1024
   musicgen generate --temperature 0 --program 40 --tempo 90 --plot   (greedy, violin)
+  musicgen generate --checkpoint checkpoints/base --instruments piano,bass,drums --key "D minor" --density high
+  musicgen generate --checkpoint checkpoints/base --primer song.mid --primer-bars 8 --bars 8
 """
 
 GROUPS = {
     "length (tokens, or time converted through the grid and tempo)": ("length", "bars", "seconds"),
     "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size"),
-    "music": ("primer", "tempo", "program"),
+    "steering (models in the notes encoding with controls)": ("instruments", "key", "density", "style"),
+    "music": ("primer", "primer_bars", "tempo", "program"),
     "output": ("out_dir", "plot", "wav", "soundfont"),
 }
 

@@ -39,7 +39,7 @@ GROUPS = {
     "model": ("cell", "implementation", "units", "num_layers", "embedding_dim", "one_hot", "dropout"),
     "training": (
         "seq_len", "batch_size", "epochs", "steps_per_epoch", "learning_rate", "clipnorm", "augment",
-        "transpose_range", "stretch_range", "seed", "max_minutes", "early_stopping_patience", "lr_patience",
+        "transpose_range", "stretch_range", "control_dropout", "shuffle_tracks", "infill", "seed", "max_minutes", "early_stopping_patience", "lr_patience",
         "lr_factor", "min_learning_rate", "jit_compile", "deterministic",
     ),
     "devices": ("distribute", "cpu_replicas", "mixed_precision"),

@@ -47,7 +47,16 @@ class Kind(enum.IntEnum):
     POSITION = 13
     PITCH = 14
     DURATION = 15
+    STYLE = 16
+    KEY = 17
+    DENSITY = 18
+    TEMPO = 19
+    FILL = 20
+    FILL_START = 21
+    FILL_END = 22
 
+
+CONTROL_KINDS = (Kind.STYLE, Kind.KEY, Kind.DENSITY, Kind.TEMPO)  # in header order
 
 ENCODINGS = ("notes", "events")
 TIMINGS = ("beats", "seconds")
@@ -75,6 +84,20 @@ class TokenizerConfig:
     )
     max_tracks: int = options.option(16, "most tracks a piece keeps (notes encoding)", metavar="N", absent=16)
     bar_seconds: float = options.option(2.0, "length of a bar in seconds timing (notes encoding)", absent=2.0)
+    keys: bool = options.option(False, "a KEY token per piece, its Krumhansl-Schmuckler key (notes encoding)",
+                                absent=False)
+    density_edges: tuple[float, ...] = options.option(
+        (), "notes per bar that divide the DENSITY bins (notes encoding)", metavar="LOW,HIGH", absent=(),
+        default_text="none: no DENSITY token",
+    )
+    tempo_edges: tuple[float, ...] = options.option(
+        (), "quarter notes per minute that divide the TEMPO bins (notes encoding)", metavar="SLOW,FAST", absent=(),
+        default_text="none: no TEMPO token",
+    )
+    styles: tuple[str, ...] = options.option(
+        (), "style names, one STYLE token each: a piece's style is its top folder (notes encoding)",
+        metavar="NAME,NAME", absent=(), default_text="none: no STYLE token",
+    )
     max_shift_steps: int = options.option(48, "longest single time shift, in steps (events encoding)", metavar="N")
     velocity_bins: int = options.option(
         32, "velocity bins (1: every note the same, for scores)", metavar="N", auto=True
@@ -89,6 +112,8 @@ class TokenizerConfig:
     default_tempo: float = options.option(120.0, "tempo written when a piece gives none (quarter notes per minute)")
 
     def __post_init__(self) -> None:
+        for name in ("density_edges", "tempo_edges", "styles"):  # lists from JSON become tuples: hashable
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         checks = [
             (self.encoding in ENCODINGS, f"encoding must be one of {', '.join(ENCODINGS)}"),
             (self.timing in TIMINGS, f"timing must be one of {', '.join(TIMINGS)}"),
@@ -98,6 +123,9 @@ class TokenizerConfig:
             (1 <= self.max_tracks <= 64, "max_tracks must be in 1..64"),
             (0.25 <= self.bar_seconds <= 16 and self.bar_seconds * self.steps_per_second <= 2000,
              "bar_seconds must be in 0.25..16 with at most 2000 steps per bar"),
+            (list(self.density_edges) == sorted(set(self.density_edges)), "density_edges must increase"),
+            (list(self.tempo_edges) == sorted(set(self.tempo_edges)), "tempo_edges must increase"),
+            (len(set(self.styles)) == len(self.styles), "styles must be distinct"),
             (1 <= self.max_shift_steps <= 100_000, "max_shift_steps must be in 1..100000"),
             (1 <= self.velocity_bins <= 128, "velocity_bins must be in 1..128"),
             (0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127"),
@@ -320,7 +348,8 @@ class Tokenizer:
         if not 0 <= token_id < self.vocab_size:
             return f"INVALID({token_id})"
         kind = Kind(int(self.kinds[token_id]))
-        if kind in (Kind.PAD, Kind.BOS, Kind.EOS, Kind.BAR, Kind.PEDAL_ON, Kind.PEDAL_OFF):
+        if kind in (Kind.PAD, Kind.BOS, Kind.EOS, Kind.BAR, Kind.PEDAL_ON, Kind.PEDAL_OFF, Kind.FILL,
+                    Kind.FILL_START, Kind.FILL_END):
             return kind.name
         value = int(self.values[token_id])
         if kind == Kind.PROGRAM and value == DRUM_PROGRAM:

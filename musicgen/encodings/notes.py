@@ -6,7 +6,8 @@ are tokens, so a number of bars is exact, and the tracks stay tracks.
 
 A piece is::
 
-    BOS  PROGRAM(p_0) ... PROGRAM(p_n-1)            the header: track i plays program p_i
+    BOS  [STYLE(s)] [KEY(k)] [DENSITY(d)] [TEMPO(t)]  the controls, each when configured
+         PROGRAM(p_0) ... PROGRAM(p_n-1)            and the tracks: track i plays program p_i
     BAR  [TIME_SIGNATURE(s)]                         a bar (its meter, at the first bar and on a change)
       TRACK(i)  POSITION(q)  [PEDAL_OFF] [PEDAL_ON]  PITCH(p) VELOCITY(v) DURATION(d)  PITCH ...
                 POSITION(q') ...
@@ -20,7 +21,16 @@ A piece is::
   4/4, which keeps every onset exact but moves barlines); in seconds timing a bar is
   ``bar_seconds`` long and there are no TIME_SIGNATURE tokens. POSITION(q) is the onset's
   step within its bar.
-* Ids, in this order: PAD, BOS, EOS, BAR, TIME_SIGNATURE (one per entry of
+* Controls (for steering, see ``musicgen generate --key``): STYLE(s) names the piece's top
+  folder among ``styles``; KEY(k), ``k = tonic + 12 * minor``, is its Krumhansl-Schmuckler
+  key (``keys``); DENSITY(d) its bin of notes per bar between ``density_edges``; TEMPO(t)
+  its initial tempo's bin between ``tempo_edges``. Training drops each at random, so any of
+  them may be left out when sampling.
+* FILL, FILL_START and FILL_END write infilling examples (fill-in-the-middle): a piece with
+  ``TRACK(i) FILL`` where a track's part of a bar is missing, then FILL_START and the
+  missing bars (only their filled tracks), then FILL_END. Encoding a piece never writes them.
+* Ids, in this order: PAD, BOS, EOS, BAR, STYLE, KEY, DENSITY, TEMPO, FILL, FILL_START,
+  FILL_END, TIME_SIGNATURE (one per entry of
   :func:`time_signatures`; beats timing only), TRACK(0..max_tracks-1), POSITION(0..longest
   bar - 1), PROGRAM (0..127 when ``use_programs``, else 0; 128 for drums when
   ``use_drums``), PITCH(min_pitch..max_pitch), VELOCITY(0..velocity_bins-1),
@@ -55,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from musicgen.analysis import KEY_COUNT, key_name, note_density, piece_key
 from musicgen.encodings.base import Kind, Tokenizer
 from musicgen.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
 from musicgen.piece import Piece, Track
@@ -108,6 +119,11 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         pedal = [0] if c.pedal == "events" else []
         return [
             (Kind.PAD, [0]), (Kind.BOS, [0]), (Kind.EOS, [0]), (Kind.BAR, [0]),
+            (Kind.STYLE, np.arange(len(c.styles))),
+            (Kind.KEY, np.arange(KEY_COUNT) if c.keys else []),
+            (Kind.DENSITY, np.arange(len(c.density_edges) + 1) if c.density_edges else []),
+            (Kind.TEMPO, np.arange(len(c.tempo_edges) + 1) if c.tempo_edges else []),
+            (Kind.FILL, [0]), (Kind.FILL_START, [0]), (Kind.FILL_END, [0]),
             (Kind.TIME_SIGNATURE, np.arange(len(self.meters))),
             (Kind.TRACK, np.arange(c.max_tracks)),
             (Kind.POSITION, np.arange(longest_bar)),
@@ -124,11 +140,32 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         self._duration_offset = self.offset(Kind.DURATION)
 
     def token_name(self, token_id: int) -> str:
-        """Readable name; a time signature reads ``TIME_SIGNATURE(3/4)``."""
-        if 0 <= int(token_id) < self.vocab_size and self.kinds[int(token_id)] == Kind.TIME_SIGNATURE:
-            numerator, denominator = self.meters[int(self.values[int(token_id)])]
-            return f"TIME_SIGNATURE({numerator}/{denominator})"
+        """Readable name: ``TIME_SIGNATURE(3/4)``, ``KEY(D minor)``, ``STYLE(reels)``."""
+        if 0 <= int(token_id) < self.vocab_size:
+            kind, value = self.kinds[int(token_id)], int(self.values[int(token_id)])
+            if kind == Kind.TIME_SIGNATURE:
+                numerator, denominator = self.meters[value]
+                return f"TIME_SIGNATURE({numerator}/{denominator})"
+            if kind == Kind.KEY:
+                return f"KEY({key_name(value)})"
+            if kind == Kind.STYLE:
+                return f"STYLE({self.config.styles[value]})"
         return super().token_name(token_id)
+
+    def controls(self, piece: Piece) -> list[int]:
+        """The control tokens of ``piece``'s header, in order (STYLE, KEY, DENSITY, TEMPO)."""
+        c = self.config
+        ids = []
+        if piece.style and piece.style in c.styles:
+            ids.append(self.id_of(Kind.STYLE, c.styles.index(piece.style)))
+        key = piece_key(piece) if c.keys else None
+        if key is not None:
+            ids.append(self.id_of(Kind.KEY, key))
+        if c.density_edges and len(piece.notes):
+            ids.append(self.id_of(Kind.DENSITY, int(np.searchsorted(c.density_edges, note_density(piece), "right"))))
+        if c.tempo_edges:
+            ids.append(self.id_of(Kind.TEMPO, int(np.searchsorted(c.tempo_edges, piece.tempo, "right"))))
+        return ids
 
     def duration_id(self, steps: int) -> int:
         """The DURATION id of the table length nearest ``steps`` (half-way: the longer)."""
@@ -165,6 +202,7 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         end = np.where(np.append(same, False), np.minimum(end, np.append(start[1:], end[-1])), end)
         track, start, end, pitch, velocity = track[keep], start[keep], end[keep], pitch[keep], velocity[keep]
         durations = [self.duration_id(steps) for steps in (end - start).tolist()]
+        controls = self.controls(piece)
 
         bar_starts, meters = self._bars(piece, int(end.max()))
         bar = np.searchsorted(bar_starts, start, side="right") - 1
@@ -173,7 +211,7 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
                                               velocity.tolist(), durations, strict=True)]
         events += self._pedal_events(piece, track_of, bar_starts)
         events.sort()
-        return self._tokens(programs, bar_starts, meters, events)
+        return self._tokens(controls, programs, bar_starts, meters, events)
 
     def _tracks(self, piece: Piece) -> tuple[list[int], np.ndarray]:
         """The programs of the kept tracks in token order, and each source track's token track (-1: dropped)."""
@@ -226,8 +264,9 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
             events.append((bar, track, step - int(bar_starts[bar]), int(bool(down)), 0, 0, 0))
         return events
 
-    def _tokens(self, programs: list[int], bar_starts: np.ndarray, meters: list[int], events: list[tuple]) -> np.ndarray:
-        ids = [self.bos_id, *(self.id_of(Kind.PROGRAM, program) for program in programs)]
+    def _tokens(self, controls: list[int], programs: list[int], bar_starts: np.ndarray, meters: list[int],
+                events: list[tuple]) -> np.ndarray:
+        ids = [self.bos_id, *controls, *(self.id_of(Kind.PROGRAM, program) for program in programs)]
         bar_id, position_offset = self.id_of(Kind.BAR), self.offset(Kind.POSITION)
         track_offset, pitch_offset = self.offset(Kind.TRACK), self.offset(Kind.PITCH) - self.config.min_pitch
         velocity_offset = self.offset(Kind.VELOCITY)
@@ -307,6 +346,23 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         """The program of every track the tokens use (a track beyond the header plays the piano)."""
         used = max([t for *_, t in notes] + [t for _, t, _ in pedals] + [len(programs) - 1])
         return programs + [DEFAULT_PROGRAM] * (used + 1 - len(programs))
+
+    def bar_lines(self, ids: Any, tempo: float | None = None) -> list[float]:
+        """The bar lines of ``ids`` in beats, as :meth:`decode_piece` places them: each bar's start
+        and, last, the end of the last bar."""
+        tempo = self.config.default_tempo if tempo is None else tempo
+        scale, starts, bar_length = self.step_beats(tempo), [], self.bar_length(self.default_meter)
+        step = -1
+        for token in np.asarray(ids).reshape(-1).tolist():
+            kind = self.kinds[token] if 0 <= token < self.vocab_size else -1
+            if kind == Kind.BAR:
+                step = 0 if step < 0 else step + bar_length
+                starts.append(step * scale)
+            elif kind == Kind.TIME_SIGNATURE and step >= 0:
+                bar_length = self.bar_length(int(self.values[token]))
+            elif kind in (Kind.EOS, Kind.FILL_START):
+                break
+        return starts + [(step + bar_length) * scale] if step >= 0 else []
 
     def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
         """Notes ``(start_step, end_step, pitch, velocity, program)``; ``program`` replaces every pitched program."""

@@ -1,0 +1,38 @@
+"""``musicgen infill``: write bars of a file again, so that they join both sides."""
+
+from __future__ import annotations
+
+import argparse
+
+from musicgen.cli import add_verbose, editing
+
+DESCRIPTION = """\
+Write bars of FILE again with a model trained for infilling (the notes encoding; by
+default the shipped base model): the model sees the bars on both sides of the region and
+writes bars that join them. With --tracks only those tracks are written again and the
+others stay. Every note outside the region, and of the other tracks, is the file's own.
+
+examples:
+  musicgen infill song.mid --bars 9-12
+  musicgen infill song.mid --bars 9-12 --tracks bass --seed 3 --plot
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("infill", help="write bars of a file again (all tracks or some)",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_verbose(parser)
+    editing.add_common(parser)
+    parser.add_argument("--bars", required=True, metavar="FIRST-LAST", help="the bars to write again, e.g. 9-12")
+    parser.add_argument("--tracks", metavar="NAMES",
+                        help="only these tracks, by track name or instrument (default: every track)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from musicgen.infill import infill
+
+    loaded = editing.checkpoint(args)
+    seed = editing.seed(args)
+    result = infill(loaded, args.file, args.bars, args.tracks, args.temperature, args.top_k, args.top_p, seed)
+    return editing.write(args, loaded, result, "infill", seed)

@@ -1,0 +1,137 @@
+"""Steering a tiny trained model: controls move their attribute; infill, accompaniment and primers keep the given notes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from midi_factory import Track, make_pretty_midi
+
+from musicgen import analysis, midi_io
+from musicgen.cli import main
+from musicgen.errors import ConfigError
+from musicgen.piece import START, TRACK
+
+SCALE = [0, 2, 4, 5, 7, 9, 11, 12, 11, 9, 7, 5, 4, 2]
+
+
+def tune(tonic: int, dense: bool, bars: int = 8) -> pretty_midi.PrettyMIDI:
+    """A melody (flute) over a bass (electric bass) in the major key of ``tonic``, dense or sparse."""
+    step = 0.5 if dense else 2.0
+    melody = [(60 + tonic + SCALE[i % len(SCALE)], i * step, (i + 1) * step, 80) for i in range(int(bars * 4 / step))]
+    bass = [(36 + tonic + (0, 7, 5, 7)[i % 4], i * 4.0, i * 4.0 + 4.0, 80) for i in range(bars)]
+    return make_pretty_midi([Track(melody, program=73, name="Flute"), Track(bass, program=33, name="Bass")])
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("steering")
+    folder = root / "tunes"
+    folder.mkdir()
+    # Two-bar tunes: every window starts at a piece's first bar, where the controls decide most.
+    for index in range(48):
+        tune((0, 6)[index % 2], dense=index % 4 < 2, bars=2).write(str(folder / f"tune{index:02d}.mid"))
+    out = root / "model"
+    code = main(["train", str(folder), "--out", str(out), "--units", "64", "--layers", "1", "--embedding-dim", "32",
+                 "--seq-len", "96", "--batch-size", "8", "--epochs", "150", "--learning-rate", "0.01",
+                 "--dropout", "0", "--no-augment", "--patience", "150", "--lr-patience", "10",
+                 "--control-dropout", "0.2", "--quiet"])
+    assert code == 0
+    return out
+
+
+def generated(capsys, *arguments: str) -> list[Path]:
+    code = main(["generate", *arguments, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    generated.err = captured.err
+    return [Path(path) for path in json.loads(captured.out.strip().splitlines()[-1])["files"]]
+
+
+def test_key_and_density_controls_move_their_attribute(model_dir: Path, tmp_path: Path, capsys) -> None:
+    def figures(*controls: str) -> tuple[float, float]:
+        paths = generated(capsys, "--checkpoint", str(model_dir), "--num", "6", "--bars", "2", "--seed", "1",
+                          "--temperature", "0.8", "--out", str(tmp_path / "_".join(controls)), *controls)
+        pieces = [midi_io.read_piece(path) for path in paths]
+        in_c = np.mean([np.isin(p.notes[:, 2].astype(int) % 12, [0, 2, 4, 5, 7, 9, 11]).mean() for p in pieces])
+        density = np.mean([analysis.note_density(p) for p in pieces])
+        return float(in_c), float(density)
+
+    c_major, _ = figures("--key", "C major")
+    f_sharp, _ = figures("--key", "F# major")
+    assert c_major > f_sharp + 0.3
+    _, dense = figures("--density", "high")
+    _, sparse = figures("--density", "medium")  # the thirds of 3 and 9 notes a bar: 3 is "medium"
+    assert dense > 1.5 * sparse
+
+
+def test_instruments_are_the_header_and_errors_name_the_problem(model_dir: Path, tmp_path: Path, capsys) -> None:
+    paths = generated(capsys, "--checkpoint", str(model_dir), "--instruments", "flute", "--bars", "2", "--seed", "4",
+                      "--out", str(tmp_path))
+    assert [instrument.program for instrument in pretty_midi.PrettyMIDI(str(paths[0])).instruments] == [73]
+    for arguments, message in [
+        (["--instruments", "kazoo"], "unknown instrument 'kazoo'"),
+        (["--key", "H dorian"], "cannot read the key"),
+        (["--style", "reels"], "was trained without STYLE controls"),
+    ]:
+        assert main(["generate", "--checkpoint", str(model_dir), "--out", str(tmp_path), *arguments]) == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="events encoding, which has no controls"):
+        from musicgen.generation import generate
+
+        generate(key="C major", length=20)  # the shipped Bach model: the events encoding
+
+
+def test_infill_changes_only_the_chosen_bars_and_tracks(model_dir: Path, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "song.mid"
+    tune(0, dense=True, bars=8).write(str(source))
+    assert main(["infill", str(source), "--checkpoint", str(model_dir), "--bars", "3-4", "--tracks", "bass",
+                 "--seed", "2", "--out", str(tmp_path / "out"), "--json"]) == 0
+    written = Path(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["files"][0])
+    before, after = midi_io.read_piece(source), midi_io.read_piece(written)
+    assert [track.name for track in after.tracks] == ["Flute", "Bass"]
+    for track in (0, 1):
+        old = before.notes[before.notes[:, TRACK] == track]
+        new = after.notes[after.notes[:, TRACK] == track]
+        outside = (old[:, START] < 8.0) | (old[:, START] >= 16.0) if track == 1 else np.ones(len(old), bool)
+        kept = {tuple(row) for row in new.tolist()}
+        assert all(tuple(row) in kept for row in old[outside].tolist())
+        if track == 0:
+            assert len(new) == len(old)
+    with pytest.raises(SystemExit):
+        main(["infill", str(source), "--checkpoint", str(model_dir)])  # --bars is required
+    capsys.readouterr()
+    for arguments, message in [(["--bars", "1-8"], "covers the whole piece"), (["--bars", "7-9"], "outside the file"),
+                               (["--bars", "2", "--tracks", "cello"], "names no track of the file")]:
+        assert main(["infill", str(source), "--checkpoint", str(model_dir), "--out", str(tmp_path), *arguments]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_accompaniment_keeps_the_melody_and_adds_the_tracks(model_dir: Path, tmp_path: Path, capsys) -> None:
+    melody = tune(0, dense=True, bars=4)
+    melody.instruments = melody.instruments[:1]
+    source = tmp_path / "melody.mid"
+    melody.write(str(source))
+    assert main(["accompany", str(source), "--checkpoint", str(model_dir), "--instruments", "bass", "--seed", "5",
+                 "--out", str(tmp_path / "out")]) == 0
+    written = sorted((tmp_path / "out").glob("*.mid"))[0]
+    before, after = midi_io.read_piece(source), midi_io.read_piece(written)
+    assert [track.program for track in after.tracks] == [73, 33]
+    np.testing.assert_allclose(after.notes[after.notes[:, TRACK] == 0], before.notes)
+    assert np.any(after.notes[:, TRACK] == 1)
+
+
+def test_a_long_primer_is_kept_whole_and_continued_from_its_last_bars(model_dir: Path, tmp_path: Path, capsys) -> None:
+    source = tmp_path / "long.mid"
+    tune(6, dense=True, bars=40).write(str(source))
+    paths = generated(capsys, "--checkpoint", str(model_dir), "--primer", str(source), "--primer-bars", "2",
+                      "--bars", "2", "--seed", "3", "--length", "400", "--out", str(tmp_path / "out"))
+    assert "continuing from the primer's last 2 of 40 bars" in generated.err
+    before, after = midi_io.read_piece(source), midi_io.read_piece(paths[0])
+    original = {tuple(row) for row in before.notes.round(6).tolist()}
+    assert original <= {tuple(row) for row in after.notes.round(6).tolist()}
+    new = after.notes[after.notes[:, START] >= 160.0 - 1e-6]
+    assert len(new) > 0 and new[:, START].max() < 168.0  # two new bars of 4/4 after the primer's 40
