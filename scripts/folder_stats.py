@@ -15,6 +15,7 @@ pedal lifts or the same pitch is struck again).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -24,22 +25,38 @@ from pathlib import Path
 
 import numpy as np
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
 MIDI_SUFFIXES = (".mid", ".midi")
 GRID = 12  # onsets per beat
 
 
 def midi_files(folder: Path) -> list[Path]:
-    """The MIDI files under ``folder``, sorted."""
-    return sorted(path for path in folder.rglob("*") if path.suffix.lower() in MIDI_SUFFIXES)
+    """The MIDI and score files under ``folder``, sorted."""
+    from musicgen.scores import SCORE_SUFFIXES
+
+    suffixes = set(MIDI_SUFFIXES) | SCORE_SUFFIXES
+    return sorted(path for path in folder.rglob("*") if path.suffix.lower() in suffixes)
+
+
+def load_pieces(path: Path) -> list:
+    """``pretty_midi.PrettyMIDI`` of each piece of a file (a score file may hold many)."""
+    import pretty_midi
+
+    if path.suffix.lower() in MIDI_SUFFIXES:
+        sources = [path.read_bytes()]
+    else:
+        from musicgen.scores import read_score_pieces
+
+        sources = [piece.midi for piece in read_score_pieces(path) if piece.midi is not None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [pretty_midi.PrettyMIDI(io.BytesIO(data)) for data in sources]
 
 
 def load(path: Path):
-    """``pretty_midi.PrettyMIDI`` of a file, its warnings silenced."""
-    import pretty_midi
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return pretty_midi.PrettyMIDI(str(path))
+    """The first piece of a file as ``pretty_midi.PrettyMIDI``."""
+    return load_pieces(path)[0]
 
 
 def pedal_intervals(instrument, end: float) -> list[tuple[float, float]]:
@@ -78,9 +95,8 @@ def sustained_ends(instrument, end: float) -> list[float]:
     return ends
 
 
-def file_stats(path: Path) -> dict:
-    """The measures of one file (see the module docstring)."""
-    pm = load(path)
+def piece_stats(pm) -> dict:
+    """The measures of one piece (see the module docstring)."""
     end = pm.get_end_time()
     instruments = [instrument for instrument in pm.instruments if instrument.notes]
     notes = [(instrument, note) for instrument in instruments for note in instrument.notes]
@@ -118,7 +134,7 @@ def folder_stats(folder: Path) -> dict:
     import pretty_midi
 
     files = midi_files(folder)
-    per_file = [file_stats(path) for path in files]
+    per_file = [piece_stats(pm) for path in files for pm in load_pieces(path)]
     lengths = [value for stats in per_file for value in stats["lengths_seconds"]]
     length_beats = [value for stats in per_file for value in stats["lengths_beats"]]
     notes = sum(stats["notes"] for stats in per_file)
@@ -142,10 +158,11 @@ def folder_stats(folder: Path) -> dict:
     return {
         "folder": str(folder),
         "files": len(files),
+        "pieces": len(per_file),
         "notes": notes,
         "minutes": round(seconds / 60.0, 1),
         "tracks_per_piece": {"min": min(tracks), "median": statistics.median(tracks), "max": max(tracks)} if tracks else {},
-        "instruments": dict(programs.most_common()),
+        "pieces_per_instrument": dict(programs.most_common()),
         "drum_share": round(sum(stats["drum_notes"] for stats in per_file) / max(1, notes), 3),
         "note_seconds": quantiles(lengths),
         "note_beats": quantiles(length_beats),
