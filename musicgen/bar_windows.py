@@ -67,6 +67,7 @@ class BarWindowPlan:
         if not self.pieces:
             raise DataError("no pieces to draw windows from (is the split empty?)")
         self.counts = np.array(self.counts, np.int64)
+        self._drawn: dict[int, np.ndarray] = {}
         self.num_windows = int(self.counts.sum())
         self.table = None
         if augment is not None and (low, high) != (0, 0):
@@ -82,7 +83,18 @@ class BarWindowPlan:
                 self.table[shift] = table.astype(np.int32)
 
     def draw(self, epoch: Any) -> np.ndarray:
-        """The epoch's windows, ``(windows, seq_len + 1)`` int32, in training order."""
+        """The epoch's windows, ``(windows, seq_len + 1)`` int32, in training order.
+
+        The last two epochs drawn are kept: a run's rounds of updates cross epoch
+        boundaries, and each round asks again for the epoch it starts in.
+        """
+        epoch = int(epoch)
+        if epoch not in self._drawn:
+            self._drawn = {**{key: value for key, value in self._drawn.items() if key == epoch - 1},
+                           epoch: self._draw(epoch)}
+        return self._drawn[epoch]
+
+    def _draw(self, epoch: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, int(epoch)])
         windows = np.full((self.num_windows, self.width), self.pad_id, np.int32)
         row = 0

@@ -1,8 +1,10 @@
 """The Keras callbacks of a training run (:mod:`musicgen.training`).
 
-``EpochProgress`` draws one tqdm bar per epoch on stderr (loss, perplexity, accuracy,
-gradient norm, tokens/s); ``TimeBudget`` stops training mid-epoch once a wall-clock
-deadline passes. The per-epoch log files are :mod:`musicgen.history`'s.
+A run calls ``fit`` once per stretch of updates between two validations (a round).
+``RoundProgress`` draws one tqdm bar per round on stderr (loss, perplexity, accuracy,
+gradient norm, tokens/s); ``TimeBudget`` stops training mid-round once a wall-clock
+deadline passes; ``StepLearningRate`` sets the learning rate of every update (the
+warm-up). The log files are :mod:`musicgen.history`'s.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import keras
 from musicgen.evaluation import perplexity
 
 
-class EpochProgress(keras.callbacks.Callback):
-    """A tqdm progress bar per epoch with loss, perplexity, accuracy, gradient norm, tokens/s."""
+class RoundProgress(keras.callbacks.Callback):
+    """A tqdm progress bar per round with loss, perplexity, accuracy, gradient norm, tokens/s."""
 
-    def __init__(self, epochs: int, steps: int, tokens_per_step: int, enabled: bool = True):
+    def __init__(self, budget: int, tokens_per_step: int, enabled: bool = True):
         super().__init__()
-        self.epochs = epochs
-        self.steps = steps
+        self.budget = budget
+        self.first_update = 0
+        self.steps = 0
         self.tokens_per_step = tokens_per_step
         self.enabled = enabled
         self.bar: Any = None
@@ -35,7 +38,7 @@ class EpochProgress(keras.callbacks.Callback):
         self.started = time.perf_counter()
         self.steps_done = 0
         self.bar = tqdm(
-            total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="step",
+            total=self.steps, desc=f"updates {self.first_update:,}+ of {self.budget:,}", unit="step",
             file=sys.stderr, disable=not self.enabled, leave=False, dynamic_ncols=True,
         )
 
@@ -90,3 +93,23 @@ class TimeBudget(keras.callbacks.Callback):
         if self.deadline is not None and time.monotonic() >= self.deadline:
             self.stopped = True
             self.model.stop_training = True
+
+
+class StepLearningRate(keras.callbacks.Callback):
+    """Set the optimizer's learning rate before each update to ``rate(update)``.
+
+    ``first_update`` is the global count of the round's first batch, so the rule sees
+    the run's update count, not the round's.
+    """
+
+    def __init__(self, rate: Any, first_update: int = 0):
+        super().__init__()
+        self.rate = rate
+        self.first_update = first_update
+        self.current: float | None = None
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        value = float(self.rate(self.first_update + batch))
+        if value != self.current:
+            self.model.optimizer.learning_rate.assign(value)
+            self.current = value

@@ -21,6 +21,7 @@ written last, so a crash or ``kill -9`` at any moment leaves a loadable director
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import os
@@ -174,8 +175,12 @@ def load_last_model(directory: str | os.PathLike) -> Any:
     return load_model_file(_require(directory, LAST_FILE), compile=True)
 
 
-def load_checkpoint(directory: str | os.PathLike, compile: bool = False) -> Checkpoint:
-    """Load a checkpoint directory; anything missing or damaged is a ``CheckpointError``."""
+def load_checkpoint(directory: str | os.PathLike, compile: bool = False, implementation: str = "auto") -> Checkpoint:
+    """Load a checkpoint directory; anything missing or damaged is a ``CheckpointError``.
+
+    The model runs on ``implementation``'s recurrent layers (``"auto"``: Keras's, for
+    cuDNN, on a GPU and musicgen's fused layer on a CPU), whichever it was saved with.
+    """
     directory = _check_directory(directory)
     for name in REQUIRED_FILES:
         _require(directory, name)
@@ -188,7 +193,19 @@ def load_checkpoint(directory: str | os.PathLike, compile: bool = False) -> Chec
             f"{directory}: the model has {vocab_size} outputs but the tokenizer has "
             f"{tokenizer.vocab_size} tokens; the checkpoint mixes files from different runs"
         )
+    if not compile:
+        model = _on_implementation(model, train_config, implementation)
     return Checkpoint(model, tokenizer, train_config, state, directory, split, read_profile(directory))
+
+
+def _on_implementation(model: Any, train_config: TrainConfig, implementation: str) -> Any:
+    from musicgen import models, recipe
+
+    wanted = recipe.implementation(dataclasses.replace(train_config, implementation=implementation))
+    try:
+        return models.with_implementation(model, wanted, train_config)
+    except (ConfigError, ValueError):
+        return model  # not a musicgen language model (no recurrent layers, or another layout)
 
 
 def check_output(out_dir: str | os.PathLike, resume: bool, overwrite: bool) -> None:

@@ -26,3 +26,7 @@ class CheckpointError(MusicgenError):
 
 class ConfigError(MusicgenError):
     """An option or configuration value is out of range or inconsistent."""
+
+
+class DiskFullError(MusicgenError):
+    """A write ran out of space; the file it would have replaced is intact."""

@@ -90,7 +90,7 @@ def evaluate(
         result["ratio"] = nll / result["ngram_nll"]
     if samples:
         result["samples"] = sample_figures(loaded, pieces, samples, sample_length, temperature, seed,
-                                           baseline.model if baseline else None, progress)
+                                           baseline.model if baseline else None, progress, training=streams["train"])
     return result
 
 
@@ -188,9 +188,14 @@ def fit_baseline(streams: dict[str, list[np.ndarray]], vocab_size: int, orders: 
 
 
 def sample_figures(checkpoint: Any, reference: list[np.ndarray], samples: int, length: int | None,
-                   temperature: float, seed: int, ngram_model: Any = None, progress: bool = False) -> dict:
-    """Musical figures of model (and n-gram) samples and of the reference pieces."""
-    from musicgen import metrics
+                   temperature: float, seed: int, ngram_model: Any = None, progress: bool = False,
+                   training: list[np.ndarray] | None = None) -> dict:
+    """Musical figures of model (and n-gram) samples and of the reference pieces.
+
+    With ``training`` pieces, also the copy check (:mod:`musicgen.copying`) of the samples
+    and, for comparison, of the held-out reference pieces.
+    """
+    from musicgen import copying, metrics
 
     tokenizer = checkpoint.tokenizer
     if length is None:
@@ -212,6 +217,10 @@ def sample_figures(checkpoint: Any, reference: list[np.ndarray], samples: int, l
         figures["ngram"] = metrics.compare_sets([metrics.notes_from_tokens(r, tokenizer) for r in drawn],
                                                 reference_notes)
     figures["reference"] = metrics.compare_sets(reference_notes, reference_notes)
+    if training:
+        _say(progress, f"checking the samples for copies of the {len(training)} training pieces")
+        figures["model"].update(copying.copy_figures(list(rows), training, tokenizer))
+        figures["reference"].update(copying.copy_figures(reference, training, tokenizer))
     return figures
 
 
@@ -239,6 +248,21 @@ def format_report(result: dict[str, Any]) -> str:
         model = result["samples"]["model"]
         lines.append(f"  the grammar and the data's constraints removed {model['masked_mass_mean']:.2%} of the "
                      f"probability per sampled step on average, {model['masked_mass_max']:.2%} at most")
+        if "longest_shared_notes_max" in model:
+            reference = result["samples"]["reference"]
+            lines.append("copy check against the training pieces (samples; held-out pieces for comparison):")
+            lines.append(
+                f"  longest run of notes shared with a training piece: mean {model['longest_shared_notes_mean']:.1f}, "
+                f"most {model['longest_shared_notes_max']} (held out: {reference['longest_shared_notes_mean']:.1f}, "
+                f"{reference['longest_shared_notes_max']})")
+            lines.append(
+                f"  longest run of bars shared: mean {model['longest_shared_bars_mean']:.1f}, most "
+                f"{model['longest_shared_bars_max']} (held out: {reference['longest_shared_bars_mean']:.1f}, "
+                f"{reference['longest_shared_bars_max']})")
+            lines.append(
+                f"  8-note pitch n-grams found in the training data: {model['pitch_8grams_in_training']:.0%}, "
+                f"interval n-grams: {model['interval_8grams_in_training']:.0%} (held out: "
+                f"{reference['pitch_8grams_in_training']:.0%}, {reference['interval_8grams_in_training']:.0%})")
         if "instruments_per_piece" in model:
             lines.append(
                 f"  instruments per sampled piece {model['instruments_per_piece']:.1f} (at most "

@@ -9,13 +9,17 @@ old file or the new one, never a torn one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from musicgen.errors import DiskFullError
 
 
 def _current_umask() -> int:
@@ -47,6 +51,10 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         _fsync_path(temporary)
         os.replace(temporary, target)
         _fsync_path(target.parent)
+    except Exception as error:
+        if is_disk_full(error):
+            raise disk_full_error(target, temporary) from error
+        raise
     finally:
         if temporary.exists():
             temporary.unlink()
@@ -81,6 +89,37 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, is "no space left on device" (or a quota)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def disk_full_error(target: Path, partial: Path | None = None) -> DiskFullError:
+    """The one-line report of a write to ``target`` that filled the disk."""
+    written = partial.stat().st_size if partial is not None and partial.exists() else 0
+    previous = target.stat().st_size if target.exists() else 0
+    free = shutil.disk_usage(target.parent).free if target.parent.exists() else 0
+    needed = max(written, previous)
+    kept = f"the previous {target.name} is intact" if target.exists() else "no file was replaced"
+    return DiskFullError(
+        f"no space left on the device for {target}: it needs at least {_megabytes(needed)}"
+        f"{' (the previous one was that size)' if previous >= written and previous else ''}, "
+        f"{_megabytes(free)} are free; {kept}"
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
 def _fsync_path(path: Path) -> None:

@@ -1,6 +1,7 @@
-"""The per-epoch record of a training run: ``history.csv`` and TensorBoard scalars.
+"""The per-validation record of a training run: ``history.csv`` and TensorBoard scalars.
 
-``history.csv`` holds one row per epoch (:data:`HISTORY_COLUMNS`), rewritten atomically
+``history.csv`` holds one row per validation (:data:`HISTORY_COLUMNS`; ``updates`` is the
+optimizer steps so far, ``epoch`` the passes over the training windows), rewritten atomically
 after each; the same figures go to TensorBoard event files in ``tensorboard/``. Both
 names are :mod:`musicgen.checkpoint`'s.
 """
@@ -17,13 +18,13 @@ from musicgen import fileio
 from musicgen.checkpoint import HISTORY_FILE, TENSORBOARD_DIR
 
 HISTORY_COLUMNS = (
-    "epoch", "loss", "perplexity", "accuracy", "gradient_norm", "val_loss", "val_perplexity",
+    "updates", "epoch", "loss", "perplexity", "accuracy", "gradient_norm", "val_loss", "val_perplexity",
     "val_accuracy", "learning_rate", "tokens_per_second", "seconds",
 )
 
 
 class HistoryLog:
-    """``history.csv`` (one row per epoch, rewritten atomically) and TensorBoard scalars."""
+    """``history.csv`` (one row per validation, rewritten atomically) and TensorBoard scalars."""
 
     def __init__(self, directory: str | Path, rows: list[dict] | None = None):
         self.directory = Path(directory)
@@ -42,8 +43,8 @@ class HistoryLog:
             ]
 
     def append(self, row: dict[str, Any]) -> None:
-        """Record one epoch: rewrite the CSV atomically and write the scalars."""
-        self.rows = [r for r in self.rows if int(r["epoch"]) < int(row["epoch"])] + [row]
+        """Record one validation: rewrite the CSV atomically and write the scalars."""
+        self.rows = [r for r in self.rows if int(r["updates"]) < int(row["updates"])] + [row]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -63,7 +64,7 @@ class HistoryLog:
         metadata.plugin_data.plugin_name = "scalars"
         metadata.data_class = summary_pb2.DATA_CLASS_SCALAR
         serialized = metadata.SerializeToString()
-        with self._writer.as_default(step=int(row["epoch"])):
+        with self._writer.as_default(step=int(row["updates"])):
             for name in HISTORY_COLUMNS[1:]:
                 value = row.get(name)
                 if value is not None and not (isinstance(value, float) and math.isnan(value)):

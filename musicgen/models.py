@@ -13,6 +13,7 @@ order, so a model of one kind loads the weights of the other.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import keras
 from keras import layers
@@ -150,3 +151,30 @@ def build_language_model(
             hidden = layers.Dropout(dropout, name=f"dropout_{index}")(hidden)
     logits = layers.Dense(vocab_size, dtype="float32", name="logits")(hidden)
     return keras.Model(tokens, logits, name=name or f"{cell}_language_model")
+
+
+def implementation_of(model: keras.Model) -> str:
+    """``"custom"`` when the model's recurrent layers are musicgen's, ``"keras"`` when they are Keras's."""
+    kinds = {"custom" if isinstance(layer, Recurrent) else "keras"
+             for layer in model.layers if isinstance(layer, (Recurrent, layers.RNN))}
+    if len(kinds) != 1:
+        raise ConfigError(f"model {model.name} has {'no' if not kinds else 'mixed'} recurrent layers")
+    return kinds.pop()
+
+
+def with_implementation(model: keras.Model, implementation: str, config: Any) -> keras.Model:
+    """``model`` with its recurrent layers run by ``implementation``, weights unchanged.
+
+    Both implementations hold the same weights in the same order, so a model trained
+    with cuDNN on a GPU runs through the fused layer on a CPU and the other way round.
+    ``config`` gives the architecture (a :class:`~musicgen.train_config.TrainConfig`).
+    """
+    if implementation_of(model) == implementation:
+        return model
+    rebuilt = build_language_model(
+        int(model.outputs[0].shape[-1]), cell=config.cell, units=config.units, num_layers=config.num_layers,
+        embedding_dim=config.embedding_dim, dropout=config.dropout or 0.0, implementation=implementation,
+        one_hot=config.one_hot, name=model.name,
+    )
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt

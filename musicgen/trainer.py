@@ -81,8 +81,14 @@ def masked_accuracy_class() -> type:
     return MaskedAccuracy
 
 
-def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_worker: bool = False) -> tuple[Any, Any]:
-    """The language model (compiled, owning the optimizer) and its ``fit`` wrapper."""
+def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_worker: bool = False,
+                  base_model: Any = None) -> tuple[Any, Any]:
+    """The language model (compiled, owning the optimizer) and its ``fit`` wrapper.
+
+    ``resume_from`` continues a checkpoint's ``last.keras`` (weights and optimizer state,
+    moved to ``config.implementation`` if it was saved with the other one); ``base_model``
+    starts from a trained model's weights with a fresh optimizer (fine-tuning).
+    """
     import keras
 
     from musicgen import models
@@ -90,15 +96,16 @@ def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_
     # PAD pads the end of a short window (notes encoding); it is never a target.
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
     if resume_from is not None:
-        model = ckpt.load_last_model(resume_from)
+        model = _moved(ckpt.load_last_model(resume_from), config, loss)
     else:
         model = models.build_language_model(
             vocab_size, cell=config.cell, units=config.units, num_layers=config.num_layers,
             embedding_dim=config.embedding_dim, dropout=config.dropout,
             implementation=config.implementation, one_hot=config.one_hot,
         )
-        clip = config.clipnorm if config.clipnorm else None
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, global_clipnorm=clip), loss=loss)
+        if base_model is not None:
+            model.set_weights(base_model.get_weights())
+        model.compile(optimizer=_adam(config), loss=loss)
     trainer = trainer_class()(model, name="trainer")
     trainer.multi_worker = multi_worker
     jit = {"auto": "auto", "on": True, "off": False}[config.jit_compile]
@@ -107,3 +114,27 @@ def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_
         metrics=[masked_accuracy_class()(PAD_ID, name="accuracy")],
     )
     return model, trainer
+
+
+def _adam(config: Any) -> Any:
+    import keras
+
+    return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm or None)
+
+
+def _moved(model: Any, config: Any, loss: Any) -> Any:
+    """A compiled model with ``config.implementation``'s layers, its weights and optimizer state kept."""
+    from musicgen import models
+
+    rebuilt = models.with_implementation(model, config.implementation, config)
+    if rebuilt is model:
+        return model
+    optimizer = type(model.optimizer).from_config(model.optimizer.get_config())
+    rebuilt.compile(optimizer=optimizer, loss=loss)
+    optimizer.build(rebuilt.trainable_variables)
+    sources, targets = model.optimizer.variables, optimizer.variables
+    if [tuple(v.shape) for v in sources] != [tuple(v.shape) for v in targets]:
+        raise ckpt.CheckpointError("the optimizer state of last.keras does not match the model; resume is impossible")
+    for source, target in zip(sources, targets, strict=True):
+        target.assign(source)
+    return rebuilt

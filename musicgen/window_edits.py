@@ -50,6 +50,7 @@ class WindowEditor:
                                                      (Kind.FILL, Kind.FILL_START, Kind.FILL_END))
         self.bos_id, self.eos_id = tokenizer.bos_id, tokenizer.eos_id
         self.control_dropout, self.shuffle_tracks, self.infill = control_dropout, shuffle_tracks, infill
+        self._is_control = np.isin(self.kinds, [int(kind) for kind in CONTROL_KINDS])  # per token id
 
     @property
     def active(self) -> bool:
@@ -57,23 +58,26 @@ class WindowEditor:
 
     def parse(self, tokens: np.ndarray) -> tuple[list[int], list[int], list[Bar]]:
         """``(controls, programs, bars)`` of a window (its last bar may be cut short)."""
+        tokens = np.asarray(tokens)
         kinds = self.kinds[tokens]
-        controls = [int(t) for t, kind in zip(tokens, kinds, strict=True) if kind in CONTROL_KINDS]
-        programs = [int(t) for t, kind in zip(tokens, kinds, strict=True) if kind == Kind.PROGRAM]
+        controls = tokens[self._is_control[tokens]].tolist()
+        programs = tokens[kinds == Kind.PROGRAM].tolist()
+        kept = (kinds != Kind.EOS) & (kinds != Kind.PAD)
+        tokens, kinds = tokens[kept], kinds[kept]
+        starts = np.flatnonzero(kinds == Kind.BAR)
+        is_track = kinds == Kind.TRACK
+        tracks = np.flatnonzero(is_track)
         bars: list[Bar] = []
-        for token, kind in zip(tokens.tolist(), kinds.tolist(), strict=True):
-            if kind in (Kind.EOS, Kind.PAD):
-                continue
-            if kind == Kind.BAR:
-                bars.append(Bar([token]))
-            elif not bars:
-                continue
-            elif kind == Kind.TIME_SIGNATURE and not bars[-1].parts:
-                bars[-1].opening.append(token)
-            elif kind == Kind.TRACK:
-                bars[-1].parts.append((int(self.values[token]), []))
-            elif bars[-1].parts:
-                bars[-1].parts[-1][1].append(token)
+        for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(tokens)], strict=True):
+            inside = tracks[(tracks > start) & (tracks < end)].tolist()
+            opening_end = inside[0] if inside else end
+            opening = [int(tokens[start])] + [int(t) for t, kind in zip(tokens[start + 1:opening_end],
+                                                                        kinds[start + 1:opening_end], strict=True)
+                                              if kind == Kind.TIME_SIGNATURE]
+            bar = Bar(opening)
+            for position, following in zip(inside, [*inside[1:], end][:len(inside)], strict=True):
+                bar.parts.append((int(self.values[tokens[position]]), tokens[position + 1:following].tolist()))
+            bars.append(bar)
         return controls, programs, bars
 
     def write(self, controls: list[int], programs: list[int], bars: list[Bar], ending: list[int]) -> list[int]:
@@ -88,14 +92,22 @@ class WindowEditor:
 
     def edit(self, window: np.ndarray, rng: np.random.Generator, width: int) -> np.ndarray:
         """The window edited (at most ``width`` tokens; the rest of the row is PAD)."""
+        kinds = self.kinds[window]
+        is_control = self._is_control[window]
+        drop = is_control & (rng.random(len(window)) < self.control_dropout)
+        shuffle = rng.random() < self.shuffle_tracks and np.count_nonzero(kinds == Kind.PROGRAM) > 1
+        fill = rng.random() < self.infill
+        if not (shuffle or fill):  # the common case: only controls left out, no parse needed
+            return window[~drop] if drop.any() else window
         controls, programs, bars = self.parse(window)
         if not bars:
             return window
         ended = int(window[-1]) == self.eos_id
-        controls = [token for token in controls if rng.random() >= self.control_dropout]
-        if len(programs) > 1 and rng.random() < self.shuffle_tracks:
+        dropped = set(window[drop].tolist())
+        controls = [token for token in controls if token not in dropped]
+        if shuffle:
             programs, bars = self._shuffle(programs, bars, rng)
-        if rng.random() < self.infill:
+        if fill:
             example = self._fill_in_the_middle(controls, programs, bars if ended else bars[:-1], rng, width)
             if example is not None:
                 return np.asarray(example, np.int32)

@@ -21,7 +21,8 @@ def write_checkpoint(
     """A complete checkpoint directory: metadata, ``model.keras`` (and ``last.keras``), state last."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_metadata(directory, tokenizer, train_config or TrainConfig(), split)
+    # An empty record reads as a complete one (every option at its recorded default).
+    checkpoint.write_metadata(directory, tokenizer, train_config or TrainConfig.from_dict({}), split)
     checkpoint.save_model_file(model, directory / checkpoint.MODEL_FILE)
     if last_model is not None:
         checkpoint.save_model_file(last_model, directory / checkpoint.LAST_FILE)

@@ -36,8 +36,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tune((0, 6)[index % 2], dense=index % 4 < 2, bars=2).write(str(folder / f"tune{index:02d}.mid"))
     out = root / "model"
     code = main(["train", str(folder), "--out", str(out), "--units", "64", "--layers", "1", "--embedding-dim", "32",
-                 "--seq-len", "96", "--batch-size", "8", "--epochs", "150", "--learning-rate", "0.01",
-                 "--dropout", "0", "--no-augment", "--patience", "150", "--lr-patience", "10",
+                 "--seq-len", "96", "--batch-size", "8", "--max-updates", "900", "--learning-rate", "0.01",
+                 "--dropout", "0", "--no-augment", "--eval-every", "30", "--patience", "900", "--lr-patience", "60",
                  "--control-dropout", "0.2", "--quiet"])
     assert code == 0
     return out

@@ -22,12 +22,13 @@ from musicgen.fileio import sha256_file
 from musicgen.training import TrainConfig, train
 
 TINY = TrainConfig(
-    units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, epochs=3,
-    learning_rate=1e-2, seed=3,
+    units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, max_updates=6, eval_every=2,
+    warmup_updates=2, learning_rate=1e-2, seed=3, transpose_range=(-3, 3),
 )
 TINY_FLAGS = [
     "--units", "16", "--layers", "1", "--embedding-dim", "8", "--dropout", "0", "--seq-len", "32",
-    "--batch-size", "4", "--epochs", "3", "--learning-rate", "0.01", "--seed", "3",
+    "--batch-size", "4", "--max-updates", "6", "--eval-every", "2", "--warmup-updates", "2",
+    "--learning-rate", "0.01", "--seed", "3", "--transpose-range=-3,3",
 ]
 
 
@@ -74,20 +75,22 @@ def _environment(workspace: Path) -> dict[str, str]:
 def test_validation_loss_falls_and_directory_describes_itself(trained, workspace: Path) -> None:
     directory = workspace / "reference"
     history = trained.history
-    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert [row["updates"] for row in history] == [2, 4, 6]
     assert history[-1]["val_loss"] < history[0]["val_loss"]
-    assert trained.stopped == "completed" and trained.epochs_completed == 3
+    assert trained.stopped == "completed" and trained.updates == 6
     assert all(np.isfinite(row["gradient_norm"]) and row["gradient_norm"] > 0 for row in history)
     for name in (*checkpoint.REQUIRED_FILES, checkpoint.LAST_FILE, checkpoint.HISTORY_FILE):
         assert (directory / name).is_file(), name
     assert any((directory / checkpoint.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
     lines = (directory / checkpoint.HISTORY_FILE).read_text().splitlines()
-    assert lines[0].startswith("epoch,loss,perplexity,accuracy,gradient_norm,val_loss")
+    assert lines[0].startswith("updates,epoch,loss,perplexity,accuracy,gradient_norm,val_loss")
     assert len(lines) == 4
     loaded = checkpoint.load_checkpoint(directory)
-    assert loaded.state["epoch"] == 3
+    assert loaded.state["updates"] == 6
     assert loaded.state["best_val_loss"] == pytest.approx(min(row["val_loss"] for row in history))
-    assert loaded.train_config == TINY
+    # The record holds every choice made for the data, and the implementation as asked.
+    assert loaded.train_config == dataclasses.replace(trained.config, implementation="auto")
+    assert loaded.train_config.patience_updates == 1000 and loaded.train_config.lr_patience_updates == 333
     assert set(loaded.split["train"]) | set(loaded.split["validation"]) | set(loaded.split["test"]) == {
         f"piece_{index}.mid" for index in range(8)
     }
@@ -115,42 +118,71 @@ def test_kill_nine_then_resume_matches_uninterrupted_training(trained, cache, wo
         process.kill()
         process.wait(timeout=30)
     interrupted = checkpoint.load_checkpoint(out)
-    completed = interrupted.state["epoch"]
-    assert 1 <= completed <= 3
+    completed = interrupted.state["updates"]
+    assert completed in (2, 4, 6)
     # Resume in this process (a second subprocess would only repeat TensorFlow's start-up).
     assert main([*command[3:], "--resume"]) == 0
-    if completed < 3:
-        assert f"resuming {out} after epoch {completed}" in capsys.readouterr().err
+    if completed < 6:
+        assert f"resuming {out} after {completed} updates" in capsys.readouterr().err
     rows = (out / checkpoint.HISTORY_FILE).read_text().splitlines()[1:]
-    assert [int(row.split(",")[0]) for row in rows] == [1, 2, 3]
-    assert json.loads((out / checkpoint.STATE_FILE).read_text())["epoch"] == 3
+    assert [int(row.split(",")[0]) for row in rows] == [2, 4, 6]
+    assert json.loads((out / checkpoint.STATE_FILE).read_text())["updates"] == 6
     _assert_same_weights(workspace / "reference" / "last.keras", out / "last.keras")
 
 
-def test_time_budget_stops_mid_epoch_with_a_checkpoint_and_resumes(cache, workspace: Path) -> None:
+def test_time_budget_stops_mid_round_with_a_checkpoint_and_resumes(cache, trained, workspace: Path) -> None:
     out = workspace / "budget"
-    config = dataclasses.replace(TINY, epochs=1, max_minutes=1e-6)
+    config = dataclasses.replace(TINY, max_minutes=1e-6)
     result = train(cache, out, config, progress=False)
-    assert result.stopped == "time_budget" and result.epochs_completed == 0
-    state = checkpoint.load_checkpoint(out).state
-    assert state["epoch"] == 0 and state["step_in_epoch"] == 1
+    # The clock ran out after the first update: that update is validated and saved.
+    assert result.stopped == "time_budget" and result.updates == 1
+    assert checkpoint.load_checkpoint(out).state["updates"] == 1
     finished = train(cache, out, dataclasses.replace(config, max_minutes=None), resume=True, progress=False)
-    assert finished.stopped == "completed" and finished.epochs_completed == 1
-    assert checkpoint.load_checkpoint(out).state["step_in_epoch"] == 0
+    assert finished.stopped == "completed" and finished.updates == 6
+    assert [row["updates"] for row in finished.history] == [1, 2, 4, 6]
+    # The same batches in the same order as the uninterrupted run, with its learning rates.
+    _assert_same_weights(workspace / "reference" / "last.keras", out / "last.keras")
 
 
 def test_mixed_precision_and_keras_layers_build_and_train_on_cpu(cache, workspace: Path) -> None:
     """No GPU here: check --mixed-precision and --implementation keras (cuDNN on a GPU) run."""
     import keras
 
-    config = dataclasses.replace(TINY, epochs=1, steps_per_epoch=2, mixed_precision=True, implementation="keras")
+    config = dataclasses.replace(TINY, max_updates=2, mixed_precision=True, implementation="keras")
     result = train(cache, workspace / "mixed", config, progress=False)
     assert np.isfinite(result.history[0]["loss"])
     assert keras.config.dtype_policy().name == "float32"
-    model = checkpoint.load_checkpoint(workspace / "mixed").model
+    model = checkpoint.load_checkpoint(workspace / "mixed", implementation="keras").model
     assert model.get_layer("rnn_1").dtype_policy.name == "mixed_float16"
     assert isinstance(model.get_layer("rnn_1"), keras.layers.LSTM)
     assert model(np.ones((1, 4), np.int32)).dtype == "float32"
+
+
+def test_a_checkpoint_moves_between_implementations_with_its_optimizer_state(cache, workspace: Path) -> None:
+    """A model trained on Keras's layers (cuDNN on a GPU) resumes, evaluates and samples on the fused layer."""
+    import keras
+
+    from musicgen.recurrent import Recurrent
+    from musicgen.trainer import _moved
+
+    out = workspace / "moved"
+    train(cache, out, dataclasses.replace(TINY, max_updates=2, implementation="keras"), progress=False)
+    saved = checkpoint.load_last_model(out)
+    assert isinstance(saved.get_layer("rnn_1"), keras.layers.LSTM)
+    config = dataclasses.replace(checkpoint.read_train_config(out), implementation="custom")
+    moved = _moved(saved, config, saved.loss)
+    assert isinstance(moved.get_layer("rnn_1"), Recurrent)
+    for before, after in zip(saved.optimizer.variables, moved.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
+    tokens = np.arange(1, 13, dtype=np.int32).reshape(2, 6)
+    np.testing.assert_allclose(moved(tokens), saved(tokens), atol=1e-5)
+    # Resume on the fused layer ("auto" on a CPU): the Adam step count carries on from 2.
+    resumed = train(cache, out, dataclasses.replace(config, max_updates=4, implementation="auto"), resume=True,
+                    progress=False)
+    assert resumed.updates == 4 and int(checkpoint.load_last_model(out).optimizer.iterations.numpy()) == 4
+    loaded = checkpoint.load_checkpoint(out)
+    assert isinstance(loaded.model.get_layer("rnn_1"), Recurrent)
+    assert loaded.sampler().sample(num=1, length=8, seed=0).tokens.shape[0] == 1
 
 
 # Bad input: a clear message, exit status 2, and a good checkpoint left untouched.
@@ -226,17 +258,45 @@ def test_resume_without_a_checkpoint(cache, tmp_path: Path, capsys) -> None:
 # Configuration.
 
 
-def test_plateau_halves_the_learning_rate_and_patience_stops() -> None:
-    from musicgen.training import Schedule, TrainState
+def _validations(schedule, state, losses: list[float], every: int) -> list[bool]:
+    improved = []
+    for loss in losses:
+        state.updates += every
+        improved.append(schedule.update(state, loss))
+    return improved
 
-    config = dataclasses.replace(TrainConfig(), learning_rate=0.008, lr_patience=2, early_stopping_patience=4)
+
+def test_plateau_cuts_the_learning_rate_and_patience_stops_counted_in_updates() -> None:
+    from musicgen.schedule import Schedule, TrainState
+
+    config = dataclasses.replace(TrainConfig(), learning_rate=0.008, lr_patience_updates=200, patience_updates=400,
+                                 min_updates=0, warmup_updates=100)
     schedule = Schedule.of(config)
     state = TrainState(learning_rate=0.008)
-    improved = [schedule.update(state, epoch, loss) for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.6, 2.7, 2.8], 1)]
+    assert [schedule.learning_rate(state, update) for update in (0, 49, 99, 100, 5000)] == [
+        0.008 / 100, 0.008 * 50 / 100, 0.008, 0.008, 0.008]
+    improved = _validations(schedule, state, [3.0, 2.0, 2.5, 2.6, 2.7, 2.8], every=100)
     assert improved == [True, True, False, False, False, False]
-    assert state.best_epoch == 2 and state.best_val_loss == 2.0 and state.epoch == 6
-    assert state.wait == 4 and schedule.should_stop(state)
-    assert state.learning_rate == 0.002  # cut twice, after two and four epochs without improvement
+    assert state.best_updates == 200 and state.best_val_loss == 2.0 and state.updates == 600
+    assert schedule.should_stop(state)
+    assert state.learning_rate == 0.002  # cut twice, after 200 and 400 updates without improvement
+
+
+def test_no_early_stop_before_the_minimum_nor_on_the_unigram_plateau() -> None:
+    from musicgen.schedule import Schedule, TrainState
+
+    config = dataclasses.replace(TrainConfig(), patience_updates=100, lr_patience_updates=50, min_updates=1000)
+    schedule = Schedule.of(config)
+    state = TrainState(learning_rate=0.002)
+    _validations(schedule, state, [2.0] + [2.1] * 8, every=100)
+    assert state.updates == 900 and not schedule.should_stop(state)  # patience ran out, the minimum did not
+    _validations(schedule, state, [2.1], every=100)
+    assert schedule.should_stop(state)
+    # A model whose best is still near the unigram's loss has not started to learn: keep going.
+    state.unigram_loss = 2.05
+    assert schedule.on_plateau(state) and not schedule.should_stop(state)
+    state.unigram_loss = 3.0
+    assert schedule.should_stop(state)
 
 
 def test_config_round_trip_and_unknown_keys() -> None:
@@ -246,8 +306,13 @@ def test_config_round_trip_and_unknown_keys() -> None:
         TrainConfig.from_dict({"colour": "blue"})
     # musicgen 0.1 recorded a copy of the tokenizer config (null by default) here, and had
     # none of the notes encoding's window edits.
-    old = TrainConfig.from_dict({"cell": "gru", "tokenizer": None})
-    assert old == TrainConfig(cell="gru", control_dropout=0.0, shuffle_tracks=0.0, infill=0.0)
+    # It also counted patience in epochs, had no warm-up, and fixed the model's size.
+    old = TrainConfig.from_dict({"cell": "gru", "tokenizer": None, "early_stopping_patience": 6, "lr_patience": 2})
+    assert old == TrainConfig(
+        cell="gru", control_dropout=0.0, shuffle_tracks=0.0, infill=0.0, implementation="custom", units=256,
+        num_layers=2, embedding_dim=128, dropout=0.2, seq_len=256, learning_rate=2e-3, transpose_range=(-3, 3),
+        warmup_updates=0, min_updates=0,
+    )
 
 
 @pytest.mark.parametrize(
@@ -271,4 +336,5 @@ def test_cli_builds_the_config_from_flags_over_the_defaults(tmp_path: Path) -> N
     assert config == dataclasses.replace(TrainConfig(), num_layers=3, augment=False, clipnorm=0.0)
     defaults = build_config(build_parser().parse_args(["train", "data", "--out", str(tmp_path / "run")]))
     assert defaults == TrainConfig()
-    assert (defaults.cell, defaults.units, defaults.num_layers, defaults.clipnorm) == ("lstm", 256, 2, 1.0)
+    # Left open for the data: the recipe chooses them (test_recipe), the record keeps the choice.
+    assert (defaults.cell, defaults.units, defaults.num_layers, defaults.clipnorm) == ("lstm", None, None, 1.0)

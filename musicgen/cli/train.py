@@ -22,9 +22,22 @@ train_config.json, split.json, state.json, history.csv, tensorboard/), so
 no other option. Every file is written atomically: interrupt training at any time
 and continue with --resume.
 
+Options left open are chosen for the data and printed (for example "80 pieces, 23k
+tokens: 1 x 256 LSTM ..."): the model grows with the data, and the schedule counts
+updates, with a warm-up, a validation every epoch (50 to 1,000 updates), the learning
+rate halved on a plateau, and early stopping that never fires before --min-updates nor
+while the model is no better than the unigram. When training ends, the best model and
+an n-gram baseline are scored on the validation pieces, with a verdict and warnings
+(no better than the n-gram, memorising, too little data for a model from scratch).
+
+--from fine-tunes a trained checkpoint, such as the shipped base model: the folder is
+encoded with its tokenizer, the model keeps its shape and weights, and the learning
+rate starts lower. A small folder learns far more this way than from scratch.
+
 examples:
   musicgen train data/midi/bach --out checkpoints/mine
-  musicgen train data/midi/bach --out checkpoints/mine --resume --epochs 60
+  musicgen train my_folk_tunes --out checkpoints/folk --from checkpoints/base
+  musicgen train data/midi/bach --out checkpoints/mine --resume --max-updates 20000
   musicgen train cache/bach --out runs/gru --cell gru --units 512 --max-minutes 30
   musicgen train data/midi/bach --out runs/m --distribute mirrored --cpu-replicas 2
 
@@ -36,13 +49,18 @@ sqrt(k) for Adam, at most k (the linear scaling rule, which wants a warm-up).
 
 
 GROUPS = {
-    "model": ("cell", "implementation", "units", "num_layers", "embedding_dim", "one_hot", "dropout"),
-    "training": (
-        "seq_len", "batch_size", "epochs", "steps_per_epoch", "learning_rate", "clipnorm", "augment",
-        "transpose_range", "stretch_range", "control_dropout", "shuffle_tracks", "infill", "seed", "max_minutes", "early_stopping_patience", "lr_patience",
-        "lr_factor", "min_learning_rate", "jit_compile", "deterministic",
+    "model (left open: chosen for the data's size)": (
+        "base", "cell", "implementation", "units", "num_layers", "embedding_dim", "one_hot", "dropout",
     ),
-    "devices": ("distribute", "cpu_replicas", "mixed_precision"),
+    "schedule (counted in updates, so the defaults suit 20 pieces and 20,000)": (
+        "max_updates", "epochs", "steps_per_epoch", "max_minutes", "eval_every", "patience_updates", "min_updates",
+        "warmup_updates", "learning_rate", "lr_patience_updates", "lr_factor", "min_learning_rate",
+    ),
+    "training data": (
+        "seq_len", "batch_size", "augment", "transpose_range", "stretch_range", "control_dropout",
+        "shuffle_tracks", "infill", "seed",
+    ),
+    "devices": ("clipnorm", "jit_compile", "deterministic", "distribute", "cpu_replicas", "mixed_precision"),
 }
 
 
@@ -54,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_verbose(parser)
     parser.add_argument("data", metavar="DATA", help="a folder of MIDI files or a prepared cache directory")
     parser.add_argument("--out", required=True, metavar="CHECKPOINT_DIR", help="checkpoint directory to write")
-    parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out from its last epoch")
+    parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out where it stopped")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     for title, names in GROUPS.items():
@@ -71,7 +89,10 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     base = TrainConfig()
     if args.resume and (Path(args.out) / checkpoint.CONFIG_FILE).is_file():
         base = checkpoint.read_train_config(args.out)
-    config = dataclasses.replace(base, **given(args, TrainConfig))
+    changes = given(args, TrainConfig)
+    if args.resume and "epochs" in changes and "max_updates" not in changes:
+        changes["max_updates"] = None  # a new --epochs cap sets the budget anew
+    config = dataclasses.replace(base, **changes)
     config.validate()
     return config
 
@@ -84,5 +105,6 @@ def run(args: argparse.Namespace) -> int:
     result = train(args.data, args.out, config, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet,
                    tokenizer_config=tokenizer_config, tokenizer_options=tokenizer_options)
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
-    print(f"{result.directory}: {result.epochs_completed} epochs ({result.stopped}), best validation loss {best}")
-    return 0 if result.epochs_completed or result.stopped == "time_budget" else 1
+    print(f"{result.directory}: {result.updates:,} updates, {result.epochs:.1f} epochs ({result.stopped}), "
+          f"best validation loss {best}")
+    return 0 if result.updates or result.stopped == "time_budget" else 1

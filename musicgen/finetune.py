@@ -1,0 +1,64 @@
+"""Fine-tuning: start training from a trained checkpoint (``musicgen train FOLDER --from DIR``).
+
+The folder is encoded with the base checkpoint's tokenizer, and the model keeps the
+base's cell, width, depth and embedding, so every weight carries over; the optimizer
+starts afresh at a lower learning rate (:mod:`musicgen.recipe`). A folder that the base's
+tokenizer cannot represent (drums it drops, pitches outside its range, more tracks than
+it has, programs it maps away) is refused before any training, because the model would
+learn from a mangled copy of the music.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from musicgen.errors import ConfigError, DataError
+
+# A folder may lose this share of its notes to the base's tokenizer (stray notes out of range).
+NOTES_LOST_TOLERANCE = 0.01
+
+
+def load_base(directory: str) -> Any:
+    """The base :class:`~musicgen.checkpoint.Checkpoint` (``CheckpointError`` if it is not one)."""
+    from musicgen.checkpoint import load_checkpoint
+
+    return load_checkpoint(directory)
+
+
+def base_tokenizer_config(base: Any, tokenizer_config: Any, tokenizer_options: dict | None) -> Any:
+    """The base's tokenizer configuration; a request for another encoding is a ``ConfigError``."""
+    config = base.tokenizer.config
+    requested = dict(tokenizer_options or {})
+    if tokenizer_config is not None:
+        requested.update({name: value for name, value in tokenizer_config.to_dict().items()
+                          if value != getattr(config, name, value)})
+    clashes = {name: value for name, value in requested.items() if getattr(config, name, None) != value}
+    if clashes:
+        listed = ", ".join(f"{name.replace('_', '-')} {value!r} (the base has {getattr(config, name, None)!r})"
+                           for name, value in clashes.items())
+        raise ConfigError(f"--from {base.directory} fixes the tokenizer; it conflicts with {listed}; "
+                          "drop those options or train from scratch")
+    return config
+
+
+def check_representable(cache: Any, base: Any) -> None:
+    """Refuse a folder whose notes the base's tokenizer loses (``DataError``)."""
+    config = base.tokenizer.config
+    pieces = cache.pieces
+    source = sum(int(piece["stats"].get("notes", 0)) for piece in pieces)
+    kept = sum(int(piece["notes"]) for piece in pieces)
+    reasons = []
+    if not config.use_drums and any(piece["stats"].get("drum_notes", 0) for piece in pieces):
+        reasons.append("it has drums, which the base model does not play")
+    most_tracks = max((len(piece["stats"].get("programs", [])) for piece in pieces), default=0)
+    if most_tracks > config.max_tracks:
+        reasons.append(f"a piece has {most_tracks} tracks, the base model at most {config.max_tracks}")
+    if not config.use_programs and any(len(set(piece["stats"].get("programs", []))) > 1 for piece in pieces):
+        reasons.append("it has several instruments, which the base model plays as one")
+    lost = 1 - kept / source if source else 0.0
+    if lost > NOTES_LOST_TOLERANCE:
+        reasons.append(f"{lost:.1%} of its notes are lost in the base's tokens (pitch range "
+                       f"{config.min_pitch}..{config.max_pitch})")
+    if reasons:
+        raise DataError(f"the base model {base.directory} cannot represent this folder: {'; '.join(reasons)}; "
+                        "train from scratch instead (without --from)")

@@ -1,0 +1,198 @@
+"""Fine-tuning from a trained checkpoint, the end-of-training verdict, and the run's guards:
+one run per directory, a full disk, a folder of one piece."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from midi_factory import Track, make_pretty_midi, scale_notes, write_scale_pieces
+
+from musicgen import checkpoint, feedback
+from musicgen.cli import main
+from musicgen.locks import DirectoryLock
+from musicgen.schedule import TrainState
+from musicgen.training import TrainConfig, train
+
+TINY = TrainConfig(
+    units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, max_updates=6, eval_every=3,
+    warmup_updates=0, learning_rate=1e-2, seed=1, transpose_range=(-2, 2),
+)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("finetune")
+
+
+@pytest.fixture(scope="module")
+def base(workspace: Path) -> Path:
+    """A tiny base model, trained on rising scales without drums."""
+    out = workspace / "base"
+    train(write_scale_pieces(workspace / "scales"), out, TINY, progress=False, tokenizer_options={"use_drums": False})
+    return out
+
+
+@pytest.fixture(scope="module")
+def tunes(workspace: Path) -> Path:
+    """Another folder: falling melodies."""
+    folder = workspace / "tunes"
+    folder.mkdir()
+    for index in range(6):
+        pitches = tuple(72 - step for step in (0, 2, 3, 5, 7, 8, 10)[index % 3:])
+        make_pretty_midi([Track(scale_notes(24, pitches))]).write(str(folder / f"tune_{index}.mid"))
+    return folder
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["train", *argv, "--quiet"])
+    return code, capsys.readouterr().err
+
+
+def test_fine_tuning_starts_where_the_base_model_is_on_the_new_data(base: Path, tunes: Path, workspace: Path) -> None:
+    import keras
+
+    from musicgen.trainer import PAD_ID
+    from musicgen.windows import WindowPlan
+
+    out = workspace / "tuned"
+    result = train(tunes, out, dataclasses.replace(TrainConfig(), base=str(base), max_updates=6, eval_every=3,
+                                                   seq_len=32, batch_size=4, warmup_updates=0), progress=False)
+    tuned = checkpoint.load_checkpoint(out)
+    base_checkpoint = checkpoint.load_checkpoint(base)
+    assert tuned.tokenizer.config == base_checkpoint.tokenizer.config
+    assert (tuned.train_config.units, tuned.train_config.num_layers) == (16, 1)
+    assert tuned.train_config.learning_rate == 5e-4 and tuned.state["base"] == str(base)
+    # The first row is the base model itself, scored on the new folder's validation windows.
+    first = result.history[0]
+    assert first["updates"] == 0 and first["loss"] is None
+    model = base_checkpoint.model
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID))
+    from musicgen.data import open_data
+    from musicgen.training_data import split_streams
+
+    cache = open_data(tunes, tokenizer_config=tuned.tokenizer.config)
+    _, validation, _ = split_streams(cache, 32, tuned.tokenizer)
+    plan = WindowPlan(validation, 32, 4, shuffle=False, drop_remainder=False, tokenizer=tuned.tokenizer)
+    expected = model.evaluate(plan.dataset(epoch=0, cardinality=True), verbose=0)
+    assert first["val_loss"] == pytest.approx(expected, rel=1e-5)
+    assert result.history[-1]["val_loss"] < first["val_loss"]
+
+
+def test_a_folder_the_base_cannot_represent_is_refused(base: Path, workspace: Path, capsys) -> None:
+    folder = workspace / "band"
+    folder.mkdir()
+    for index in range(3):
+        drums = Track([(36, beat, beat + 0.25, 100) for beat in range(16)], is_drum=True, name="Drums")
+        make_pretty_midi([Track(scale_notes(8)), drums]).write(str(folder / f"song_{index}.mid"))
+    code, err = _cli([str(folder), "--out", str(workspace / "band-out"), "--from", str(base)], capsys)
+    assert code == 2 and "cannot represent this folder: it has drums, which the base model does not play" in err
+    assert not (workspace / "band-out").exists()
+
+
+def test_another_encoding_with_from_is_refused(base: Path, tunes: Path, workspace: Path, capsys) -> None:
+    code, err = _cli([str(tunes), "--out", str(workspace / "events-out"), "--from", str(base), "--encoding", "events"],
+                     capsys)
+    assert code == 2 and "fixes the tokenizer; it conflicts with encoding 'events' (the base has 'notes')" in err
+
+
+def test_resuming_with_another_from_is_refused(base: Path, tunes: Path, workspace: Path, capsys) -> None:
+    out = workspace / "scratch"
+    train(tunes, out, dataclasses.replace(TINY, max_updates=3), progress=False)
+    code, err = _cli([str(tunes), "--out", str(out), "--resume", "--from", str(base)], capsys)
+    assert code == 2 and "it was trained --from scratch, not --from" in err
+
+
+def test_a_folder_of_one_piece_is_refused(workspace: Path, capsys) -> None:
+    folder = workspace / "one"
+    folder.mkdir()
+    make_pretty_midi([Track(scale_notes(64))]).write(str(folder / "only.mid"))
+    code, err = _cli([str(folder), "--out", str(workspace / "one-out")], capsys)
+    assert code == 2 and "holds 1 usable piece; a model needs at least two" in err
+
+
+def test_a_second_run_on_the_same_directory_is_refused_and_a_dead_one_does_not_block(workspace: Path, capsys) -> None:
+    out = workspace / "locked"
+    with DirectoryLock(out, purpose="training"):
+        code, err = _cli([str(workspace / "scales"), "--out", str(out)], capsys)
+        assert code == 2 and f"{out} is in use by another musicgen run (process " in err
+    # A run killed while holding the lock leaves the file, but not the lock.
+    holder = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os
+        from musicgen.locks import DirectoryLock
+        DirectoryLock({str(out)!r}).acquire()
+        os._exit(9)
+        """)], check=False)
+    assert holder.returncode == 9 and (out / ".lock").exists()
+    DirectoryLock(out).acquire().release()
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_intact_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from musicgen import fileio
+    from musicgen.errors import DiskFullError
+
+    target = tmp_path / "model.keras"
+    target.write_bytes(b"x" * 300_000)
+
+    def fill(path: Path) -> None:
+        path.write_bytes(b"y" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(DiskFullError) as caught, fileio.atomic_path(target) as temporary:
+        fill(temporary)
+    message = str(caught.value)
+    assert message.startswith(f"no space left on the device for {target}: it needs at least 0.3 MB")
+    assert message.endswith("the previous model.keras is intact") and "\n" not in message
+    assert target.read_bytes() == b"x" * 300_000 and sorted(tmp_path.iterdir()) == [target]
+    # Keras wraps the OSError; the cause chain still tells.
+    wrapped = RuntimeError("save failed")
+    wrapped.__cause__ = OSError(errno.ENOSPC, "No space left on device")
+    assert fileio.is_disk_full(wrapped) and not fileio.is_disk_full(RuntimeError("other"))
+
+
+# The verdict.
+
+
+def _rows(losses: list[tuple[float, float]]) -> list[dict]:
+    return [{"updates": 100 * (index + 1), "loss": loss, "val_loss": val} for index, (loss, val) in enumerate(losses)]
+
+
+def test_memorising_is_seen_when_validation_rises_while_training_falls() -> None:
+    warning = feedback.memorising(_rows([(3.0, 3.1), (2.0, 2.5), (1.2, 2.7), (0.6, 3.2)]))
+    assert warning.startswith("the model is memorising its training pieces: validation loss rose from 2.500 "
+                              "(at 200 updates) to 3.200 while training loss fell from 2.000 to 0.600")
+    assert feedback.memorising(_rows([(3.0, 3.1), (2.0, 2.5), (1.8, 2.4)])) is None  # still improving
+    assert feedback.memorising(_rows([(3.0, 3.1), (2.0, 2.5), (2.2, 2.7)])) is None  # both rose: not memorising
+
+
+def test_the_warnings_a_run_calls_for() -> None:
+    worse = feedback.Feedback(model_nll=1.5, ngram_nll=1.4, ngram_order=4, tokens=1000)
+    state = TrainState(best_val_loss=3.6, unigram_loss=3.7)
+    found = feedback.warnings(worse, [], state, train_tokens=23_000, pieces=80)
+    assert worse.verdict == "no better than the n-gram baseline"
+    assert found[0].startswith("the model is no better than the n-gram baseline")
+    assert found[1].startswith("the model never left the unigram plateau (best validation loss 3.600")
+    assert found[2].startswith("80 pieces (23,000 training tokens) are few to learn music from scratch")
+    good = feedback.Feedback(model_nll=1.0, ngram_nll=1.4, ngram_order=4, tokens=1000)
+    assert feedback.warnings(good, [], TrainState(best_val_loss=1.0, unigram_loss=3.7, base="b"), 23_000, 80) == []
+    assert good.verdict == "better than the n-gram baseline (29% less NLL per token)"
+
+
+def test_training_ends_with_the_verdict(base: Path, capsys) -> None:
+    state = checkpoint.load_checkpoint(base).state
+    verdict = state["history"]["feedback"]
+    assert verdict["tokens"] > 0 and verdict["ngram_nll"] > 0
+    assert verdict["ratio"] == pytest.approx(verdict["model_nll"] / verdict["ngram_nll"])
+    assert any("few to learn music from scratch" in warning for warning in verdict["warnings"])
+
+
+def test_midi_file_written_for_the_fixture_is_valid(tunes: Path) -> None:
+    assert len(pretty_midi.PrettyMIDI(str(tunes / "tune_0.mid")).instruments[0].notes) == 48
