@@ -211,6 +211,8 @@ class ModelProfile:
     max_tracks: int = 0
     max_durations: dict[str, int] = field(default_factory=dict)  # program -> longest note in steps
     names: dict[str, str] = field(default_factory=dict)  # "program:k" -> name of the k-th track of that program
+    instrument_sets: list[list[int]] = field(default_factory=list)  # the pieces' program sets, commonest first
+    keys: list[int] = field(default_factory=list)  # the KEY values of the pieces' headers (before transposing)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -226,9 +228,10 @@ class ModelProfile:
 
         kinds, values = tokenizer.kinds, tokenizer.values
         seen = np.zeros(tokenizer.vocab_size, bool)
-        tracks, durations = 0, {}
+        tracks, durations, keys = 0, {}, set()
         for stream in streams:
             seen[stream] = True
+            keys.update(values[stream[kinds[stream] == Kind.KEY]].tolist())
             programs = values[stream[kinds[stream] == Kind.PROGRAM]]
             if tokenizer.config.encoding == "notes":
                 header = stream[: int(np.argmax(kinds[stream] == Kind.BAR))]
@@ -249,6 +252,9 @@ class ModelProfile:
             max_durations={str(program): int(steps) for program, steps in sorted(durations.items())},
             # The events encoding merges the tracks of one program, so their names do not apply.
             names=_common_names(stats) if tokenizer.config.encoding == "notes" else {},
+            instrument_sets=[list(programs) for programs, _ in Counter(
+                tuple(sorted(set(item["programs"]))) for item in stats if item.get("programs")).most_common(16)],
+            keys=sorted(int(key) for key in keys),
         )
 
     def constraints(self, tokenizer: Any) -> Any:

@@ -18,12 +18,20 @@ smoothing chosen on the validation split): a model worth its weights beats it.
 DATA defaults to the checkpoint's training data; on that data the checkpoint's own
 split.json decides which pieces are test, so training pieces are never scored as test.
 With --samples N, N sampled pieces (and N n-gram samples) are compared with the
-split's pieces on pitch-class histogram, note density, polyphony and repetition.
+split's pieces on pitch-class histogram, note density, polyphony and repetition, and
+checked for copies of the training pieces: the longest runs of notes and of bars that a
+sample shares with a training piece, and the share of its 8-note pitch and interval
+n-grams found in the training data (held-out pieces give the same figures for scale).
+
+With --controls, the steering controls are measured instead of the likelihood: pieces
+are sampled with each key, density bin and instrument set the model was trained on,
+and the report says how often the music has what was asked for.
 
 examples:
   musicgen evaluate --checkpoint checkpoints/mine data/midi/bach
   musicgen evaluate --checkpoint checkpoints/mine --split validation --json
   musicgen evaluate --checkpoint checkpoints/mine --samples 8
+  musicgen evaluate --checkpoint checkpoints/base --controls --samples-per-setting 8
 """
 
 
@@ -46,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also sample N pieces and report musical figures against the split (default 0)")
     parser.add_argument("--sample-length", type=int, default=None,
                         help="tokens per sample (default: the median length of the split's pieces)")
+    parser.add_argument("--controls", action="store_true",
+                        help="measure the controls' hit rates (key, density, instruments) instead of the NLL")
+    parser.add_argument("--samples-per-setting", type=int, default=8, metavar="N",
+                        help="with --controls: pieces sampled per control setting (default 8)")
+    parser.add_argument("--bars", type=int, default=8, metavar="N",
+                        help="with --controls: bars per sampled piece (default 8)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
@@ -57,6 +71,16 @@ def run(args: argparse.Namespace) -> int:
     from musicgen.errors import ConfigError
     from musicgen.evaluation import evaluate, format_report
 
+    if args.controls:
+        from musicgen.control_check import control_hit_rates
+        from musicgen.control_check import format_report as format_controls
+
+        report = control_hit_rates(args.checkpoint, per_setting=args.samples_per_setting, bars=args.bars,
+                                   seed=args.seed, temperature=args.temperature, progress=not args.quiet)
+        print(format_controls(report))
+        if args.json:
+            print(json.dumps(report, sort_keys=True))
+        return 0
     if args.max_order < 1:
         raise ConfigError(f"--max-order must be at least 1, got {args.max_order}")
     result = evaluate(
