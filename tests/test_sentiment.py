@@ -269,7 +269,7 @@ def test_evaluate_reports_metrics_and_baseline(trained: sentiment.TrainResult, t
     assert int(np.sum(result["baseline_confusion_matrix"])) == test_size
     assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["f1"] <= 1.0
     assert result["baseline_shuffled_accuracy"] == result["baseline_accuracy"]
-    assert result == {**trained.metrics["test"], "cell": "gru", "implementation": "custom",
+    assert result == {**trained.metrics["test"], "encoder": "scratch", "cell": "gru", "implementation": "custom",
                       "checkpoint": str(trained.out_dir)}
 
 

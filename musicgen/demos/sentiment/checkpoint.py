@@ -2,7 +2,11 @@
 
 ``model.keras`` (the classifier), ``baseline.keras`` (bag of words), ``history.json``,
 ``metrics.json`` and, written last so that it marks the directory complete,
-``config.json``: format, version, the :class:`SentimentConfig`, split sizes and data hashes.
+``config.json``: format, version, the :class:`SentimentConfig` (split, seed, baseline and
+the from-scratch network), split sizes and data hashes. A classifier fine-tuned from a
+pretrained encoder adds ``fine_tune`` (its :class:`FineTuneConfig`) and ``encoder`` (the
+encoder's directory, :class:`PretrainConfig` and held-out scores); the from-scratch
+network fields of ``config`` then do not describe it.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ import numpy as np
 
 from musicgen.demos import text as text_utils
 from musicgen.demos.sentiment.checkpoint import BASELINE_FILE, MODEL_FILE, read_config
-from musicgen.demos.sentiment.config import LABEL_NAMES, SentimentConfig
+from musicgen.demos.sentiment.config import LABEL_NAMES, FineTuneConfig, SentimentConfig
+from musicgen.demos.sentiment.encoder import SENTENCE_MARKERS
 from musicgen.demos.sentiment.model import load_model, predict_probabilities
 from musicgen.demos.sentiment.words import words_of
 from musicgen.errors import CheckpointError, DataError
@@ -47,22 +48,40 @@ class SentimentClassifier:
     """
 
     def __init__(self, model: keras.Model, config: SentimentConfig, baseline: keras.Model | None = None,
-                 directory: Path | None = None):
+                 directory: Path | None = None, fine_tune: FineTuneConfig | None = None,
+                 encoder: dict[str, Any] | None = None):
         self.model = model
         self.config = config
         self.baseline = baseline
         self.directory = directory
-        self.vocabulary = frozenset(model.get_layer("vectorize").get_vocabulary()[2:])
+        self.fine_tune = fine_tune
+        self.encoder = encoder  # a fine-tuned classifier's record of its pretrained encoder
+        self.vocabulary = frozenset(model.get_layer("vectorize").get_vocabulary()[2:]) - set(SENTENCE_MARKERS)
+
+    @property
+    def max_length(self) -> int:
+        """Words read per text; the rest is ignored."""
+        return (self.fine_tune or self.config).max_length
+
+    def describe(self) -> dict[str, Any]:
+        """The network in brief: trained from scratch or fine-tuned, its cell and implementation."""
+        settings = self.encoder["config"] if self.encoder else self.config.to_dict()
+        return {"encoder": "pretrained" if self.encoder else "scratch", "cell": settings["cell"],
+                "implementation": settings["implementation"]}
 
     @classmethod
     def load(cls, directory: str | os.PathLike = SENTIMENT_CHECKPOINT) -> SentimentClassifier:
         """Load ``model.keras`` (safe mode), ``baseline.keras`` and ``config.json``; ``CheckpointError`` if unusable."""
         directory = Path(directory)
-        config, _ = read_config(directory)
+        config, meta = read_config(directory)
+        try:
+            fine_tune = FineTuneConfig.from_dict(meta["fine_tune"]) if "fine_tune" in meta else None
+        except (TypeError, ValueError) as error:
+            raise CheckpointError(f"{directory}/config.json: bad fine_tune settings: {error}") from None
         model = load_model(directory / MODEL_FILE)
         baseline = load_model(directory / BASELINE_FILE) if (directory / BASELINE_FILE).exists() else None
         try:
-            return cls(model, config, baseline, directory)
+            return cls(model, config, baseline, directory, fine_tune, meta.get("encoder"))
         except ValueError as error:
             raise CheckpointError(f"{directory}/{MODEL_FILE}: not a sentiment classifier: {error}") from None
 
@@ -94,7 +113,7 @@ class SentimentClassifier:
         return [self._prediction(text, words, float(p)) for text, words, p in zip(texts, all_words, probabilities, strict=True)]
 
     def _prediction(self, text: str, words: list[str], probability: float) -> Prediction:
-        limit = self.config.max_length
+        limit = self.max_length
         known = sum(word in self.vocabulary for word in words[:limit])
         warnings = []
         if len(words) > limit:

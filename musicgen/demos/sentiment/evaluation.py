@@ -102,5 +102,5 @@ def evaluate_sentiment(
     config = classifier.config
     splits = split_examples(load_examples(data_dir), config.fractions, config.salt)
     result = score_models(classifier.model, classifier.baseline, splits[split], split=split, seed=config.seed)
-    result.update({"cell": config.cell, "implementation": config.implementation, "checkpoint": str(checkpoint)})
+    result.update({**classifier.describe(), "checkpoint": str(checkpoint)})
     return result
