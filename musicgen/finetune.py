@@ -16,6 +16,43 @@ from musicgen.errors import ConfigError, DataError
 
 # A folder may lose this share of its notes to the base's tokenizer (stray notes out of range).
 NOTES_LOST_TOLERANCE = 0.01
+AUTO = "auto"  # ``--from auto``: the shipped base model for a small folder (:func:`choose_base`)
+SCRATCH = "none"
+# Options that fix the model's shape or tokens, which the base model would override.
+SHAPE_FIELDS = ("units", "num_layers", "embedding_dim")
+
+
+def requested_base(config: Any) -> str | None:
+    """``config.base`` as a checkpoint directory, ``AUTO``, or ``None`` (from scratch)."""
+    return None if config.base in (None, "", SCRATCH) else str(config.base)
+
+
+def choose_base(config: Any, cache: Any, data: Any, given_tokenizer: bool, open_data: Any) -> tuple[Any, Any, str]:
+    """For ``--from auto``: ``(base, cache, reason)``, the shipped base model and the folder
+    encoded with its tokenizer when the folder is small and the base can represent it,
+    else ``(None, cache, reason)`` to train from scratch on the folder as it was opened."""
+    from musicgen.feedback import SMALL_DATA_TOKENS
+    from musicgen.paths import BASE_CHECKPOINT
+
+    tokens = sum(len(stream) for stream in cache.streams("train"))
+    scratch = f"{tokens:,} training tokens: from scratch"
+    if tokens >= SMALL_DATA_TOKENS:
+        return None, cache, scratch
+    if given_tokenizer or config.cell != "lstm" or config.one_hot or any(
+            getattr(config, name) is not None for name in SHAPE_FIELDS):
+        return None, cache, scratch + " (tokenizer or model-shape options were given)"
+    if not (BASE_CHECKPOINT / "model.keras").is_file():
+        return None, cache, scratch + f" (no base model in {BASE_CHECKPOINT})"
+    base = load_base(str(BASE_CHECKPOINT))
+    try:
+        encoded = open_data(data, base.tokenizer.config)
+        if encoded.tokenizer_config != base.tokenizer.config:
+            raise ConfigError("the data was prepared with another tokenizer")
+        check_representable(encoded, base)
+    except (ConfigError, DataError) as error:
+        return None, cache, f"{scratch}; the base model cannot take this folder: {error}"
+    return base, encoded, (f"a small folder ({tokens:,} training tokens): fine-tuning the shipped base model "
+                           f"{BASE_CHECKPOINT} (--from none trains from scratch)")
 
 
 def load_base(directory: str) -> Any:

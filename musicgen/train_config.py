@@ -31,8 +31,10 @@ class TrainConfig:
     """
 
     base: str | None = option(
-        None, "fine-tune this trained checkpoint (e.g. checkpoints/base): its tokenizer, its model's shape and "
-        "weights, a lower learning rate", flag="--from", metavar="CHECKPOINT", default_text="none: from scratch",
+        "auto", "fine-tune this trained checkpoint (its tokenizer, its model's shape and weights, a lower "
+        "learning rate); 'none' trains from scratch; 'auto' fine-tunes the shipped base model on a small folder "
+        "it can represent, when no tokenizer or model-shape option is given", flag="--from",
+        metavar="CHECKPOINT", absent=None,
     )
     cell: str = option("lstm", "recurrent cell", choices=CELL_KINDS)
     implementation: str = option(

@@ -99,10 +99,15 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
     from musicgen import finetune
 
     saved_config = ckpt.read_train_config(out_dir) if resume and (out_dir / ckpt.CONFIG_FILE).is_file() else None
-    if saved_config is not None and saved_config.base != config.base:
-        raise CheckpointError(f"cannot resume {out_dir}: it was trained --from {saved_config.base or 'scratch'}, "
-                              f"not --from {config.base or 'scratch'}; resume without --from or with the same one")
-    base = finetune.load_base(config.base) if config.base else None
+    requested = finetune.requested_base(config)
+    if saved_config is not None:
+        saved = finetune.requested_base(saved_config)
+        if requested == finetune.AUTO:
+            requested = saved  # a resumed run keeps the start it chose
+        elif saved != requested:
+            raise CheckpointError(f"cannot resume {out_dir}: it was trained --from {saved or 'none'}, "
+                                  f"not --from {requested or 'none'}; resume without --from or with the same one")
+    base = finetune.load_base(requested) if requested not in (None, finetune.AUTO) else None
     if base is not None:
         tokenizer_config = finetune.base_tokenizer_config(base, tokenizer_config, tokenizer_options)
         tokenizer_options = None
@@ -110,6 +115,12 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
     cache = open_training_data(data, tokenizer_config, tokenizer_options, progress)
     if base is not None:
         finetune.check_representable(cache, base)
+    if requested == finetune.AUTO:
+        base, cache, reason = finetune.choose_base(
+            config, cache, data, tokenizer_config is not None or bool(tokenizer_options),
+            lambda folder, tokens: open_training_data(folder, tokens, None, progress))
+        _say(progress, reason)
+    config = dataclasses.replace(config, base=str(base.directory) if base is not None else None)
     check_enough(cache)
     from musicgen import distribute
 

@@ -9,7 +9,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pretty_midi
 import pytest
 from midi_factory import Track, make_pretty_midi, scale_notes, write_scale_pieces
@@ -106,7 +105,30 @@ def test_resuming_with_another_from_is_refused(base: Path, tunes: Path, workspac
     out = workspace / "scratch"
     train(tunes, out, dataclasses.replace(TINY, max_updates=3), progress=False)
     code, err = _cli([str(tunes), "--out", str(out), "--resume", "--from", str(base)], capsys)
-    assert code == 2 and "it was trained --from scratch, not --from" in err
+    assert code == 2 and "it was trained --from none, not --from" in err
+
+
+def test_from_auto_fine_tunes_the_shipped_base_on_a_small_folder_it_can_represent(
+        base: Path, tunes: Path, workspace: Path, monkeypatch) -> None:
+    from musicgen import paths
+
+    monkeypatch.setattr(paths, "BASE_CHECKPOINT", base)
+    schedule = dict(max_updates=3, eval_every=3, seq_len=32, batch_size=4, warmup_updates=0)
+    auto = train(tunes, workspace / "auto", dataclasses.replace(TrainConfig(), **schedule), progress=False)
+    assert checkpoint.read_train_config(auto.directory).base == str(base)
+    assert auto.history[0]["updates"] == 0  # a fine-tuning run scores the base model first
+    # A model-shape option, --from none, or a folder the base cannot represent: from scratch.
+    for name, config in [("shaped", dataclasses.replace(TINY, max_updates=3)),
+                         ("none", dataclasses.replace(TrainConfig(), base="none", **schedule))]:
+        train(tunes, workspace / name, config, progress=False)
+        assert checkpoint.read_train_config(workspace / name).base is None
+    drums = workspace / "drum_tunes"
+    drums.mkdir()
+    for index in range(4):
+        make_pretty_midi([Track(scale_notes(16, (60, 62, 64))), Track(scale_notes(16, (36, 38)), is_drum=True)]
+                         ).write(str(drums / f"song_{index}.mid"))
+    train(drums, workspace / "drums", dataclasses.replace(TrainConfig(), **schedule), progress=False)
+    assert checkpoint.read_train_config(workspace / "drums").base is None
 
 
 def test_a_folder_of_one_piece_is_refused(workspace: Path, capsys) -> None:

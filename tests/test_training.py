@@ -306,10 +306,11 @@ def test_config_round_trip_and_unknown_keys() -> None:
         TrainConfig.from_dict({"colour": "blue"})
     # musicgen 0.1 recorded a copy of the tokenizer config (null by default) here, and had
     # none of the notes encoding's window edits.
-    # It also counted patience in epochs, had no warm-up, and fixed the model's size.
+    # It also counted patience in epochs, had no warm-up, fixed the model's size, and
+    # trained from scratch.
     old = TrainConfig.from_dict({"cell": "gru", "tokenizer": None, "early_stopping_patience": 6, "lr_patience": 2})
     assert old == TrainConfig(
-        cell="gru", control_dropout=0.0, shuffle_tracks=0.0, infill=0.0, implementation="custom", units=256,
+        base=None, cell="gru", control_dropout=0.0, shuffle_tracks=0.0, infill=0.0, implementation="custom", units=256,
         num_layers=2, embedding_dim=128, dropout=0.2, seq_len=256, learning_rate=2e-3, transpose_range=(-3, 3),
         warmup_updates=0, min_updates=0,
     )

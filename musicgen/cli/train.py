@@ -32,11 +32,15 @@ an n-gram baseline are scored on the validation pieces, with a verdict and warni
 
 --from fine-tunes a trained checkpoint, such as the shipped base model: the folder is
 encoded with its tokenizer, the model keeps its shape and weights, and the learning
-rate starts lower. A small folder learns far more this way than from scratch.
+rate starts lower. A small folder learns far more this way than from scratch, so a
+folder of fewer than 100,000 training tokens fine-tunes the shipped base model by
+default (--from auto) when the base can represent it and no tokenizer or model-shape
+option is given; the run says which start it chose. --from none trains from scratch.
 
 examples:
   musicgen train data/midi/bach --out checkpoints/mine
   musicgen train my_folk_tunes --out checkpoints/folk --from checkpoints/base
+  musicgen train my_folk_tunes --out checkpoints/folk-scratch --from none
   musicgen train data/midi/bach --out checkpoints/mine --resume --max-updates 20000
   musicgen train cache/bach --out runs/gru --cell gru --units 512 --max-minutes 30
   musicgen train data/midi/bach --out runs/m --distribute mirrored --cpu-replicas 2
