@@ -106,8 +106,22 @@ def generate_files(
 
     stem = Path(loaded.directory).name if getattr(loaded, "directory", None) else "sample"
     paths = render.reserve_paths(options.out_dir, stem, options.num, seed)
+    try:
+        summaries, extra = _write_pieces(paths, result.tokens, options, loaded, plan, tempo, (numerator, denominator),
+                                         soundfont_path)
+    except BaseException:
+        render.release_paths(paths)  # no empty placeholder is left behind as if it were MIDI
+        raise
+    return GenerationResult(paths, seed, summaries, extra, result.masked_mass_mean, result.masked_mass_max)
+
+
+def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, loaded: Any, plan: Any, tempo: float,
+                  meter: tuple[int, int], soundfont_path: Any) -> tuple[list[str], list[Path]]:
+    """Decode each sampled row into a piece and write it (and its PNG / WAV when asked)."""
+    tokenizer = loaded.tokenizer
+    numerator, denominator = meter
     summaries, extra = [], []
-    for path, row in zip(paths, result.tokens, strict=True):
+    for path, row in zip(paths, rows, strict=True):
         if plan is not None:
             piece = primers.continuation(plan, row, tokenizer, tempo)
             if options.program is not None:  # one instrument for the whole file, primer included
@@ -128,7 +142,7 @@ def generate_files(
             extra.append(render.write_piano_roll(pm, path.with_suffix(".png")))
         if soundfont_path is not None:
             extra.append(render.write_wav(path, soundfont_path))
-    return GenerationResult(paths, seed, summaries, extra, result.masked_mass_mean, result.masked_mass_max)
+    return summaries, extra
 
 
 def generate(checkpoint: Any = None, options: GenerationOptions | None = None, **changes: Any) -> list[Path]:

@@ -58,6 +58,16 @@ def reserve_paths(out_dir: str | os.PathLike, stem: str, count: int, seed: int) 
     return paths
 
 
+def release_paths(paths: list[Path]) -> None:
+    """Remove the placeholders of :func:`reserve_paths` that were never written (still empty)."""
+    for path in paths:
+        try:
+            if path.stat().st_size == 0:
+                path.unlink()
+        except OSError:
+            pass
+
+
 def write_midi(pm: Any, path: str | os.PathLike) -> None:
     """Write a ``PrettyMIDI`` atomically."""
     with fileio.atomic_path(path) as temporary:

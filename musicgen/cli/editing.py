@@ -46,8 +46,12 @@ def write(args: argparse.Namespace, loaded, result, suffix: str, seed_used: int)
     stem = f"{Path(args.file).stem}-{suffix}"
     path = render.reserve_paths(args.out_dir, stem, 1, seed_used)[0]
     tempo = result.piece.tempo
-    render.write_midi(midi_io.piece_to_midi(result.piece, tempo, resolution=loaded.tokenizer.midi_resolution(tempo)),
-                      path)
+    try:
+        render.write_midi(midi_io.piece_to_midi(result.piece, tempo,
+                                                resolution=loaded.tokenizer.midi_resolution(tempo)), path)
+    except BaseException:
+        render.release_paths([path])
+        raise
     extra = [str(render.write_piano_roll(midi_io.load_midi(path), path.with_suffix(".png")))] if args.plot else []
     print(f"{path}  ({result.summary})")
     for item in extra:
