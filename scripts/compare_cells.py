@@ -86,7 +86,8 @@ def main() -> int:
         if args.epochs is None:
             train += ["--max-minutes", str(args.max_minutes), "--epochs", "1000"]
         else:
-            train += ["--epochs", str(args.epochs), "--patience", str(args.epochs)]
+            # --patience counts updates: an epoch-sized number would stop the run early.
+            train += ["--epochs", str(args.epochs), "--patience", "1000000000", "--min-updates", "0"]
         if args.resume:
             train = ["musicgen", "train", args.data, "--out", out, "--resume", "--max-minutes", str(args.max_minutes)]
         evaluate = ["musicgen", "evaluate", "--checkpoint", out, args.data, "--json"]

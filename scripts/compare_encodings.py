@@ -50,7 +50,7 @@ def main() -> None:
         started = time.monotonic()
         run([sys.executable, "-m", "musicgen", "train", args.folder, "--out", str(directory), "--overwrite",
              "--encoding", encoding, "--epochs", str(args.epochs), "--steps-per-epoch", str(args.steps),
-             "--patience", str(args.epochs), "--quiet", *args.train_option])
+             "--patience", str(args.epochs * args.steps), "--quiet", *args.train_option])
         minutes = (time.monotonic() - started) / 60
         report = json.loads(run([sys.executable, "-m", "musicgen", "evaluate", "--checkpoint", str(directory),
                                  "--samples", str(args.samples), "--json", "--quiet"]).strip().splitlines()[-1])
