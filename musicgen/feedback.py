@@ -107,4 +107,4 @@ def memorising(rows: list[dict]) -> str | None:
     return (f"the model is memorising its training pieces: validation loss rose from {best['val_loss']:.3f} "
             f"(at {int(best['updates']):,} updates) to {last['val_loss']:.3f} while training loss fell from "
             f"{best['loss']:.3f} to {last['loss']:.3f}; model.keras keeps the best model, and more music, "
-            f"more --dropout or --from {BASE_HINT} would help")
+            "more --dropout or fine-tuning a base model that knows the folder's instruments (--from) would help")
