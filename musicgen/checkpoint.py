@@ -5,15 +5,16 @@ without any other flag::
 
     model.keras          the best model by validation loss (no optimizer state);
                          loads with ``keras.saving.load_model(path, safe_mode=True)``
-    last.keras           the model after the last completed epoch, compiled, with its
+    last.keras           the model at the last validation, compiled, with its
                          optimizer state (what ``--resume`` continues from)
     tokenizer.json       the tokenizer the model's ids belong to
     train_config.json    the TrainConfig the model was trained with
     split.json           which files of the data set are in which split
     profile.json         what the training data had (the sampler keeps to it)
-    state.json           epoch, best validation loss, seeds, wall time, history summary
-    history.csv          one row of metrics per epoch
+    state.json           updates, best validation loss, seeds, wall time, the base model
+    history.csv          one row of metrics per validation (every ``eval_every`` updates)
     tensorboard/         TensorBoard event files
+    .lock                held by the run that writes the directory
 
 Every file is written atomically (temporary file, then rename), and ``state.json`` is
 written last, so a crash or ``kill -9`` at any moment leaves a loadable directory.
@@ -352,7 +353,7 @@ def resolve_checkpoint(checkpoint: Any = None) -> Checkpoint:
         if not DEFAULT_CHECKPOINT.exists():
             raise CheckpointError(
                 f"no shipped model at {DEFAULT_CHECKPOINT}; train one with "
-                f"'musicgen train data/midi/bach --out {DEFAULT_CHECKPOINT}' or pass --checkpoint DIR"
+                f"'musicgen train FOLDER --out {DEFAULT_CHECKPOINT}' or pass --checkpoint DIR"
             )
         checkpoint = DEFAULT_CHECKPOINT
     return load_checkpoint(checkpoint)

@@ -1,7 +1,7 @@
 """Writing MIDI files from a checkpoint: :func:`generate` and :func:`generate_files`.
 
 This is the user-facing layer over :class:`musicgen.sampling.Sampler`: it checks the
-options (:class:`GenerationOptions`), loads the checkpoint (the shipped Bach model by default), reads a primer, turns
+options (:class:`GenerationOptions`), loads the checkpoint (the shipped base model by default), reads a primer, turns
 ``bars``/``seconds`` into a grid-step limit, samples (or beam-searches) and writes one
 ``.mid`` per piece through :mod:`musicgen.render` (atomic writes), optionally with a
 piano-roll PNG and a WAV rendering.
@@ -148,7 +148,7 @@ def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, load
 def generate(checkpoint: Any = None, options: GenerationOptions | None = None, **changes: Any) -> list[Path]:
     """Generate MIDI files and return their paths.
 
-    ``checkpoint``: a directory or a loaded checkpoint (default: the shipped Bach model).
+    ``checkpoint``: a directory or a loaded checkpoint (default: the shipped base model).
     ``options`` is a :class:`GenerationOptions`; keyword arguments override its fields,
     e.g. ``generate(num=2, bars=8, temperature=0.9, seed=7)``. ``length`` counts tokens
     after BOS, primer included; ``bars``/``seconds`` count new music after the primer.

@@ -26,6 +26,7 @@ from musicgen.piece import START, TRACK, Piece
 from musicgen.window_edits import Bar, WindowEditor
 
 TOKENS_PER_BAR_LIMIT = 600  # a bar longer than this is cut: the model has lost its way
+MIN_CONTEXT_BARS = 2  # bars of context on each side of a hole, even past the training window
 
 
 @dataclass
@@ -117,8 +118,9 @@ def infill(checkpoint: Any, path: Any, bars: str, tracks: str | None = None, tem
 
 def _context(editor: WindowEditor, controls: list, programs: list, bars: list[Bar], region: range,
              targets: list[int], budget: int) -> tuple[list[Bar], int]:
-    """The bars around the hole (each target part a FILL), as many as fit ``budget`` tokens with the hole's
-    own length left for the filling; and the index of the first."""
+    """The bars around the hole (each target part a FILL): at least ``MIN_CONTEXT_BARS`` on each side
+    where the piece has them, then as many as fit ``budget`` tokens with the hole's own length left
+    for the filling; and the index of the first."""
     holed = []
     for index, bar in enumerate(bars):
         if index in region:
@@ -130,7 +132,10 @@ def _context(editor: WindowEditor, controls: list, programs: list, bars: list[Ba
     while True:
         size = len(editor.write(controls, programs, holed[low:high], [])) + fill_length + len(region) + 2
         grow_left = low > 0 and (region[0] - low <= high - region[-1] - 1 or high >= len(bars))
-        if size > budget or (low == 0 and high == len(bars)):
+        # A dense hole may fill the training window alone; the bars that join it come first.
+        short = (low > 0 and region[0] - low < MIN_CONTEXT_BARS) or \
+            (high < len(bars) and high - region[-1] - 1 < MIN_CONTEXT_BARS)
+        if (size > budget and not short) or (low == 0 and high == len(bars)):
             break
         if grow_left:
             low -= 1

@@ -83,8 +83,9 @@ def test_instruments_are_the_header_and_errors_name_the_problem(model_dir: Path,
         assert message in capsys.readouterr().err
     with pytest.raises(ConfigError, match="events encoding, which has no controls"):
         from musicgen.generation import generate
+        from musicgen.paths import BACH_CHECKPOINT
 
-        generate(key="C major", length=20)  # the shipped Bach model: the events encoding
+        generate(BACH_CHECKPOINT, key="C major", length=20)  # the shipped Bach model: the events encoding
 
 
 def test_infill_changes_only_the_chosen_bars_and_tracks(model_dir: Path, tmp_path: Path, capsys) -> None:

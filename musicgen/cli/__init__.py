@@ -23,7 +23,7 @@ COMMANDS = ("generate", "infill", "accompany", "train", "evaluate", "prepare", "
 DESCRIPTION = """\
 Train recurrent networks on MIDI and generate new music.
 
-  musicgen generate                     new MIDI from the shipped Bach model into generated/
+  musicgen generate                     new MIDI from the shipped base model into generated/
   musicgen infill song.mid --bars 9-12  write bars 9 to 12 again (the base model)
   musicgen accompany tune.mid --instruments bass,drums
   musicgen prepare data/midi/bach --out cache/bach

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("data", metavar="DATA", nargs="?", default=None,
                         help="music folder or prepared cache (default: the checkpoint's training data)")
     parser.add_argument("--checkpoint", default=None, metavar="DIR",
-                        help="checkpoint directory (default: the shipped model, checkpoints/bach)")
+                        help="checkpoint directory (default: the shipped base model, checkpoints/base)")
     parser.add_argument("--split", choices=SPLIT_CHOICES, default="test",
                         help="pieces to score (default test)")
     parser.add_argument("--batch-size", type=int, default=8, help="pieces per forward pass (default 8)")

@@ -14,17 +14,19 @@ DESCRIPTION = """\
 Sample new music from a trained model and write one MIDI file per sample.
 
 The sampler runs the primer (or BOS) once, then generates token by token in one
-compiled loop, masking tokens that are impossible in context (a NOTE_OFF for a
-silent pitch, a second NOTE_ON for a sounding one, EOS before any note, ...), so
-every sample decodes cleanly. The same seed, checkpoint and options give
-byte-identical files; without --seed a random one is drawn and printed.
+compiled loop, masking tokens that are impossible in context (in the notes encoding a
+duration before a pitch, a track the header does not have, an instrument the training
+data never had; in the events encoding a NOTE_OFF for a silent pitch, ...), so every
+sample decodes cleanly. The same seed, checkpoint and options give byte-identical
+files; without --seed a random one is drawn and printed.
 
 examples:
-  musicgen generate                                  one piece from checkpoints/bach
+  musicgen generate                                  one piece from checkpoints/base
   musicgen generate --num 4 --bars 16 --temperature 0.9 --top-p 0.95 --seed 7
   musicgen generate --checkpoint checkpoints/mine --primer opening.mid --length 1024
   musicgen generate --temperature 0 --program 40 --tempo 90 --plot   (greedy, violin)
-  musicgen generate --checkpoint checkpoints/base --instruments piano,bass,drums --key "D minor" --density high
+  musicgen generate --instruments violin,viola,cello --key "D minor" --density high
+  musicgen generate --style essenFolksong --key "G major" --bars 16
   musicgen generate --checkpoint checkpoints/base --primer song.mid --primer-bars 8 --bars 8
 """
 
@@ -45,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_verbose(parser)
-    parser.add_argument("--checkpoint", metavar="DIR", help="checkpoint directory (default: checkpoints/bach)")
+    parser.add_argument("--checkpoint", metavar="DIR", help="checkpoint directory (default: checkpoints/base, the shipped base model)")
     add_options(parser, GenerationOptions, ["num"])
     for title, names in GROUPS.items():
         add_options(parser.add_argument_group(title), GenerationOptions, names)
