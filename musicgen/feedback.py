@@ -89,13 +89,13 @@ def warnings(feedback: Feedback, rows: list[dict], state: Any, train_tokens: int
     if from_scratch and train_tokens < SMALL_DATA_TOKENS:
         found.append(f"{pieces:,} pieces ({train_tokens:,} training tokens) are few to learn music from scratch; "
                      f"fine-tuning the pretrained base model usually does better: add --from {BASE_HINT}")
-    rising = memorising(rows)
+    rising = memorising(rows, from_scratch)
     if rising:
         found.append(rising)
     return found
 
 
-def memorising(rows: list[dict]) -> str | None:
+def memorising(rows: list[dict], from_scratch: bool = True) -> str | None:
     """A warning when validation loss rose after its best while training loss kept falling."""
     scored = [row for row in rows if row.get("loss") is not None and math.isfinite(row.get("val_loss", math.nan))]
     if len(scored) < 3:
@@ -106,5 +106,6 @@ def memorising(rows: list[dict]) -> str | None:
         return None
     return (f"the model is memorising its training pieces: validation loss rose from {best['val_loss']:.3f} "
             f"(at {int(best['updates']):,} updates) to {last['val_loss']:.3f} while training loss fell from "
-            f"{best['loss']:.3f} to {last['loss']:.3f}; model.keras keeps the best model, and more music, "
-            "more --dropout or fine-tuning a base model that knows the folder's instruments (--from) would help")
+            f"{best['loss']:.3f} to {last['loss']:.3f}; model.keras keeps the best model, and more music"
+            + (", more --dropout or fine-tuning a base model that knows the folder's instruments (--from) would help"
+               if from_scratch else " or more --dropout would help"))
