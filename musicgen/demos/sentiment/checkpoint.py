@@ -56,13 +56,21 @@ def read_config(directory: str | os.PathLike) -> tuple[SentimentConfig, dict[str
         raise CheckpointError(f"{directory}: missing {CONFIG_FILE}: not a complete sentiment checkpoint") from None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise CheckpointError(f"{directory}/{CONFIG_FILE}: corrupt: {error}") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{directory}: {CONFIG_FILE} is not a {CHECKPOINT_FORMAT} checkpoint")
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{directory}: checkpoint version {meta.get('version')} is not {CHECKPOINT_VERSION}")
+    return check_record(directory, meta, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, SentimentConfig, "checkpoint"), meta
+
+
+def check_record(directory: Path, meta: Any, record_format: str, version: int, config_class: Any,
+                 noun: str, kind: str | None = None) -> Any:
+    """The validated config of a demo directory's ``config.json`` record ``meta``, after its format
+    and version; ``CheckpointError`` naming ``directory`` otherwise. ``noun`` names the directory
+    in the format error ("a FORMAT checkpoint"), ``kind`` its version (default ``noun``)."""
+    if not isinstance(meta, dict) or meta.get("format") != record_format:
+        raise CheckpointError(f"{directory}: {CONFIG_FILE} is not a {record_format} {noun}")
+    if meta.get("version") != version:
+        raise CheckpointError(f"{directory}: {kind or noun} version {meta.get('version')} is not {version}")
     try:
-        config = SentimentConfig.from_dict(meta["config"])
+        config = config_class.from_dict(meta["config"])
         config.validate()
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{directory}/{CONFIG_FILE}: bad config: {error}") from None
-    return config, meta
+    return config

@@ -22,6 +22,7 @@ import musicgen.cells  # noqa: F401  (registers the cells for deserialisation)
 import musicgen.demos.sentiment.layers  # noqa: F401  (registers the encoder's layers)
 import musicgen.recurrent  # noqa: F401  (registers musicgen>Recurrent)
 from musicgen import fileio
+from musicgen.demos.sentiment.checkpoint import check_record
 from musicgen.demos.sentiment.config import PretrainConfig
 from musicgen.demos.sentiment.encoder import EMBEDDING, SENTENCE_MARKERS
 from musicgen.errors import CheckpointError
@@ -76,15 +77,7 @@ class PretrainedEncoder:
         if not directory.is_dir():
             raise CheckpointError(f"{directory}: no such pretrained encoder (make one with 'musicgen sentiment pretrain')")
         meta = _read_json(directory / CONFIG_FILE)
-        if not isinstance(meta, dict) or meta.get("format") != ENCODER_FORMAT:
-            raise CheckpointError(f"{directory}: {CONFIG_FILE} is not a {ENCODER_FORMAT} directory")
-        if meta.get("version") != ENCODER_VERSION:
-            raise CheckpointError(f"{directory}: encoder version {meta.get('version')} is not {ENCODER_VERSION}")
-        try:
-            config = PretrainConfig.from_dict(meta["config"])
-            config.validate()
-        except (KeyError, TypeError, ValueError) as error:
-            raise CheckpointError(f"{directory}/{CONFIG_FILE}: bad config: {error}") from None
+        config = check_record(directory, meta, ENCODER_FORMAT, ENCODER_VERSION, PretrainConfig, "directory", "encoder")
         vocabulary = _read_json(directory / VOCABULARY_FILE)
         if not isinstance(vocabulary, list) or tuple(vocabulary[:2]) != SENTENCE_MARKERS:
             raise CheckpointError(f"{directory}/{VOCABULARY_FILE}: not a word list starting with {SENTENCE_MARKERS}")
