@@ -135,6 +135,21 @@ class BarWindowPlan:
         return tf.data.Dataset.range(int(epoch), stop).flat_map(epoch_batches)
 
 
+def tokens_to_hold(streams: Sequence[np.ndarray], tokenizer: Any) -> int:
+    """The window a piece's bars want: its header, two bars of the median length and the
+    longest bars (the 99th percentile), the largest over ``streams``."""
+    bar_id = tokenizer.id_of(Kind.BAR)
+    headers, lengths = [0], []
+    for stream in streams:
+        bars = np.flatnonzero(np.asarray(stream) == bar_id)
+        if len(bars):
+            headers.append(int(bars[0]))
+            lengths.extend(np.diff(np.append(bars, len(stream))).tolist())
+    if not lengths:
+        return 0
+    return max(headers) + max(2 * int(np.median(lengths)), int(np.percentile(lengths, 99)))
+
+
 def hold_out_bars(streams: Sequence[np.ndarray], tokenizer: Any, fraction: float = 0.1) -> tuple[list, list]:
     """Each stream's last ``fraction`` of bars, under its header, as validation data.
 

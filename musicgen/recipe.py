@@ -8,6 +8,13 @@ does not memorise); the schedule counts updates, not epochs: a budget of about 4
 epoch (at least every 50 updates, at most every 1,000), early stopping after 10 validations
 without improvement (at least 1,000 updates), and the learning rate cut after a third of
 that. Fine-tuning keeps the base model's shape and starts at a quarter of the learning rate.
+
+A window of the notes encoding starts at a bar (:mod:`musicgen.bar_windows`), so a bar
+longer than the window would never be learnt to its end. Where the bars are long (a
+band's many tracks) the window grows to a power of two that holds the header, two bars of
+median length and the longest bars (:func:`musicgen.bar_windows.tokens_to_hold`), and the
+batch shrinks so that a batch holds at most :data:`MAX_BATCH_TOKENS` tokens (a window given
+by ``--seq-len`` keeps the batch of 16).
 """
 
 from __future__ import annotations
@@ -29,17 +36,24 @@ MIN_BUDGET, MAX_BUDGET = 2_000, 200_000
 MIN_EVAL_EVERY, MAX_EVAL_EVERY = 50, 1_000
 PATIENCE_VALIDATIONS, MIN_PATIENCE = 10, 1_000
 LEARNING_RATE, FINE_TUNE_LEARNING_RATE = 2e-3, 5e-4
+BATCH_SIZE, MAX_BATCH_TOKENS, MAX_WINDOW = 16, 8_192, 4_096
 
 
-def resolve_model(config: TrainConfig, tokens: int, base: TrainConfig | None = None) -> TrainConfig:
-    """``config`` with the model's size, dropout, window and transposition chosen for ``tokens``
-    training tokens (or taken from the ``base`` model being fine-tuned)."""
+def resolve_model(config: TrainConfig, tokens: int, base: TrainConfig | None = None, hold: int = 0) -> TrainConfig:
+    """``config`` with the model's size, dropout, window, batch and transposition chosen for
+    ``tokens`` training tokens (or taken from the ``base`` model being fine-tuned); a window
+    holds at least ``hold`` tokens (a power of two, at most :data:`MAX_WINDOW`)."""
     _, units, layers, embedding, dropout, seq_len, transpose = next(size for size in SIZES if tokens <= size[0])
+    while seq_len < min(hold, MAX_WINDOW):
+        seq_len *= 2
+    # The batch shrinks for a window the recipe grew; a window the user gives keeps the batch.
+    window = seq_len if config.seq_len is None else 0
     if base is not None:
         units, layers, embedding, cell = base.units, base.num_layers, base.embedding_dim, base.cell
         config = dataclasses.replace(config, cell=cell, one_hot=base.one_hot)
     chosen = {"units": units, "num_layers": layers, "embedding_dim": embedding, "dropout": dropout,
               "seq_len": seq_len, "transpose_range": transpose,
+              "batch_size": max(1, min(BATCH_SIZE, MAX_BATCH_TOKENS // window)) if window else BATCH_SIZE,
               "learning_rate": FINE_TUNE_LEARNING_RATE if base is not None else LEARNING_RATE}
     return dataclasses.replace(config, **{name: value for name, value in chosen.items()
                                           if getattr(config, name) is None})
@@ -75,7 +89,7 @@ def describe(config: TrainConfig, pieces: int, tokens: int, updates_per_epoch: i
     start = f"fine-tuning {base}" if base is not None else f"{config.num_layers} x {config.units} {config.cell.upper()}"
     epochs = config.max_updates / max(updates_per_epoch, 1)
     return (f"{pieces:,} pieces, {_count(tokens)} tokens: {start} (embedding {config.embedding_dim}), dropout "
-            f"{config.dropout:g}, windows of {config.seq_len} tokens, transposition "
+            f"{config.dropout:g}, batches of {config.batch_size} windows of {config.seq_len} tokens, transposition "
             f"{config.transpose_range[0]:+d}..{config.transpose_range[1]:+d}; budget {config.max_updates:,} updates "
             f"({epochs:.0f} epochs of {updates_per_epoch:,}), validation every {config.eval_every:,}, "
             f"patience {config.patience_updates:,}, learning rate {config.learning_rate:g}")

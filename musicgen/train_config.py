@@ -52,9 +52,9 @@ class TrainConfig:
     one_hot: bool = option(False, "one-hot inputs instead of a learned embedding (the course's contrast)")
     seq_len: int | None = option(None, "tokens per training window", metavar="N", absent=256,
                                  default_text="by data size")
-    batch_size: int = option(
-        16, "global batch size, over all replicas (small data sets learn faster from more, smaller updates)",
-        metavar="N",
+    batch_size: int | None = option(
+        None, "global batch size, over all replicas (small data sets learn faster from more, smaller updates)",
+        metavar="N", absent=16, default_text="16, fewer when the recipe grows the window past 512 tokens",
     )
     max_updates: int | None = option(
         None, "the budget in updates (batches)", metavar="N", absent=None,

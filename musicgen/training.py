@@ -26,6 +26,7 @@ from typing import Any
 
 from musicgen import checkpoint as ckpt
 from musicgen import recipe
+from musicgen.bar_windows import tokens_to_hold
 from musicgen.errors import CheckpointError, DiskFullError
 from musicgen.locks import DirectoryLock
 from musicgen.profile import ModelProfile
@@ -128,7 +129,8 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
     chief = distribute.is_chief(strategy)
     tokenizer = cache.tokenizer
     train_tokens = sum(len(stream) for stream in cache.streams("train")) or cache.manifest["total_tokens"]
-    config = recipe.resolve_model(config, train_tokens, base.train_config if base is not None else None)
+    hold = tokens_to_hold(cache.streams("train"), tokenizer) if tokenizer.config.encoding == "notes" else 0
+    config = recipe.resolve_model(config, train_tokens, base.train_config if base is not None else None, hold)
     requested_implementation = config.implementation  # recorded as asked: a resume elsewhere chooses anew
     config = dataclasses.replace(config, implementation=recipe.implementation(config))
     train_streams, val_streams, split = split_streams(cache, config.seq_len, tokenizer)

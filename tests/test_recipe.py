@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from musicgen import recipe
 from musicgen.train_config import TrainConfig
 
@@ -53,5 +55,33 @@ def test_epochs_cap_the_budget_and_max_updates_sets_it() -> None:
 def test_the_run_says_what_it_chose_and_why() -> None:
     config = recipe.resolve_schedule(recipe.resolve_model(TrainConfig(), tokens=23_000), updates_per_epoch=2)
     line = recipe.describe(config, pieces=80, tokens=23_000, updates_per_epoch=2)
-    assert line.startswith("80 pieces, 23k tokens: 1 x 256 LSTM (embedding 128), dropout 0.3, windows of 128 tokens")
+    assert line.startswith("80 pieces, 23k tokens: 1 x 256 LSTM (embedding 128), dropout 0.3, batches of 16 windows of 128 tokens")
     assert "budget 2,000 updates (1000 epochs of 2)" in line
+
+
+def test_long_bars_get_windows_that_hold_them_and_smaller_batches() -> None:
+    """A band's bars of hundreds of tokens: a window of the table's 256 would never reach a bar's end."""
+    band = recipe.resolve_model(TrainConfig(), tokens=446_000, hold=643)
+    assert (band.seq_len, band.batch_size) == (1024, 8)  # a power of two; at most 8,192 tokens a batch
+    short = recipe.resolve_model(TrainConfig(), tokens=446_000, hold=130)
+    assert (short.seq_len, short.batch_size) == (256, 16)
+    assert recipe.resolve_model(TrainConfig(), tokens=446_000, hold=10**6).seq_len == recipe.MAX_WINDOW
+    given = recipe.resolve_model(dataclasses.replace(TrainConfig(), seq_len=2048), tokens=446_000, hold=643)
+    assert (given.seq_len, given.batch_size) == (2048, 16)  # the user's window keeps the batch
+    both = recipe.resolve_model(dataclasses.replace(TrainConfig(), batch_size=32), tokens=446_000, hold=643)
+    assert (both.seq_len, both.batch_size) == (1024, 32)
+
+
+def test_the_window_to_hold_is_the_header_two_median_bars_or_the_longest() -> None:
+    from musicgen.bar_windows import tokens_to_hold
+    from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+
+    tokenizer = Tokenizer(TokenizerConfig())
+    bar, note = tokenizer.id_of(Kind.BAR), tokenizer.id_of(Kind.PITCH, 60)
+
+    def piece(header: int, bars: list[int]) -> np.ndarray:
+        return np.array([tokenizer.bos_id] * header + [token for length in bars for token in [bar] + [note] * (length - 1)])
+
+    assert tokens_to_hold([piece(3, [10, 10, 12]), piece(5, [10, 10, 10])], tokenizer) == 5 + 20
+    assert tokens_to_hold([piece(3, [10] * 90 + [400] * 10)], tokenizer) == 3 + 400  # the longest bars count too
+    assert tokens_to_hold([np.array([tokenizer.bos_id, note])], tokenizer) == 0  # no bar: nothing to hold

@@ -311,8 +311,8 @@ def test_config_round_trip_and_unknown_keys() -> None:
     old = TrainConfig.from_dict({"cell": "gru", "tokenizer": None, "early_stopping_patience": 6, "lr_patience": 2})
     assert old == TrainConfig(
         base=None, cell="gru", control_dropout=0.0, shuffle_tracks=0.0, infill=0.0, implementation="custom", units=256,
-        num_layers=2, embedding_dim=128, dropout=0.2, seq_len=256, learning_rate=2e-3, transpose_range=(-3, 3),
-        warmup_updates=0, min_updates=0,
+        num_layers=2, embedding_dim=128, dropout=0.2, seq_len=256, batch_size=16, learning_rate=2e-3,
+        transpose_range=(-3, 3), warmup_updates=0, min_updates=0,
     )
 
 
