@@ -5,8 +5,9 @@ only that control in the header, and the attribute is measured on the decoded mu
 the same estimator that labelled the training pieces (:meth:`NoteTokenizer.controls`):
 
 - **key**: every key the model was trained in (all 24 when training transposed the pieces,
-  else the keys of the training pieces); a hit when the Krumhansl-Schmuckler estimate of
-  the sampled piece names the requested key;
+  else the keys of the training pieces), sampled as ``musicgen generate --key`` samples
+  (the KEY token and ``key_guidance``, :func:`musicgen.steering.key_bias`); a hit when the
+  Krumhansl-Schmuckler estimate of the sampled piece names the requested key;
 - **density**: every density bin; a hit when the piece's notes per bar fall in the bin;
 - **instruments**: the instrument sets of the training data, commonest first; a hit when
   the sampled piece plays exactly the requested instruments, each at least once.
@@ -20,15 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from musicgen.analysis import key_name, note_density, piece_key
+from musicgen.analysis import key_name, piece_key
 from musicgen.encodings.base import Kind
 from musicgen.errors import ConfigError
+from musicgen.steering import (
+    CANDIDATES,
+    KEY_GUIDANCE,
+    Controls,
+    choose_candidates,
+    density_bin_of,
+    key_bias,
+)
 
 MAX_INSTRUMENT_SETS = 8
 
 
 def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed: int = 0,
-                      temperature: float = 1.0, progress: bool = False) -> dict[str, Any]:
+                      temperature: float = 1.0, key_guidance: float = KEY_GUIDANCE,
+                      candidates: int = CANDIDATES, progress: bool = False) -> dict[str, Any]:
     """Hit rates per control (``rate``, ``hits``, ``samples`` and per-setting rows)."""
     from musicgen.checkpoint import resolve_checkpoint
 
@@ -39,18 +49,27 @@ def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed
         raise ConfigError(f"checkpoint {loaded.directory} uses the events encoding, which has no controls")
     if not isinstance(per_setting, int) or per_setting < 1:
         raise ConfigError(f"--samples-per-setting must be a positive integer, got {per_setting!r}")
+    if not isinstance(candidates, int) or candidates < 1:
+        raise ConfigError(f"--candidates must be a positive integer, got {candidates!r}")
     sampler = loaded.sampler(jit_compile=False)
     allowed = set(loaded.profile.allowed_tokens or range(tokenizer.vocab_size))
     bar_id = tokenizer.id_of(Kind.BAR)
     length = bars * 96 + 64
-    report: dict[str, Any] = {"checkpoint": str(loaded.directory), "bars": bars, "per_setting": per_setting}
+    report: dict[str, Any] = {"checkpoint": str(loaded.directory), "bars": bars, "per_setting": per_setting,
+                              "temperature": temperature, "key_guidance": key_guidance, "candidates": candidates}
 
-    def pieces(header: list[int], index: int) -> list:
+    def pieces(header: list[int], index: int, bias: np.ndarray | None = None, asked: Controls | None = None) -> list:
+        """Pieces sampled as ``musicgen generate`` samples them: with ``asked`` (a key or a
+        density), ``candidates`` draws per piece and the first that has it kept."""
         prefix = np.array([tokenizer.bos_id, *header], np.int32)
         closed = bool(header) and tokenizer.kinds[header[-1]] == Kind.BAR
-        rows = sampler.sample(num=per_setting, length=length, temperature=temperature, seed=seed + index,
-                              prefix=prefix, max_bars=bars - 1 if closed else bars).tokens
-        return [tokenizer.decode_piece(row) for row in rows]
+        draws = per_setting * (candidates if asked is not None else 1)
+        rows = sampler.sample(num=draws, length=length, temperature=temperature, seed=seed + index,
+                              prefix=prefix, max_bars=bars - 1 if closed else bars, pitch_bias=bias).tokens
+        decoded = [tokenizer.decode_piece(row) for row in rows]
+        if asked is None or candidates == 1:
+            return decoded
+        return [decoded[kept] for kept in choose_candidates(decoded, tokenizer, asked, candidates)]
 
     index = 0
     if config.keys:
@@ -59,7 +78,9 @@ def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed
         rows = []
         for key in keys:
             _say(progress, f"key {key_name(key)}")
-            found = [piece_key(piece) for piece in pieces([tokenizer.id_of(Kind.KEY, key)], index)]
+            bias = key_bias(tokenizer, key, key_guidance) if key_guidance else None
+            found = [piece_key(piece) for piece in pieces([tokenizer.id_of(Kind.KEY, key)], index, bias,
+                                                           Controls(key=key_name(key)))]
             rows.append({"setting": key_name(key), "hits": sum(value == key for value in found),
                          "samples": len(found), "found": Counter(key_name(v) if v is not None else "none"
                                                                  for v in found).most_common(3)})
@@ -69,8 +90,8 @@ def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed
         rows = []
         for value in range(len(config.density_edges) + 1):
             _say(progress, f"density bin {value}")
-            found = [int(np.searchsorted(config.density_edges, note_density(piece), "right")) if len(piece.notes)
-                     else -1 for piece in pieces([tokenizer.id_of(Kind.DENSITY, value)], index)]
+            found = [density_bin_of(piece, config.density_edges)
+                     for piece in pieces([tokenizer.id_of(Kind.DENSITY, value)], index, asked=Controls(density=str(value)))]
             rows.append({"setting": str(value), "hits": found.count(value), "samples": len(found)})
             index += 1
         report["density"] = _summary(rows)
@@ -119,7 +140,8 @@ def _summary(rows: list[dict]) -> dict[str, Any]:
 def format_report(report: dict[str, Any]) -> str:
     """The hit rates as printed."""
     lines = [f"control hit rates of {report['checkpoint']} ({report['per_setting']} samples of "
-             f"{report['bars']} bars per setting):"]
+             f"{report['bars']} bars per setting, temperature {report['temperature']:g}, key guidance "
+             f"{report['key_guidance']:g}, {report['candidates']} candidates):"]
     for name in ("key", "density", "instruments"):
         if name in report:
             part = report[name]

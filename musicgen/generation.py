@@ -63,10 +63,14 @@ def generate_files(
 
     loaded = resolve_checkpoint(checkpoint)
     tokenizer = loaded.tokenizer
-    # XLA compiling takes seconds; it pays off only on long runs.
-    jit_compile = "auto" if options.num * length >= XLA_MIN_TOKENS else False
-    sampler = sampler or loaded.sampler(jit_compile=jit_compile)
     controls = steering.Controls(options.instruments, options.key, options.density, options.tempo, options.style)
+    # --candidates: several draws per piece, the first with the key and density asked for kept.
+    select = (options.candidates > 1 and (options.key is not None or options.density is not None)
+              and options.primer is None and options.beam_size <= 1)
+    draws = options.num * options.candidates if select else options.num
+    # XLA compiling takes seconds; it pays off only on long runs.
+    jit_compile = "auto" if draws * length >= XLA_MIN_TOKENS else False
+    sampler = sampler or loaded.sampler(jit_compile=jit_compile)
     control_ids = steering.control_tokens(tokenizer, controls, f"checkpoint {loaded.directory}")
     plan, meter = None, None
     if options.primer is not None:
@@ -95,19 +99,26 @@ def generate_files(
     if max_bars is not None and tokenizer.config.encoding == "notes" and prefix[-1] == tokenizer.id_of(Kind.BAR):
         max_bars -= 1  # the prefix's closing BAR already opened the first new bar
     prefix = sampler.check_prefix(prefix, length)
+    guided = options.key is not None and options.key_guidance > 0
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
-                  disallow_programs=options.program is not None)
-    print(f"sampling {options.num} x {length} tokens (seed {seed})...", file=sys.stderr)
+                  disallow_programs=options.program is not None,
+                  pitch_bias=steering.key_bias(tokenizer, options.key, options.key_guidance) if guided else None)
+    print(f"sampling {draws} x {length} tokens (seed {seed})...", file=sys.stderr)
     if options.beam_size > 1:
         result = sampler.beam_search(options.beam_size, num=options.num, **limits)
     else:
-        result = sampler.sample(num=options.num, temperature=options.temperature, top_k=options.top_k,
+        result = sampler.sample(num=draws, temperature=options.temperature, top_k=options.top_k,
                                 top_p=options.top_p, seed=seed, **limits)
+    rows = result.tokens
+    if select:
+        kept = steering.choose_candidates([tokenizer.decode_piece(row) for row in rows], tokenizer, controls,
+                                          options.candidates)
+        rows = rows[kept]
 
     stem = Path(loaded.directory).name if getattr(loaded, "directory", None) else "sample"
     paths = render.reserve_paths(options.out_dir, stem, options.num, seed)
     try:
-        summaries, extra = _write_pieces(paths, result.tokens, options, loaded, plan, tempo, (numerator, denominator),
+        summaries, extra = _write_pieces(paths, rows, options, loaded, plan, tempo, (numerator, denominator),
                                          soundfont_path)
     except BaseException:
         render.release_paths(paths)  # no empty placeholder is left behind as if it were MIDI

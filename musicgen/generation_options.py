@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from musicgen import midi_io
 from musicgen.errors import ConfigError
 from musicgen.options import option
+from musicgen.steering import CANDIDATES, KEY_GUIDANCE
 
 DEFAULT_LENGTH = 512
 TIMED_LENGTH_CAP = 8192  # token cap when --bars/--seconds decide the length
@@ -48,6 +49,12 @@ class GenerationOptions:
     )
     key: str | None = option(None, "the key, e.g. 'D minor' (models with KEY controls)", metavar="KEY",
                              default_text="the model's choice")
+    key_guidance: float = option(
+        KEY_GUIDANCE, "with --key: how strongly the key's pitch profile pulls the pitched tracks' notes "
+        "(0: the KEY token alone)", metavar="G")
+    candidates: int = option(
+        CANDIDATES, "with --key or --density: draw N pieces for each one asked for and keep the first that has "
+        "that key and density (1: keep every draw)", metavar="N")
     density: str | None = option(None, "note density: low, medium or high (models with DENSITY controls)",
                                  metavar="LEVEL", default_text="the model's choice")
     style: str | None = option(None, "the style, a top folder of the training data (models with STYLE controls)",
@@ -83,6 +90,10 @@ class GenerationOptions:
             raise ConfigError(f"--length must be a positive integer, got {self.length!r}")
         if not isinstance(self.beam_size, int) or self.beam_size < 0:
             raise ConfigError(f"--beam-size must be a non-negative integer, got {self.beam_size!r}")
+        if not isinstance(self.candidates, int) or self.candidates < 1:
+            raise ConfigError(f"--candidates must be a positive integer, got {self.candidates!r}")
+        if not (isinstance(self.key_guidance, (int, float)) and self.key_guidance >= 0):
+            raise ConfigError(f"--key-guidance must be a non-negative number, got {self.key_guidance!r}")
         if self.primer_bars is not None and (not isinstance(self.primer_bars, int) or self.primer_bars < 1):
             raise ConfigError(f"--primer-bars must be a positive integer, got {self.primer_bars!r}")
         if self.primer_bars is not None and self.primer is None:

@@ -276,6 +276,13 @@ class NoteMasker:
         allowed &= ~self.is_duration | (values <= longest)
         return allowed
 
+    def pitch_bias(self, state: dict, bias: Any) -> Any:
+        """``bias`` (one value per token) for each row, zero where the current track plays drums."""
+        import tensorflow as tf
+
+        program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
+        return tf.where(tf.equal(program, DRUM_PROGRAM)[:, tf.newaxis], 0.0, bias[tf.newaxis, :])
+
     def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
         """``allowed`` without a BAR past ``bar_limit`` bars before any note: the last bar must play."""
         import tensorflow as tf

@@ -118,20 +118,25 @@ class Sampler:
         max_time_steps: int | None = None,
         disallow_programs: bool = False,
         max_bars: int | None = None,
+        pitch_bias: np.ndarray | None = None,
     ) -> SampleResult:
         """Sample ``num`` sequences of at most ``length`` tokens after BOS (closing excluded).
 
         ``prefix`` (BOS first) is fed before sampling starts; ``max_time_steps`` ends a
         sequence once that many grid steps were generated after the prefix (events
         encoding), ``max_bars`` once that many bars were (notes encoding);
-        ``temperature == 0`` is greedy decoding. Notes still sounding at the end are
-        closed, so every row decodes without dropping an event.
+        ``temperature == 0`` is greedy decoding. ``pitch_bias`` (one value per token, see
+        :func:`musicgen.steering.key_bias`) is added to the tempered logits on tracks
+        that are not drums (notes encoding); the masked-mass figures are taken before it.
+        Notes still sounding at the end are closed, so every row decodes without dropping
+        an event.
         """
         check_sampling_options(temperature, top_k, top_p)
         if not isinstance(num, int) or num < 1:
             raise ConfigError(f"the number of samples must be a positive integer, got {num!r}")
         prefix = self.check_prefix(prefix, length)
-        key = (int(num), int(length), temperature == 0, top_k > 0, top_p < 1.0)
+        bias = self._check_bias(pitch_bias)
+        key = (int(num), int(length), temperature == 0, top_k > 0, top_p < 1.0, pitch_bias is not None)
         if key not in self._loops:
             self._loops[key] = self._build_loop(*key)
         tokens, steps, mass_sum, mass_max, count = self._loops[key](
@@ -142,6 +147,7 @@ class Sampler:
             tf.constant(int(seed) % (1 << 63), tf.int64),
             self._limits(max_time_steps, max_bars),
             tf.constant(self._allowed_base(disallow_programs)),
+            tf.constant(bias),
         )
         tokens = tokens.numpy()[:, : int(steps.numpy())]
         rows = [self._finish(row) for row in np.concatenate([np.tile(prefix, (num, 1)), tokens], axis=1)]
@@ -167,11 +173,12 @@ class Sampler:
         max_time_steps: int | None = None,
         disallow_programs: bool = False,
         max_bars: int | None = None,
+        pitch_bias: np.ndarray | None = None,
     ) -> SampleResult:
         """The ``num`` most probable grammatical sequences found by beam search.
 
         Scores are summed log-probabilities (no length normalisation) of the grammar-masked,
-        renormalised distribution; ``num`` must not exceed ``beam_size``. Fewer come back when
+        renormalised distribution (with ``pitch_bias`` added, as in :meth:`sample`); ``num`` must not exceed ``beam_size``. Fewer come back when
         the grammar leaves fewer than ``num`` sequences of non-zero probability.
         """
         if not isinstance(beam_size, int) or beam_size < 1:
@@ -179,13 +186,15 @@ class Sampler:
         if not isinstance(num, int) or not 1 <= num <= beam_size:
             raise ConfigError(f"beam search returns at most --beam-size ({beam_size}) sequences, asked for {num}")
         prefix = self.check_prefix(prefix, length)
-        key = ("beam", beam_size, int(length))
+        bias = self._check_bias(pitch_bias)
+        key = ("beam", beam_size, int(length), pitch_bias is not None)
         if key not in self._loops:
-            self._loops[key] = self._build_beam_loop(beam_size, int(length))
+            self._loops[key] = self._build_beam_loop(*key[1:])
         tokens, parents, steps, scores = self._loops[key](
             tf.constant(prefix),
             self._limits(max_time_steps, max_bars),
             tf.constant(self._allowed_base(disallow_programs)),
+            tf.constant(bias),
         )
         steps = int(steps.numpy())
         tokens, parents, scores = tokens.numpy()[:steps], parents.numpy()[:steps], scores.numpy()
@@ -213,6 +222,17 @@ class Sampler:
                 "raise --length or shorten the primer"
             )
         return prefix
+
+    def _check_bias(self, pitch_bias: np.ndarray | None) -> np.ndarray:
+        """``pitch_bias`` as float32 (zeros when None), if this grammar can apply it."""
+        if pitch_bias is None:
+            return np.zeros(self.tables.vocab_size, np.float32)
+        if not hasattr(self.masker, "pitch_bias"):
+            raise ConfigError("a pitch bias (key guidance) needs a model in the notes encoding")
+        bias = np.asarray(pitch_bias, np.float32)
+        if bias.shape != (self.tables.vocab_size,) or not np.isfinite(bias).all():
+            raise ConfigError(f"a pitch bias must be {self.tables.vocab_size} finite values, one per token")
+        return bias
 
     def _allowed_base(self, disallow_programs: bool) -> np.ndarray:
         """The tokens sampling may ever choose: those the training data had, and no PROGRAM
@@ -272,10 +292,11 @@ class Sampler:
             return True if num < WHOLE_LOOP_XLA_MAX_BATCH else "tokens"
         return self.jit_compile
 
-    def _build_loop(self, num: int, length: int, greedy: bool, use_top_k: bool, use_top_p: bool) -> Any:
+    def _build_loop(self, num: int, length: int, greedy: bool, use_top_k: bool, use_top_p: bool,
+                    use_bias: bool) -> Any:
         step, masker = self.step, self.masker
 
-        def choose(t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base):
+        def choose(t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base, bias):
             """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
             scaled = logits if greedy else logits / temperature
             ended = grammar["ended"]
@@ -286,6 +307,8 @@ class Sampler:
             # 1 - sum(allowed probabilities), from the two log-normalisers.
             kept = tf.exp(tf.reduce_logsumexp(masked, -1) - tf.reduce_logsumexp(scaled, -1))
             mass = tf.where(ended, 0.0, tf.maximum(1.0 - kept, 0.0))
+            if use_bias:
+                masked = masked + masker.pitch_bias(grammar, bias)
             if greedy:
                 token = tf.argmax(masked, axis=-1, output_type=tf.int32)
             else:
@@ -301,7 +324,7 @@ class Sampler:
         if mode == "tokens":  # the products in the plain graph, the token choice in XLA
             choose = tf.function(choose, jit_compile=True, reduce_retracing=True)
 
-        def loop(prefix, temperature, top_k, top_p, seed, limits, allowed_base):
+        def loop(prefix, temperature, top_k, top_p, seed, limits, allowed_base, bias):
             token, states, grammar = self._run_primer(prefix, num)
             start = tf.shape(prefix)[0] - 1
             generated = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([num]))
@@ -309,7 +332,7 @@ class Sampler:
             def body(t, token, states, grammar, generated, mass_sum, mass_max, count):
                 logits, states = step.step(token, states)
                 token, grammar, step_sum, step_max, live = choose(
-                    t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base
+                    t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base, bias
                 )
                 return (
                     t + 1,
@@ -333,10 +356,10 @@ class Sampler:
 
         return tf.function(loop, jit_compile=mode is True, reduce_retracing=True)
 
-    def _build_beam_loop(self, beam_size: int, length: int) -> Any:
+    def _build_beam_loop(self, beam_size: int, length: int, use_bias: bool) -> Any:
         step, masker, vocab = self.step, self.masker, self.tables.vocab_size
 
-        def loop(prefix, limits, allowed_base):
+        def loop(prefix, limits, allowed_base, bias):
             prefix_length = tf.shape(prefix)[0]
             first = tf.fill([beam_size], prefix[0])
             grammar = masker.update(masker.initial_state(beam_size), first, False)
@@ -350,6 +373,8 @@ class Sampler:
                 position = t + 1
                 allowed = masker.allowed(grammar) & (allowed_base | grammar["ended"][:, tf.newaxis])
                 allowed = masker.limit(grammar, allowed, limits[1])
+                if use_bias:
+                    logits = logits + masker.pitch_bias(grammar, bias)
                 log_probs = tf.nn.log_softmax(tf.where(allowed, logits, -np.inf))
                 # A finished beam continues with PAD at no cost.
                 log_probs = tf.where(grammar["ended"][:, tf.newaxis], tf.where(allowed, 0.0, -np.inf), log_probs)

@@ -5,6 +5,17 @@ from the header, so asking for them is writing that header and letting the model
 ``--style reels --key "D minor" --density high --tempo 96`` become ``STYLE(reels) KEY(D
 minor) DENSITY(2) TEMPO(t)``, and ``--instruments piano,bass,drums`` the tracks
 ``PROGRAM(0) PROGRAM(33) PROGRAM(drums)``. A control left unset is the model's to choose.
+
+A KEY token alone moves the key less than the other controls move theirs (see
+docs/results.md), so ``--key`` also guides the sampler: :func:`key_bias` adds
+``key_guidance`` times the log of the key's Krumhansl-Kessler profile to the logits of the
+pitched tracks' notes, a product of the model's distribution and the profile, as the key
+estimator weighs pitch classes. ``--key-guidance 0`` leaves the KEY token alone.
+
+The DENSITY token moves the density less reliably (the bins are narrow), so with ``--key``
+or ``--density`` the sampler draws ``candidates`` pieces for each one asked for and keeps
+the first whose key and density are those asked for, measured by the estimators that
+labelled the training pieces (:func:`choose_candidates`).
 """
 
 from __future__ import annotations
@@ -14,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from musicgen.analysis import parse_key
+from musicgen.analysis import MAJOR_PROFILE, MINOR_PROFILE, note_density, parse_key, piece_key
 from musicgen.encodings.base import Kind
 from musicgen.errors import ConfigError
 from musicgen.instruments import parse_instruments, program_name
 
 DENSITY_NAMES = ("low", "medium", "high")
+CANDIDATES = 4  # the default --candidates, chosen by `musicgen evaluate --controls` (docs/results.md)
+KEY_GUIDANCE = 2.0  # the default --key-guidance, chosen by `musicgen evaluate --controls` (docs/results.md)
 
 
 @dataclass(frozen=True)
@@ -105,3 +118,51 @@ def _profile_programs(tokenizer: Any, profile: Any) -> list[int]:
         return []
     return [int(tokenizer.values[token]) for token in profile.allowed_tokens
             if token < tokenizer.vocab_size and tokenizer.kinds[token] == Kind.PROGRAM]
+
+
+def key_bias(tokenizer: Any, key: str | int, strength: float = KEY_GUIDANCE) -> np.ndarray:
+    """A logit bias over ``tokenizer``'s tokens that pulls pitches toward ``key``.
+
+    Each PITCH token gets ``strength * log(profile[(pitch - tonic) % 12])`` of the key's
+    Krumhansl-Kessler profile, centred to mean zero over the twelve pitch classes (so the
+    pitches as a whole are not favoured over the other tokens); every other token gets 0.
+    The sampler adds it on pitched tracks only (:meth:`musicgen.sampling.Sampler.sample`).
+    """
+    if not (isinstance(strength, (int, float)) and np.isfinite(strength) and strength >= 0):
+        raise ConfigError(f"--key-guidance must be a non-negative number, got {strength!r}")
+    index = parse_key(key) if isinstance(key, str) else int(key)
+    tonic, minor = index % 12, index // 12
+    log_profile = np.log(MINOR_PROFILE if minor else MAJOR_PROFILE)
+    log_profile -= log_profile.mean()
+    bias = np.zeros(tokenizer.vocab_size, np.float32)
+    pitch = np.asarray(tokenizer.kinds) == Kind.PITCH
+    pitches = np.asarray(tokenizer.values)[pitch]
+    bias[pitch] = strength * log_profile[(pitches - tonic) % 12]
+    return bias
+
+
+def density_bin_of(piece: Any, density_edges: Any) -> int:
+    """The DENSITY bin of ``piece``'s notes per bar (-1 for a piece without notes)."""
+    if not len(piece.notes):
+        return -1
+    return int(np.searchsorted(density_edges, note_density(piece), "right"))
+
+
+def choose_candidates(pieces: list, tokenizer: Any, controls: Controls, candidates: int) -> list[int]:
+    """Of ``pieces`` (``candidates`` in a row per piece asked for), the index of the one kept
+    for each: the first with the key and density bin ``controls`` ask for, else the first
+    that has the most of them."""
+    config = tokenizer.config
+    key = parse_key(controls.key) if controls.key is not None else None
+    density = (density_bin(controls.density, len(config.density_edges) + 1)
+               if controls.density is not None and config.density_edges else None)
+
+    def score(piece: Any) -> int:
+        return ((key is not None and piece_key(piece) == key)
+                + (density is not None and density_bin_of(piece, config.density_edges) == density))
+
+    kept = []
+    for start in range(0, len(pieces), candidates):
+        group = [score(piece) for piece in pieces[start:start + candidates]]
+        kept.append(start + int(np.argmax(group)))  # argmax takes the first of the best
+    return kept

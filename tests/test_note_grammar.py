@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from musicgen.errors import ConfigError
 from musicgen.grammar import Constraints, check_tokens, grammar_for
 from musicgen.instruments import PROGRAM_COUNT
 from musicgen.paths import BACH_MIDI_DIR
@@ -160,3 +161,29 @@ def test_same_seed_same_notes_and_beam_search_is_grammatical(sampler, tokenizer:
     beams = sampler.beam_search(3, num=2, length=60, max_bars=2)
     for row in beams.tokens:
         check_tokens(row, grammar_for(tokenizer))
+
+
+def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer) -> None:
+    import tensorflow as tf
+
+    from musicgen.steering import key_bias
+
+    bias = key_bias(tokenizer, "D major", 2.0)
+    pitch = tokenizer.kinds == Kind.PITCH
+    assert not bias[~pitch].any()  # only PITCH tokens move
+    by_pitch = dict(zip(tokenizer.values[pitch].tolist(), bias[pitch].tolist(), strict=True))
+    assert max(by_pitch, key=by_pitch.get) % 12 == 2  # the tonic is pulled hardest
+    assert by_pitch[62] > by_pitch[69] > by_pitch[66] > by_pitch[63]  # tonic, dominant, third, outside the key
+    assert np.isclose(np.mean([by_pitch[p] for p in range(60, 72)]), 0.0, atol=1e-6)  # centred over an octave
+    assert not key_bias(tokenizer, "D major", 0.0).any()
+    with pytest.raises(ConfigError, match="--key-guidance must be a non-negative number"):
+        key_bias(tokenizer, "D major", -1.0)
+
+    masker = grammar_for(tokenizer).masker()
+    name = tokenizer.id_of
+    state = masker.update(masker.initial_state(2), tf.constant([tokenizer.bos_id] * 2, tf.int32), False)
+    for token in (name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128), name(Kind.BAR)):
+        state = masker.update(state, tf.constant([token, token], tf.int32))
+    state = masker.update(state, tf.constant([name(Kind.TRACK, 0), name(Kind.TRACK, 1)], tf.int32))  # piano, drums
+    rows = masker.pitch_bias(state, tf.constant(bias)).numpy()
+    assert np.array_equal(rows[0], bias) and not rows[1].any()

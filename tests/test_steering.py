@@ -62,12 +62,57 @@ def test_key_and_density_controls_move_their_attribute(model_dir: Path, tmp_path
         density = np.mean([analysis.note_density(p) for p in pieces])
         return float(in_c), float(density)
 
-    c_major, _ = figures("--key", "C major")
-    f_sharp, _ = figures("--key", "F# major")
+    # The tokens alone (no guidance, every draw kept): what the model learnt.
+    c_major, _ = figures("--key", "C major", "--key-guidance", "0", "--candidates", "1")
+    f_sharp, _ = figures("--key", "F# major", "--key-guidance", "0", "--candidates", "1")
     assert c_major > f_sharp + 0.3
-    _, dense = figures("--density", "high")
-    _, sparse = figures("--density", "medium")  # the thirds of 3 and 9 notes a bar: 3 is "medium"
+    _, dense = figures("--density", "high", "--candidates", "1")
+    _, sparse = figures("--density", "medium", "--candidates", "1")  # the thirds of 3 and 9 notes a bar: 3 is "medium"
     assert dense > 1.5 * sparse
+
+
+def test_key_guidance_pulls_the_notes_into_a_key_the_data_never_had(model_dir: Path, tmp_path: Path,
+                                                                    capsys) -> None:
+    d_major = [2, 4, 6, 7, 9, 11, 1]
+
+    def in_d_major(guidance: str) -> float:
+        paths = generated(capsys, "--checkpoint", str(model_dir), "--num", "6", "--bars", "2", "--seed", "3",
+                          "--key", "D major", "--key-guidance", guidance, "--candidates", "1",
+                          "--out", str(tmp_path / guidance))
+        notes = np.concatenate([midi_io.read_piece(path).notes for path in paths])
+        return float(np.isin(notes[:, 2].astype(int) % 12, d_major).mean())
+
+    unguided, guided = in_d_major("0"), in_d_major("4")
+    # The tunes are in C and F# major (5 of 7 notes shared); this tiny model is sure of them
+    # (0.55 of its notes fall in D major at seed 3), and guidance moves it (0.71).
+    assert guided > unguided + 0.1
+    assert main(["generate", "--checkpoint", str(model_dir), "--key", "D major", "--key-guidance", "-1"]) == 2
+    assert "--key-guidance must be a non-negative number" in capsys.readouterr().err
+
+
+def test_candidates_keep_the_first_draw_with_what_was_asked(model_dir: Path, tmp_path: Path, capsys) -> None:
+    from musicgen.checkpoint import load_checkpoint
+    from musicgen.steering import Controls, choose_candidates, density_bin_of
+
+    tokenizer = load_checkpoint(model_dir).tokenizer
+    edges = tokenizer.config.density_edges
+    for index, (tonic, dense) in enumerate([(6, False), (0, False), (0, True), (6, True)]):
+        tune(tonic, dense).write(str(tmp_path / f"t{index}.mid"))
+    pieces = [midi_io.read_piece(tmp_path / f"t{index}.mid") for index in range(4)]
+    assert [density_bin_of(piece, edges) for piece in pieces] == [1, 1, 2, 2]
+    # Two groups of two: the first with both asked for, else the first with the most of them.
+    assert choose_candidates(pieces, tokenizer, Controls(key="C major", density="high"), 2) == [1, 2]
+    assert choose_candidates(pieces, tokenizer, Controls(density="medium"), 2) == [0, 2]
+    assert choose_candidates(pieces, tokenizer, Controls(key="F# major"), 4) == [0]
+
+    def bins(candidates: str) -> list[int]:
+        paths = generated(capsys, "--checkpoint", str(model_dir), "--num", "4", "--bars", "2", "--seed", "5",
+                          "--density", "medium", "--candidates", candidates, "--out", str(tmp_path / candidates))
+        assert f"sampling {4 * int(candidates)} x" in generated.err
+        return [density_bin_of(midi_io.read_piece(path), edges) for path in paths]
+
+    single, chosen = bins("1"), bins("4")
+    assert chosen.count(1) == 4 and chosen.count(1) >= single.count(1)
 
 
 def test_instruments_are_the_header_and_errors_name_the_problem(model_dir: Path, tmp_path: Path, capsys) -> None:
@@ -143,7 +188,7 @@ def test_a_long_primer_is_kept_whole_and_continued_from_its_last_bars(model_dir:
 def test_evaluate_controls_reports_hit_rates(model_dir: Path, capsys) -> None:
     from musicgen.control_check import control_hit_rates
 
-    report = control_hit_rates(model_dir, per_setting=4, bars=2, seed=0)
+    report = control_hit_rates(model_dir, per_setting=4, bars=2, seed=0, key_guidance=0.0, candidates=1)
     assert [row["setting"] for row in report["key"]["settings"]] == ["C major", "F# major"]
     assert report["key"]["rate"] >= 0.75  # the two keys of the data, told apart
     assert report["key"]["samples"] == 8 and report["density"]["samples"] == 12
@@ -151,4 +196,4 @@ def test_evaluate_controls_reports_hit_rates(model_dir: Path, capsys) -> None:
     assert main(["evaluate", "--checkpoint", str(model_dir), "--controls", "--samples-per-setting", "2",
                  "--bars", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "control hit rates of" in out and "  key " in out and "  instruments " in out
+    assert "key guidance 2, 4 candidates" in out and "control hit rates of" in out and "  key " in out and "  instruments " in out

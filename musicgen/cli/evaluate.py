@@ -7,6 +7,7 @@ import json
 
 from musicgen.cli import add_verbose
 from musicgen.splits import SPLIT_CHOICES
+from musicgen.steering import CANDIDATES, KEY_GUIDANCE
 
 DESCRIPTION = """\
 Score a trained model by teacher forcing on the pieces of a split: mean negative
@@ -61,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bars", type=int, default=8, metavar="N",
                         help="with --controls: bars per sampled piece (default 8)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument("--key-guidance", type=float, default=KEY_GUIDANCE, metavar="G",
+                        help="with --controls: the key guidance of the key samples, as generate's "
+                             f"(default {KEY_GUIDANCE:g}; 0: the KEY token alone)")
+    parser.add_argument("--candidates", type=int, default=CANDIDATES, metavar="N",
+                        help="with --controls: draws per key or density sample, the first with what was asked "
+                             f"kept, as generate's (default {CANDIDATES}; 1: every draw counts)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -76,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         from musicgen.control_check import format_report as format_controls
 
         report = control_hit_rates(args.checkpoint, per_setting=args.samples_per_setting, bars=args.bars,
-                                   seed=args.seed, temperature=args.temperature, progress=not args.quiet)
+                                   seed=args.seed, temperature=args.temperature, key_guidance=args.key_guidance,
+                                   candidates=args.candidates, progress=not args.quiet)
         print(format_controls(report))
         if args.json:
             print(json.dumps(report, sort_keys=True))

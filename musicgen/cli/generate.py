@@ -33,7 +33,8 @@ examples:
 GROUPS = {
     "length (tokens, or time converted through the grid and tempo)": ("length", "bars", "seconds"),
     "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size"),
-    "steering (models in the notes encoding with controls)": ("instruments", "key", "density", "style"),
+    "steering (models in the notes encoding with controls)": ("instruments", "key", "key_guidance", "density", "candidates",
+                                                               "style"),
     "music": ("primer", "primer_bars", "tempo", "program"),
     "output": ("out_dir", "plot", "wav", "soundfont"),
 }
