@@ -103,7 +103,8 @@ def generate_files(
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   disallow_programs=options.program is not None,
                   pitch_bias=steering.key_bias(tokenizer, options.key, options.key_guidance) if guided else None)
-    print(f"sampling {draws} x {length} tokens (seed {seed})...", file=sys.stderr)
+    each = f"{options.candidates} candidates per piece, " if select else ""
+    print(f"sampling {draws} x {length} tokens ({each}seed {seed})...", file=sys.stderr)
     if options.beam_size > 1:
         result = sampler.beam_search(options.beam_size, num=options.num, **limits)
     else:
