@@ -58,8 +58,9 @@ class Feedback:
 
 
 def assess(model: Any, tokenizer: Any, train_streams: list, val_streams: list, rows: list[dict],
-           state: Any, train_tokens: int, pieces: int, progress: bool = False) -> Feedback:
-    """Score ``model`` and the n-gram on ``val_streams`` and read ``rows`` (``history.csv``) for warnings."""
+           state: Any, train_tokens: int, pieces: int, progress: bool = False, base_fits: bool = True) -> Feedback:
+    """Score ``model`` and the n-gram on ``val_streams`` and read ``rows`` (``history.csv``) for warnings
+    (``base_fits`` false: the base model cannot keep this folder, so no warning offers it)."""
     from musicgen.evaluation import fit_baseline, score_model
 
     scored = [stream for stream in val_streams if len(stream) >= 2]
@@ -69,18 +70,20 @@ def assess(model: Any, tokenizer: Any, train_streams: list, val_streams: list, r
     ngram_nll = baseline.model.nll(scored)
     feedback = Feedback(total / max(count, 1), ngram_nll if math.isfinite(ngram_nll) else None,
                         baseline.model.order, count)
-    feedback.warnings = warnings(feedback, rows, state, train_tokens, pieces)
+    feedback.warnings = warnings(feedback, rows, state, train_tokens, pieces, base_fits)
     return feedback
 
 
-def warnings(feedback: Feedback, rows: list[dict], state: Any, train_tokens: int, pieces: int) -> list[str]:
+def warnings(feedback: Feedback, rows: list[dict], state: Any, train_tokens: int, pieces: int,
+             base_fits: bool = True) -> list[str]:
     """The warnings that ``feedback``, the history ``rows`` and the run's ``state`` call for."""
     found = []
     from_scratch = state.base is None
+    offer_base = from_scratch and base_fits
     if feedback.ratio is not None and feedback.ratio >= 1.0:
         found.append("the model is no better than the n-gram baseline: it has learned no more than which "
                      "tokens follow which; " + ("fine-tune the base model instead (--from " + BASE_HINT + ")"
-                                                if from_scratch else "train for longer (--max-updates)"))
+                                                if offer_base else "train for longer (--max-updates)"))
     if state.unigram_loss is not None and state.best_val_loss is not None \
             and state.best_val_loss > 0.95 * state.unigram_loss:
         found.append(f"the model never left the unigram plateau (best validation loss {state.best_val_loss:.3f} "
@@ -88,8 +91,10 @@ def warnings(feedback: Feedback, rows: list[dict], state: Any, train_tokens: int
                      "token occurs, and its samples will be noise")
     if from_scratch and train_tokens < SMALL_DATA_TOKENS:
         found.append(f"{pieces:,} pieces ({train_tokens:,} training tokens) are few to learn music from scratch; "
-                     f"fine-tuning the pretrained base model usually does better: add --from {BASE_HINT}")
-    rising = memorising(rows, from_scratch)
+                     + (f"fine-tuning the pretrained base model usually does better: add --from {BASE_HINT}"
+                        if base_fits else "the base model cannot keep this folder's music, so more music is what "
+                        "would help most"))
+    rising = memorising(rows, offer_base)
     if rising:
         found.append(rising)
     return found

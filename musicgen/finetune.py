@@ -20,6 +20,9 @@ AUTO = "auto"  # ``--from auto``: the shipped base model for a small folder (:fu
 SCRATCH = "none"
 # Options that fix the model's shape or tokens, which the base model would override.
 SHAPE_FIELDS = ("units", "num_layers", "embedding_dim")
+# What the folder's profile chooses that the base's tokens must share to keep the music as it
+# is: a performance's seconds grid and pedal would be lost on a beat grid.
+FIDELITY_FIELDS = ("encoding", "timing", "pedal")
 
 
 def requested_base(config: Any) -> str | None:
@@ -27,32 +30,39 @@ def requested_base(config: Any) -> str | None:
     return None if config.base in (None, "", SCRATCH) else str(config.base)
 
 
-def choose_base(config: Any, cache: Any, data: Any, given_tokenizer: bool, open_data: Any) -> tuple[Any, Any, str]:
-    """For ``--from auto``: ``(base, cache, reason)``, the shipped base model and the folder
-    encoded with its tokenizer when the folder is small and the base can represent it,
-    else ``(None, cache, reason)`` to train from scratch on the folder as it was opened."""
+def choose_base(config: Any, cache: Any, data: Any, given_tokenizer: bool,
+                open_data: Any) -> tuple[Any, Any, str, bool]:
+    """For ``--from auto``: ``(base, cache, reason, fits)``, the shipped base model and the
+    folder encoded with its tokenizer when the folder is small and the base can represent it,
+    else ``(None, cache, reason, fits)`` to train from scratch on the folder as it was opened;
+    ``fits`` is false when the base cannot keep the folder's music (so no hint should offer it)."""
     from musicgen.feedback import SMALL_DATA_TOKENS
     from musicgen.paths import BASE_CHECKPOINT
 
     tokens = sum(len(stream) for stream in cache.streams("train"))
     scratch = f"{tokens:,} training tokens: from scratch"
     if tokens >= SMALL_DATA_TOKENS:
-        return None, cache, scratch
+        return None, cache, scratch, True
     if given_tokenizer or config.cell != "lstm" or config.one_hot or any(
             getattr(config, name) is not None for name in SHAPE_FIELDS):
-        return None, cache, scratch + " (tokenizer or model-shape options were given)"
+        return None, cache, scratch + " (tokenizer or model-shape options were given)", True
     if not (BASE_CHECKPOINT / "model.keras").is_file():
-        return None, cache, scratch + f" (no base model in {BASE_CHECKPOINT})"
+        return None, cache, scratch + f" (no base model in {BASE_CHECKPOINT})", False
     base = load_base(str(BASE_CHECKPOINT))
+    own, theirs = cache.tokenizer_config, base.tokenizer.config
+    differs = [f"{name} {getattr(own, name)!r} (the base has {getattr(theirs, name)!r})"
+               for name in FIDELITY_FIELDS if getattr(own, name) != getattr(theirs, name)]
+    if differs:
+        return None, cache, f"{scratch}; the folder's profile chose {', '.join(differs)}, which the base cannot keep", False
     try:
         encoded = open_data(data, base.tokenizer.config)
         if encoded.tokenizer_config != base.tokenizer.config:
             raise ConfigError("the data was prepared with another tokenizer")
         check_representable(encoded, base)
     except (ConfigError, DataError) as error:
-        return None, cache, f"{scratch}; the base model cannot take this folder: {error}"
+        return None, cache, f"{scratch}; the base model cannot take this folder: {error}", False
     return base, encoded, (f"a small folder ({tokens:,} training tokens): fine-tuning the shipped base model "
-                           f"{BASE_CHECKPOINT} (--from none trains from scratch)")
+                           f"{BASE_CHECKPOINT} (--from none trains from scratch)"), True
 
 
 def load_base(directory: str) -> Any:

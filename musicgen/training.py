@@ -116,8 +116,9 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
     cache = open_training_data(data, tokenizer_config, tokenizer_options, progress)
     if base is not None:
         finetune.check_representable(cache, base)
+    base_fits = True  # whether the end-of-run hints may offer fine-tuning the base model
     if requested == finetune.AUTO:
-        base, cache, reason = finetune.choose_base(
+        base, cache, reason, base_fits = finetune.choose_base(
             config, cache, data, tokenizer_config is not None or bool(tokenizer_options),
             lambda folder, tokens: open_training_data(folder, tokens, None, progress))
         _say(progress, reason)
@@ -154,7 +155,7 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
         result = run.fit()
         result.directory = out_dir
         if chief and result.updates:
-            result.feedback = run.assess(train_tokens, len(cache.pieces))
+            result.feedback = run.assess(train_tokens, len(cache.pieces), base_fits)
         return result
     finally:
         if not chief:
@@ -332,13 +333,14 @@ class TrainingRun:
         ckpt.save_model_file(self.model, self.out_dir / ckpt.LAST_FILE)
         self.state.last_sha256 = ckpt.fileio.sha256_file(self.out_dir / ckpt.LAST_FILE)
 
-    def assess(self, train_tokens: int, pieces: int) -> Any:
-        """The end-of-run verdict on the best model (printed, and kept in ``state.json``)."""
+    def assess(self, train_tokens: int, pieces: int, base_fits: bool = True) -> Any:
+        """The end-of-run verdict on the best model (printed, and kept in ``state.json``);
+        ``base_fits`` false keeps the hints from offering a base model that cannot keep the folder."""
         from musicgen import feedback
 
         best = ckpt.load_model_file(self.out_dir / ckpt.MODEL_FILE)
         verdict = feedback.assess(best, self.tokenizer, self.train_streams, self.val_streams, self.log.rows,
-                                  self.state, train_tokens, pieces)
+                                  self.state, train_tokens, pieces, base_fits=base_fits)
         self.state.history["feedback"] = verdict.to_dict()
         ckpt.write_state(self.out_dir, self.state.to_dict())
         for line in verdict.lines():

@@ -129,6 +129,16 @@ def test_from_auto_fine_tunes_the_shipped_base_on_a_small_folder_it_can_represen
                          ).write(str(drums / f"song_{index}.mid"))
     train(drums, workspace / "drums", dataclasses.replace(TrainConfig(), **schedule), progress=False)
     assert checkpoint.read_train_config(workspace / "drums").base is None
+    # A performed folder (onsets off the beat grid): the base's beat grid would lose its timing.
+    performed = workspace / "performed"
+    performed.mkdir()
+    for index in range(4):
+        onsets = [step * 0.5 + 0.013 * ((step * 7 + index) % 11) for step in range(40)]
+        make_pretty_midi([Track([(60 + step % 7, onset, onset + 0.4, 70) for step, onset in enumerate(onsets)])]
+                         ).write(str(performed / f"take_{index}.mid"))
+    train(performed, workspace / "performed_run", dataclasses.replace(TrainConfig(), **schedule), progress=False)
+    assert checkpoint.read_train_config(workspace / "performed_run").base is None
+    assert checkpoint.load_tokenizer(workspace / "performed_run").config.timing == "seconds"
 
 
 def test_a_folder_of_one_piece_is_refused(workspace: Path, capsys) -> None:
@@ -203,6 +213,11 @@ def test_the_warnings_a_run_calls_for() -> None:
     assert found[0].startswith("the model is no better than the n-gram baseline")
     assert found[1].startswith("the model never left the unigram plateau (best validation loss 3.600")
     assert found[2].startswith("80 pieces (23,000 training tokens) are few to learn music from scratch")
+    assert "--from" in found[0] and "add --from" in found[2]
+    # A folder the base model cannot keep (drums, a performance's seconds grid): no warning offers it.
+    unfit = feedback.warnings(worse, [], state, train_tokens=23_000, pieces=80, base_fits=False)
+    assert "train for longer (--max-updates)" in unfit[0] and not any("--from" in line for line in unfit)
+    assert unfit[2].endswith("the base model cannot keep this folder's music, so more music is what would help most")
     good = feedback.Feedback(model_nll=1.0, ngram_nll=1.4, ngram_order=4, tokens=1000)
     assert feedback.warnings(good, [], TrainState(best_val_loss=1.0, unigram_loss=3.7, base="b"), 23_000, 80) == []
     assert good.verdict == "better than the n-gram baseline (29% less NLL per token)"
