@@ -54,7 +54,7 @@ class GenerationOptions:
         "(0: the KEY token alone)", metavar="G")
     candidates: int = option(
         CANDIDATES, "with --key or --density: draw N pieces for each one asked for and keep the first that has "
-        "that key and density (1: keep every draw)", metavar="N")
+        "that key and density (1: keep every draw; new pieces only, not --primer or --beam-size)", metavar="N")
     density: str | None = option(None, "note density: low, medium or high (models with DENSITY controls)",
                                  metavar="LEVEL", default_text="the model's choice")
     style: str | None = option(None, "the style, a top folder of the training data (models with STYLE controls)",
