@@ -49,9 +49,7 @@ def choose_base(config: Any, cache: Any, data: Any, given_tokenizer: bool,
     if not (BASE_CHECKPOINT / "model.keras").is_file():
         return None, cache, scratch + f" (no base model in {BASE_CHECKPOINT})", False
     base = load_base(str(BASE_CHECKPOINT))
-    own, theirs = cache.tokenizer_config, base.tokenizer.config
-    differs = [f"{name} {getattr(own, name)!r} (the base has {getattr(theirs, name)!r})"
-               for name in FIDELITY_FIELDS if getattr(own, name) != getattr(theirs, name)]
+    differs = fidelity_differences(cache.tokenizer_config, base.tokenizer.config)
     if differs:
         return None, cache, f"{scratch}; the folder's profile chose {', '.join(differs)}, which the base cannot keep", False
     try:
@@ -63,6 +61,14 @@ def choose_base(config: Any, cache: Any, data: Any, given_tokenizer: bool,
         return None, cache, f"{scratch}; the base model cannot take this folder: {error}", False
     return base, encoded, (f"a small folder ({tokens:,} training tokens): fine-tuning the shipped base model "
                            f"{BASE_CHECKPOINT} (--from none trains from scratch)"), True
+
+
+def fidelity_differences(own: Any, theirs: Any) -> list[str]:
+    """What the folder's tokenizer config ``own`` chose that the base's ``theirs`` would lose,
+    as ``"timing 'seconds' (the base has 'beats')"``; the pedal counts only where the folder uses one."""
+    names = [name for name in FIDELITY_FIELDS if not (name == "pedal" and own.pedal == "ignore")]
+    return [f"{name} {getattr(own, name)!r} (the base has {getattr(theirs, name)!r})"
+            for name in names if getattr(own, name) != getattr(theirs, name)]
 
 
 def load_base(directory: str) -> Any:

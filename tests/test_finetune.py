@@ -141,6 +141,18 @@ def test_from_auto_fine_tunes_the_shipped_base_on_a_small_folder_it_can_represen
     assert checkpoint.load_tokenizer(workspace / "performed_run").config.timing == "seconds"
 
 
+def test_only_what_the_folder_uses_must_match_the_base() -> None:
+    from musicgen.finetune import fidelity_differences
+    from musicgen.tokenizer import TokenizerConfig
+
+    base = TokenizerConfig(timing="beats", pedal="extend")
+    assert fidelity_differences(TokenizerConfig(pedal="ignore"), base) == []  # no pedal in the folder: nothing lost
+    assert fidelity_differences(TokenizerConfig(pedal="extend"), base) == []
+    assert fidelity_differences(TokenizerConfig(timing="seconds", pedal="extend"), base) == [
+        "timing 'seconds' (the base has 'beats')"]
+    assert fidelity_differences(TokenizerConfig(pedal="events"), base) == ["pedal 'events' (the base has 'extend')"]
+
+
 def test_a_folder_of_one_piece_is_refused(workspace: Path, capsys) -> None:
     folder = workspace / "one"
     folder.mkdir()
