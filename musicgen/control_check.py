@@ -28,9 +28,10 @@ from musicgen.steering import (
     CANDIDATES,
     KEY_GUIDANCE,
     Controls,
+    check_steering_options,
     choose_candidates,
     density_bin_of,
-    key_bias,
+    guidance_bias,
 )
 
 MAX_INSTRUMENT_SETS = 8
@@ -49,8 +50,7 @@ def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed
         raise ConfigError(f"checkpoint {loaded.directory} uses the events encoding, which has no controls")
     if not isinstance(per_setting, int) or per_setting < 1:
         raise ConfigError(f"--samples-per-setting must be a positive integer, got {per_setting!r}")
-    if not isinstance(candidates, int) or candidates < 1:
-        raise ConfigError(f"--candidates must be a positive integer, got {candidates!r}")
+    check_steering_options(key_guidance, candidates)
     sampler = loaded.sampler(jit_compile=False)
     allowed = set(loaded.profile.allowed_tokens or range(tokenizer.vocab_size))
     bar_id = tokenizer.id_of(Kind.BAR)
@@ -78,9 +78,9 @@ def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed
         rows = []
         for key in keys:
             _say(progress, f"key {key_name(key)}")
-            bias = key_bias(tokenizer, key, key_guidance) if key_guidance else None
-            found = [piece_key(piece) for piece in pieces([tokenizer.id_of(Kind.KEY, key)], index, bias,
-                                                           Controls(key=key_name(key)))]
+            asked = Controls(key=key_name(key))
+            found = [piece_key(piece) for piece in pieces([tokenizer.id_of(Kind.KEY, key)], index,
+                                                           guidance_bias(tokenizer, asked, key_guidance), asked)]
             rows.append({"setting": key_name(key), "hits": sum(value == key for value in found),
                          "samples": len(found), "found": Counter(key_name(v) if v is not None else "none"
                                                                  for v in found).most_common(3)})

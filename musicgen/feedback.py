@@ -100,7 +100,7 @@ def warnings(feedback: Feedback, rows: list[dict], state: Any, train_tokens: int
     return found
 
 
-def memorising(rows: list[dict], from_scratch: bool = True) -> str | None:
+def memorising(rows: list[dict], offer_base: bool = True) -> str | None:
     """A warning when validation loss rose after its best while training loss kept falling."""
     scored = [row for row in rows if row.get("loss") is not None and math.isfinite(row.get("val_loss", math.nan))]
     if len(scored) < 3:
@@ -113,4 +113,4 @@ def memorising(rows: list[dict], from_scratch: bool = True) -> str | None:
             f"(at {int(best['updates']):,} updates) to {last['val_loss']:.3f} while training loss fell from "
             f"{best['loss']:.3f} to {last['loss']:.3f}; model.keras keeps the best model, and more music"
             + (", more --dropout or fine-tuning a base model that knows the folder's instruments (--from) would help"
-               if from_scratch else " or more --dropout would help"))
+               if offer_base else " or more --dropout would help"))

@@ -99,10 +99,9 @@ def generate_files(
     if max_bars is not None and tokenizer.config.encoding == "notes" and prefix[-1] == tokenizer.id_of(Kind.BAR):
         max_bars -= 1  # the prefix's closing BAR already opened the first new bar
     prefix = sampler.check_prefix(prefix, length)
-    guided = options.key is not None and options.key_guidance > 0
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   disallow_programs=options.program is not None,
-                  pitch_bias=steering.key_bias(tokenizer, options.key, options.key_guidance) if guided else None)
+                  pitch_bias=steering.guidance_bias(tokenizer, controls, options.key_guidance))
     each = f"{options.candidates} candidates per piece, " if select else ""
     print(f"sampling {draws} x {length} tokens ({each}seed {seed})...", file=sys.stderr)
     if options.beam_size > 1:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from musicgen import midi_io
 from musicgen.errors import ConfigError
 from musicgen.options import option
-from musicgen.steering import CANDIDATES, KEY_GUIDANCE
+from musicgen.steering import CANDIDATES, KEY_GUIDANCE, check_steering_options
 
 DEFAULT_LENGTH = 512
 TIMED_LENGTH_CAP = 8192  # token cap when --bars/--seconds decide the length
@@ -90,10 +90,7 @@ class GenerationOptions:
             raise ConfigError(f"--length must be a positive integer, got {self.length!r}")
         if not isinstance(self.beam_size, int) or self.beam_size < 0:
             raise ConfigError(f"--beam-size must be a non-negative integer, got {self.beam_size!r}")
-        if not isinstance(self.candidates, int) or self.candidates < 1:
-            raise ConfigError(f"--candidates must be a positive integer, got {self.candidates!r}")
-        if not (isinstance(self.key_guidance, (int, float)) and self.key_guidance >= 0):
-            raise ConfigError(f"--key-guidance must be a non-negative number, got {self.key_guidance!r}")
+        check_steering_options(self.key_guidance, self.candidates)
         if self.primer_bars is not None and (not isinstance(self.primer_bars, int) or self.primer_bars < 1):
             raise ConfigError(f"--primer-bars must be a positive integer, got {self.primer_bars!r}")
         if self.primer_bars is not None and self.primer is None:

@@ -120,6 +120,20 @@ def _profile_programs(tokenizer: Any, profile: Any) -> list[int]:
             if token < tokenizer.vocab_size and tokenizer.kinds[token] == Kind.PROGRAM]
 
 
+def check_steering_options(key_guidance: float = KEY_GUIDANCE, candidates: int = CANDIDATES) -> None:
+    """Raise :class:`ConfigError` for a ``--key-guidance`` or ``--candidates`` out of range."""
+    if not (isinstance(key_guidance, (int, float)) and np.isfinite(key_guidance) and key_guidance >= 0):
+        raise ConfigError(f"--key-guidance must be a non-negative number, got {key_guidance!r}")
+    if not isinstance(candidates, int) or candidates < 1:
+        raise ConfigError(f"--candidates must be a positive integer, got {candidates!r}")
+
+
+def guidance_bias(tokenizer: Any, controls: Controls, strength: float) -> np.ndarray | None:
+    """The sampler's pitch bias for ``controls``: :func:`key_bias` of the key asked for, or
+    None when no key is asked for or ``strength`` is 0."""
+    return key_bias(tokenizer, controls.key, strength) if controls.key is not None and strength else None
+
+
 def key_bias(tokenizer: Any, key: str | int, strength: float = KEY_GUIDANCE) -> np.ndarray:
     """A logit bias over ``tokenizer``'s tokens that pulls pitches toward ``key``.
 
@@ -128,8 +142,7 @@ def key_bias(tokenizer: Any, key: str | int, strength: float = KEY_GUIDANCE) -> 
     pitches as a whole are not favoured over the other tokens); every other token gets 0.
     The sampler adds it on pitched tracks only (:meth:`musicgen.sampling.Sampler.sample`).
     """
-    if not (isinstance(strength, (int, float)) and np.isfinite(strength) and strength >= 0):
-        raise ConfigError(f"--key-guidance must be a non-negative number, got {strength!r}")
+    check_steering_options(strength)
     index = parse_key(key) if isinstance(key, str) else int(key)
     tonic, minor = index % 12, index // 12
     log_profile = np.log(MINOR_PROFILE if minor else MAJOR_PROFILE)

@@ -129,8 +129,9 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
     strategy = distribute.make_strategy(config.distribute, config.cpu_replicas)
     chief = distribute.is_chief(strategy)
     tokenizer = cache.tokenizer
-    train_tokens = sum(len(stream) for stream in cache.streams("train")) or cache.manifest["total_tokens"]
-    hold = tokens_to_hold(cache.streams("train"), tokenizer) if tokenizer.config.encoding == "notes" else 0
+    cached_train = cache.streams("train")
+    train_tokens = sum(len(stream) for stream in cached_train) or cache.manifest["total_tokens"]
+    hold = tokens_to_hold(cached_train, tokenizer) if tokenizer.config.encoding == "notes" else 0
     config = recipe.resolve_model(config, train_tokens, base.train_config if base is not None else None, hold)
     requested_implementation = config.implementation  # recorded as asked: a resume elsewhere chooses anew
     config = dataclasses.replace(config, implementation=recipe.implementation(config))
