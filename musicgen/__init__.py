@@ -14,15 +14,15 @@ from musicgen.errors import CheckpointError, ConfigError, DataError, MidiError, 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Tokenizer": "musicgen.tokenizer",
-    "TokenizerConfig": "musicgen.tokenizer",
-    "build_language_model": "musicgen.models",
-    "TrainConfig": "musicgen.train_config",
-    "GenerationOptions": "musicgen.generation_options",
-    "train": "musicgen.training",
-    "load_checkpoint": "musicgen.checkpoint",
-    "generate": "musicgen.generation",
-    "NGramModel": "musicgen.ngram",
+    "Tokenizer": "musicgen.tokens",
+    "TokenizerConfig": "musicgen.tokens",
+    "build_language_model": "musicgen.models.language",
+    "TrainConfig": "musicgen.training.config",
+    "GenerationOptions": "musicgen.generation.options",
+    "train": "musicgen.training.loop",
+    "load_checkpoint": "musicgen.training.checkpoint",
+    "generate": "musicgen.generation.compose",
+    "NGramModel": "musicgen.models.ngram",
 }
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Options declared once: a dataclass field carries its default, its help and its flag.
 
-musicgen's configurations (:class:`musicgen.tokenizer.TokenizerConfig`,
-:class:`musicgen.training.TrainConfig`, :class:`musicgen.generation.GenerationOptions`)
+musicgen's configurations (:class:`musicgen.tokens.TokenizerConfig`,
+:class:`musicgen.training.loop.TrainConfig`, :class:`musicgen.generation.compose.GenerationOptions`)
 declare every option with :func:`option`; the command line builds its arguments from
 those fields with :func:`add_options`, so a default or a help text is written in one
 place. :func:`from_dict` reads a saved record: unknown keys are an error, and a key a

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from musicgen import checkpoint
-from musicgen.train_config import TrainConfig
+from musicgen.training import checkpoint
+from musicgen.training.config import TrainConfig
 
 
 def write_checkpoint(

@@ -1,4 +1,4 @@
-"""musicgen.augment: transposition (tokens and lookup table) and time stretch."""
+"""musicgen.data.augment: transposition (tokens and lookup table) and time stretch."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from midi_factory import Track, make_pretty_midi, scale_notes
 
-from musicgen import augment
+from musicgen.data import augment
 from musicgen.errors import ConfigError
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
 
 EVENTS = TokenizerConfig(encoding="events")
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from musicgen import cells
 from musicgen.errors import ConfigError
-from musicgen.recurrent import Recurrent
+from musicgen.models import cells
+from musicgen.models.recurrent import Recurrent
 
 KERAS_LAYERS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from checkpoint_factory import write_checkpoint
 
-from musicgen import checkpoint
 from musicgen.errors import CheckpointError
-from musicgen.train_config import TrainConfig
+from musicgen.training import checkpoint
+from musicgen.training.config import TrainConfig
 
 CONFIG = TrainConfig(cell="gru", units=8, num_layers=1, embedding_dim=4)
 
@@ -21,8 +21,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, objec
     """A checkpoint written from a tiny untrained model."""
     import keras
 
-    from musicgen.models import build_language_model
-    from musicgen.tokenizer import Tokenizer, TokenizerConfig
+    from musicgen.models.language import build_language_model
+    from musicgen.tokens import Tokenizer, TokenizerConfig
 
     keras.utils.set_random_seed(1)
     tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
@@ -127,7 +127,7 @@ def test_corrupt_json(saved: tuple[Path, object, object], tmp_path: Path, name: 
 
 
 def test_model_and_tokenizer_from_different_runs(saved: tuple[Path, object, object], tmp_path: Path) -> None:
-    from musicgen.tokenizer import Tokenizer, TokenizerConfig
+    from musicgen.tokens import Tokenizer, TokenizerConfig
 
     directory = _copy(saved[0], tmp_path / "copy")
     other = Tokenizer(TokenizerConfig(encoding="events", velocity_bins=8))

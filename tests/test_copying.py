@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musicgen.copying import Reference, copy_figures, piece_sequences, window_hashes
-from musicgen.tokenizer import Tokenizer, TokenizerConfig
+from musicgen.evaluation.copying import Reference, copy_figures, piece_sequences, window_hashes
+from musicgen.tokens import Tokenizer, TokenizerConfig
 
 TOKENIZER = Tokenizer(TokenizerConfig(encoding="notes"))
 

@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from musicgen import data, fileio
-from musicgen import prepare as prepare_module
+from musicgen import fileio
+from musicgen.data import prepare as prepare_module
+from musicgen.data import sources
+from musicgen.data.splits import split_of
 from musicgen.errors import ConfigError, DataError
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.splits import split_of
-from musicgen.tokenizer import Tokenizer, TokenizerConfig
+from musicgen.tokens import Tokenizer, TokenizerConfig
 
 
 def write_midi(path: Path, pitches: list[int], program: int = 0) -> Path:
@@ -59,8 +60,8 @@ class CountingEncoder:
         monkeypatch.setattr(prepare_module, "_read_file", read)
 
 
-def run_prepare(folder: Path, cache: Path, **options) -> data.TokenCache:
-    return data.prepare(folder, cache, workers=options.pop("workers", 1), progress=False, **options)
+def run_prepare(folder: Path, cache: Path, **options) -> sources.TokenCache:
+    return sources.prepare(folder, cache, workers=options.pop("workers", 1), progress=False, **options)
 
 
 def test_prepare_encodes_every_file_and_matches_the_tokenizer(music_dir: Path, tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ def test_prepare_encodes_every_file_and_matches_the_tokenizer(music_dir: Path, t
     assert [entry["stats"]["notes"] for entry in manifest["pieces"]] == [5, 3, 7, 2]
     assert manifest["skipped"] == []
     # Reloading gives the same arrays.
-    loaded = data.load_cache(tmp_path / "cache")
+    loaded = sources.load_cache(tmp_path / "cache")
     assert loaded.build_id == cache.build_id
     for left, right in zip(loaded.streams(), cache.streams(), strict=True):
         np.testing.assert_array_equal(left, right)
@@ -188,16 +189,16 @@ def test_empty_and_unusable_folders_are_data_errors(tmp_path: Path) -> None:
 
 def test_damaged_caches_are_reported_and_rebuilt(music_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not a prepared cache"):
-        data.load_cache(tmp_path / "nothing")
+        sources.load_cache(tmp_path / "nothing")
     cache = run_prepare(music_dir, tmp_path / "cache")
     (tmp_path / "cache" / cache.manifest["tokens_file"]).unlink()
     with pytest.raises(DataError, match="damaged"):
-        data.load_cache(tmp_path / "cache")
+        sources.load_cache(tmp_path / "cache")
     rebuilt = run_prepare(music_dir, tmp_path / "cache")
-    assert rebuilt.status == "rebuilt" and data.load_cache(tmp_path / "cache").build_id == cache.build_id
+    assert rebuilt.status == "rebuilt" and sources.load_cache(tmp_path / "cache").build_id == cache.build_id
     (tmp_path / "cache" / "manifest.json").write_text("{not json")
     with pytest.raises(DataError, match="unreadable"):
-        data.load_cache(tmp_path / "cache")
+        sources.load_cache(tmp_path / "cache")
 
 
 def test_an_interrupted_rebuild_leaves_the_previous_cache_valid(
@@ -216,7 +217,7 @@ def test_an_interrupted_rebuild_leaves_the_previous_cache_valid(
     with pytest.raises(KeyboardInterrupt):
         run_prepare(music_dir, tmp_path / "cache")
     monkeypatch.setattr(fileio, "atomic_write_json", original)
-    survivor = data.load_cache(tmp_path / "cache")  # new arrays were written, the old manifest still rules
+    survivor = sources.load_cache(tmp_path / "cache")  # new arrays were written, the old manifest still rules
     assert survivor.build_id == first.build_id
     np.testing.assert_array_equal(survivor.streams()[0], first.streams()[0])
     second = run_prepare(music_dir, tmp_path / "cache")
@@ -227,20 +228,20 @@ def test_open_data_prepares_a_folder_once_and_loads_a_cache(
     music_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MUSICGEN_CACHE_DIR", str(tmp_path / "home"))
-    cache = data.open_data(music_dir)
-    assert cache.directory == data.default_cache_dir(music_dir)
+    cache = sources.open_data(music_dir)
+    assert cache.directory == sources.default_cache_dir(music_dir)
     assert cache.directory.parent == tmp_path / "home" / "prepared"
-    assert data.open_data(music_dir).status == "reused"
-    assert data.open_data(cache.directory).build_id == cache.build_id
+    assert sources.open_data(music_dir).status == "reused"
+    assert sources.open_data(cache.directory).build_id == cache.build_id
     with pytest.raises(ConfigError, match="another tokenizer config"):
-        data.open_data(cache.directory, tokenizer_config=TokenizerConfig(velocity_bins=4))
+        sources.open_data(cache.directory, tokenizer_config=TokenizerConfig(velocity_bins=4))
     with pytest.raises(DataError, match="does not exist"):
-        data.open_data(tmp_path / "nowhere")
+        sources.open_data(tmp_path / "nowhere")
 
 
 def test_split_follows_the_stable_hash_and_is_recorded(music_dir: Path, tmp_path: Path) -> None:
     names = [f"piece{index:03d}.mid" for index in range(60)]
-    splits = data.assign_splits(names)
+    splits = sources.assign_splits(names)
     assert splits == {name: split_of(name) for name in names}  # every split non-empty: no moves
     cache = run_prepare(music_dir, tmp_path / "cache")
     for entry in cache.manifest["pieces"]:
@@ -254,17 +255,17 @@ def test_split_follows_the_stable_hash_and_is_recorded(music_dir: Path, tmp_path
 @given(st.sets(st.text("abcdefgh/", min_size=1, max_size=8), min_size=3, max_size=12))
 def test_every_split_gets_a_file_from_three_files_on(names: set[str]) -> None:
     paths = sorted(names)
-    splits = data.assign_splits(paths)
+    splits = sources.assign_splits(paths)
     assert set(splits.values()) == {"train", "validation", "test"}
-    assert data.assign_splits(list(reversed(paths))) == splits
+    assert sources.assign_splits(list(reversed(paths))) == splits
     natural = {path: split_of(path) for path in paths}
     moved = [path for path in paths if splits[path] != natural[path]]
     assert len(moved) <= 2
 
 
 def test_few_files_and_zero_fractions_are_respected() -> None:
-    assert data.assign_splits(["a.mid", "b.mid"]) == {name: split_of(name) for name in ["a.mid", "b.mid"]}
-    splits = data.assign_splits([f"{index}.mid" for index in range(5)], (0.5, 0.5, 0.0))
+    assert sources.assign_splits(["a.mid", "b.mid"]) == {name: split_of(name) for name in ["a.mid", "b.mid"]}
+    splits = sources.assign_splits([f"{index}.mid" for index in range(5)], (0.5, 0.5, 0.0))
     assert set(splits.values()) == {"train", "validation"}
 
 
@@ -297,10 +298,10 @@ def collect(dataset) -> tuple[np.ndarray, np.ndarray]:
 def test_windows_are_exact_shifts_within_one_piece() -> None:
     streams = synthetic_streams()
     seq_len = 4
-    dataset = data.window_dataset(streams, seq_len, batch_size=3, shuffle=True, seed=7, drop_remainder=False)
+    dataset = sources.window_dataset(streams, seq_len, batch_size=3, shuffle=True, seed=7, drop_remainder=False)
     inputs, targets = collect(dataset)
-    assert inputs.dtype == np.int32 and inputs.shape == (data.window_count(streams, seq_len), seq_len)
-    assert data.window_count(streams, seq_len) == 5 + 1 + 9 + 4 + 2
+    assert inputs.dtype == np.int32 and inputs.shape == (sources.window_count(streams, seq_len), seq_len)
+    assert sources.window_count(streams, seq_len) == 5 + 1 + 9 + 4 + 2
     np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
     pieces = {int(stream[0]) // 1000: stream for stream in streams}
     for window_in, window_out in zip(inputs, targets, strict=True):
@@ -312,7 +313,7 @@ def test_windows_are_exact_shifts_within_one_piece() -> None:
 
 def test_unshuffled_windows_tile_each_piece_from_its_start() -> None:
     streams = synthetic_streams()
-    inputs, _ = collect(data.window_dataset(streams, 4, batch_size=100, shuffle=False, drop_remainder=False))
+    inputs, _ = collect(sources.window_dataset(streams, 4, batch_size=100, shuffle=False, drop_remainder=False))
     expected = [stream[start:start + 4] for stream in streams for start in range(0, len(stream) - 4, 4)]
     np.testing.assert_array_equal(inputs, np.stack(expected))
 
@@ -321,51 +322,51 @@ def test_order_is_a_pure_function_of_seed_and_epoch() -> None:
     streams = synthetic_streams()
 
     def order(seed: int, epoch: int) -> np.ndarray:
-        return collect(data.window_dataset(streams, 3, batch_size=2, seed=seed, epoch=epoch))[0]
+        return collect(sources.window_dataset(streams, 3, batch_size=2, seed=seed, epoch=epoch))[0]
 
     np.testing.assert_array_equal(order(1, 0), order(1, 0))
     assert not np.array_equal(order(1, 0), order(2, 0))
     assert not np.array_equal(order(1, 0), order(1, 1))
     # A repeating data set continues with epoch 1, 2, ...: resuming at epoch 1 replays the same batches.
-    steps = data.steps_per_epoch(streams, 3, batch_size=2)
-    repeated = data.window_dataset(streams, 3, batch_size=2, seed=1, repeat=True)
+    steps = sources.steps_per_epoch(streams, 3, batch_size=2)
+    repeated = sources.window_dataset(streams, 3, batch_size=2, seed=1, repeat=True)
     batches = [x.numpy() for x, _ in repeated.take(3 * steps)]
     np.testing.assert_array_equal(np.concatenate(batches[steps:2 * steps]), order(1, 1))
-    resumed = data.window_dataset(streams, 3, batch_size=2, seed=1, repeat=True, epoch=1)
+    resumed = sources.window_dataset(streams, 3, batch_size=2, seed=1, repeat=True, epoch=1)
     np.testing.assert_array_equal(np.concatenate([x.numpy() for x, _ in resumed.take(steps)]), order(1, 1))
 
 
 def test_short_pieces_are_skipped_and_all_short_is_an_error() -> None:
     streams = synthetic_streams()
-    inputs, _ = collect(data.window_dataset(streams, 20, batch_size=1, shuffle=False))
+    inputs, _ = collect(sources.window_dataset(streams, 20, batch_size=1, shuffle=False))
     assert {int(row[0]) // 1000 for row in inputs} == {1, 3}  # 23 and 40 tokens
     with pytest.raises(DataError, match="longest has 40"):
-        data.window_dataset(streams, 40, batch_size=1)
+        sources.window_dataset(streams, 40, batch_size=1)
     with pytest.raises(DataError, match="no pieces"):
-        data.window_dataset([], 4, batch_size=1)
+        sources.window_dataset([], 4, batch_size=1)
     with pytest.raises(ConfigError):
-        data.window_dataset(streams, 0, batch_size=1)
+        sources.window_dataset(streams, 0, batch_size=1)
 
 
 def test_dataset_can_be_sharded_between_workers() -> None:
     streams = synthetic_streams()
-    whole = collect(data.window_dataset(streams, 2, batch_size=2, seed=3))[0]
-    shards = [collect(data.window_dataset(streams, 2, batch_size=2, seed=3).shard(2, index))[0] for index in range(2)]
+    whole = collect(sources.window_dataset(streams, 2, batch_size=2, seed=3))[0]
+    shards = [collect(sources.window_dataset(streams, 2, batch_size=2, seed=3).shard(2, index))[0] for index in range(2)]
     np.testing.assert_array_equal(np.sort(np.concatenate(shards), axis=0), np.sort(whole, axis=0))
     assert len(shards[0]) + len(shards[1]) == len(whole)
 
 
 def test_transposition_augments_pitches_and_keeps_windows_valid() -> None:
-    from musicgen import augment
-    from musicgen.tokenizer import Kind
+    from musicgen.data import augment
+    from musicgen.tokens import Kind
 
     tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     notes = np.array([[i * 0.5, i * 0.5 + 0.5, 22 + (i % 5), 80, 0] for i in range(40)], np.float64)
     stream = tokenizer.encode_notes(notes)  # pitches 22..26: a downward shift drops some notes
     policy = augment.Augmentation(tokenizer, semitones=(-3, 3), stretch=(1.0, 1.0))
     seq_len = 16
-    inputs, targets = collect(data.window_dataset([stream], seq_len, batch_size=4, seed=5, augment=policy, drop_remainder=False))
-    assert len(inputs) == data.window_count([stream], seq_len)
+    inputs, targets = collect(sources.window_dataset([stream], seq_len, batch_size=4, seed=5, augment=policy, drop_remainder=False))
+    assert len(inputs) == sources.window_count([stream], seq_len)
     np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
     assert inputs.min() >= 0 and inputs.max() < tokenizer.vocab_size
     shifted = 0
@@ -386,17 +387,17 @@ def test_transposition_augments_pitches_and_keeps_windows_valid() -> None:
 
 
 def test_stretch_augmentation_keeps_the_window_count() -> None:
-    from musicgen import augment
+    from musicgen.data import augment
 
     tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     notes = np.array([[i * 0.5, i * 0.5 + 0.5, 60 + (i % 7), 80, 0] for i in range(30)], np.float64)
     stream = tokenizer.encode_notes(notes)
     policy = augment.Augmentation(tokenizer, semitones=(0, 0), stretch=(0.8, 1.25))
-    count = data.window_count([stream], 8)
-    runs = [collect(data.window_dataset([stream], 8, batch_size=1, seed=0, epoch=epoch, augment=policy))[0] for epoch in range(4)]
+    count = sources.window_count([stream], 8)
+    runs = [collect(sources.window_dataset([stream], 8, batch_size=1, seed=0, epoch=epoch, augment=policy))[0] for epoch in range(4)]
     assert all(len(run) == count for run in runs)
     np.testing.assert_array_equal(
-        runs[0], collect(data.window_dataset([stream], 8, batch_size=1, seed=0, epoch=0, augment=policy))[0]
+        runs[0], collect(sources.window_dataset([stream], 8, batch_size=1, seed=0, epoch=0, augment=policy))[0]
     )
     stretched = [augment.stretch_time(stream, factor, tokenizer) for factor in np.linspace(0.8, 1.25, 5)]
     for run in runs:
@@ -409,7 +410,7 @@ def test_stretch_augmentation_keeps_the_window_count() -> None:
 
 
 def test_pieces_with_drums_are_never_transposed() -> None:
-    from musicgen import augment
+    from musicgen.data import augment
 
     tokenizer = Tokenizer(TokenizerConfig(encoding="events"))
     notes = [[i * 0.5, i * 0.5 + 0.5, 60 + (i % 4), 80, 0] for i in range(20)]
@@ -417,6 +418,6 @@ def test_pieces_with_drums_are_never_transposed() -> None:
     stream = tokenizer.encode_notes(np.array(notes, np.float64))
     assert augment.has_drums(stream, tokenizer)
     policy = augment.Augmentation(tokenizer, semitones=(2, 3), stretch=(1.0, 1.0))
-    inputs, _ = collect(data.window_dataset([stream], 8, batch_size=2, augment=policy, drop_remainder=False))
+    inputs, _ = collect(sources.window_dataset([stream], 8, batch_size=2, augment=policy, drop_remainder=False))
     for row in inputs:
         assert any(np.array_equal(row, stream[start:start + 8]) for start in range(len(stream) - 8))

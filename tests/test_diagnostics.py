@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from musicgen import diagnostics, models
 from musicgen.cli import main
 from musicgen.errors import ConfigError, DataError
+from musicgen.evaluation import gradients
+from musicgen.models import language
 
 VOCAB = 11
 
@@ -21,7 +22,7 @@ def _windows(count=2, length=61, seed=0):
 
 
 def test_small_recurrent_weights_make_the_tanh_rnn_gradient_vanish():
-    report = diagnostics.gradient_report(
+    report = gradients.gradient_report(
         ["rnn", "lstm"], seq_len=60, units=8, embedding_dim=4,
         recurrent_scale=0.5, windows=_windows(), vocab_size=VOCAB,
     )
@@ -38,9 +39,9 @@ def test_small_recurrent_weights_make_the_tanh_rnn_gradient_vanish():
 
 def test_norm_at_distance_zero_matches_the_softmax_gradient():
     keras.utils.set_random_seed(1)
-    model = models.build_language_model(VOCAB, cell="gru", units=6, num_layers=1, embedding_dim=3)
+    model = language.build_language_model(VOCAB, cell="gru", units=6, num_layers=1, embedding_dim=3)
     windows = _windows(count=3, length=9, seed=2)
-    norms = diagnostics.gradient_norms_by_distance(model, windows)
+    norms = gradients.gradient_norms_by_distance(model, windows)
     assert norms.shape == (8,)
     # dL/dh_T = (softmax(logits_T) - onehot(target)) @ W_out^T, per window.
     logits = np.asarray(model(windows[:, :-1]))[:, -1]
@@ -53,30 +54,30 @@ def test_norm_at_distance_zero_matches_the_softmax_gradient():
 
 def test_report_is_reproducible_and_rejects_unknown_cells():
     options = dict(seq_len=12, units=4, embedding_dim=3, windows=_windows(length=13), vocab_size=VOCAB)
-    first = diagnostics.gradient_report(["irnn"], **options)
-    assert first == diagnostics.gradient_report(["irnn"], **options)
+    first = gradients.gradient_report(["irnn"], **options)
+    assert first == gradients.gradient_report(["irnn"], **options)
     with pytest.raises(ConfigError, match="unknown cell kind 'elman'"):
-        diagnostics.gradient_report(["elman"], **options)
+        gradients.gradient_report(["elman"], **options)
 
 
 def test_global_gradient_norm_handles_none_and_sparse_gradients():
     dense = tf.constant([[3.0, 0.0], [0.0, 4.0]])
     sparse = tf.IndexedSlices(tf.constant([[12.0, 0.0]]), tf.constant([1]), tf.constant([4, 2]))
-    assert float(diagnostics.global_gradient_norm([dense, None, sparse])) == pytest.approx(13.0)
-    assert float(diagnostics.global_gradient_norm([None])) == 0.0
+    assert float(gradients.global_gradient_norm([dense, None, sparse])) == pytest.approx(13.0)
+    assert float(gradients.global_gradient_norm([None])) == 0.0
 
 
 def test_windows_come_from_the_bundled_chorales():
-    windows, vocab_size = diagnostics.load_token_windows(None, seq_len=30, num_windows=2, seed=0)
+    windows, vocab_size = gradients.load_token_windows(None, seq_len=30, num_windows=2, seed=0)
     assert windows.shape == (2, 31) and windows.dtype == np.int32
     assert 0 <= windows.min() and windows.max() < vocab_size
 
 
 def test_windows_errors_name_the_problem(tmp_path):
     with pytest.raises(DataError, match="no .mid or .midi files"):
-        diagnostics.load_token_windows(tmp_path, seq_len=10, num_windows=1)
+        gradients.load_token_windows(tmp_path, seq_len=10, num_windows=1)
     with pytest.raises(DataError, match="not a directory"):
-        diagnostics.load_token_windows(tmp_path / "missing", seq_len=10, num_windows=1)
+        gradients.load_token_windows(tmp_path / "missing", seq_len=10, num_windows=1)
 
 
 def test_diagnose_gradients_command_writes_json_and_png(tmp_path, capsys):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from midi_factory import write_scale_pieces
 
-from musicgen import checkpoint, distribute
 from musicgen.errors import ConfigError
+from musicgen.training import checkpoint, distribute
 
 FLAGS = [
     "--units", "16", "--layers", "1", "--embedding-dim", "8", "--dropout", "0", "--seq-len", "32",
@@ -23,7 +23,7 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from musicgen.data import prepare
+    from musicgen.data.sources import prepare
 
     root = tmp_path_factory.mktemp("distribute")
     return prepare(write_scale_pieces(root / "midi"), root / "cache", workers=1, progress=False).directory

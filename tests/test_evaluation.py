@@ -13,9 +13,9 @@ from midi_factory import Track, make_pretty_midi, scale_notes
 
 from musicgen.cli import main
 from musicgen.errors import ConfigError
-from musicgen.evaluation import evaluate
-from musicgen.tokenizer import TokenizerConfig
-from musicgen.train_config import TrainConfig
+from musicgen.evaluation.heldout import evaluate
+from musicgen.tokens import TokenizerConfig
+from musicgen.training.config import TrainConfig
 
 NAMES = [f"piece{i}.mid" for i in range(6)]
 RECORDED = {"train": NAMES[:3], "validation": [NAMES[3]], "test": NAMES[4:]}
@@ -26,8 +26,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory):
     """A folder of 6 pieces and a checkpoint whose split.json differs from the folder's own split."""
     import keras
 
-    from musicgen.models import build_language_model
-    from musicgen.tokenizer import Tokenizer, TokenizerConfig
+    from musicgen.models.language import build_language_model
+    from musicgen.tokens import Tokenizer, TokenizerConfig
 
     root = tmp_path_factory.mktemp("evaluation")
     midi_dir = root / "midi"
@@ -59,7 +59,7 @@ def _reference_scores(model, pieces: list[np.ndarray]) -> tuple[float, float, in
 
 
 def test_scores_match_piece_by_piece_reference_and_use_recorded_split(workspace) -> None:
-    from musicgen.data import open_data
+    from musicgen.data.sources import open_data
 
     midi_dir, directory, model = workspace
     result = evaluate(directory, midi_dir, split="test", batch_size=4, orders=(1, 2, 3), progress=False)

@@ -13,11 +13,11 @@ import pretty_midi
 import pytest
 from midi_factory import Track, make_pretty_midi, scale_notes, write_scale_pieces
 
-from musicgen import checkpoint, feedback
 from musicgen.cli import main
-from musicgen.locks import DirectoryLock
-from musicgen.schedule import TrainState
-from musicgen.training import TrainConfig, train
+from musicgen.training import checkpoint, feedback
+from musicgen.training.locks import DirectoryLock
+from musicgen.training.loop import TrainConfig, train
+from musicgen.training.schedule import TrainState
 
 TINY = TrainConfig(
     units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, max_updates=6, eval_every=3,
@@ -57,8 +57,8 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]
 def test_fine_tuning_starts_where_the_base_model_is_on_the_new_data(base: Path, tunes: Path, workspace: Path) -> None:
     import keras
 
-    from musicgen.trainer import PAD_ID
-    from musicgen.windows import WindowPlan
+    from musicgen.data.windows import WindowPlan
+    from musicgen.training.trainer import PAD_ID
 
     out = workspace / "tuned"
     result = train(tunes, out, dataclasses.replace(TrainConfig(), base=str(base), max_updates=6, eval_every=3,
@@ -73,8 +73,8 @@ def test_fine_tuning_starts_where_the_base_model_is_on_the_new_data(base: Path, 
     assert first["updates"] == 0 and first["loss"] is None
     model = base_checkpoint.model
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID))
-    from musicgen.data import open_data
-    from musicgen.training_data import split_streams
+    from musicgen.data.sources import open_data
+    from musicgen.training.inputs import split_streams
 
     cache = open_data(tunes, tokenizer_config=tuned.tokenizer.config)
     _, validation, _ = split_streams(cache, 32, tuned.tokenizer)
@@ -142,8 +142,8 @@ def test_from_auto_fine_tunes_the_shipped_base_on_a_small_folder_it_can_represen
 
 
 def test_only_what_the_folder_uses_must_match_the_base() -> None:
-    from musicgen.finetune import fidelity_differences
-    from musicgen.tokenizer import TokenizerConfig
+    from musicgen.tokens import TokenizerConfig
+    from musicgen.training.finetune import fidelity_differences
 
     base = TokenizerConfig(timing="beats", pedal="extend")
     assert fidelity_differences(TokenizerConfig(pedal="ignore"), base) == []  # no pedal in the folder: nothing lost
@@ -169,7 +169,7 @@ def test_a_second_run_on_the_same_directory_is_refused_and_a_dead_one_does_not_b
     # A run killed while holding the lock leaves the file, but not the lock.
     holder = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import os
-        from musicgen.locks import DirectoryLock
+        from musicgen.training.locks import DirectoryLock
         DirectoryLock({str(out)!r}).acquire()
         os._exit(9)
         """)], check=False)

@@ -13,13 +13,24 @@ import pretty_midi
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-sys.path.insert(0, str(SCRIPTS))
 
-import corpus_collections  # noqa: E402
-import export_corpus  # noqa: E402
-import folder_stats  # noqa: E402
-import make_band_folder as band  # noqa: E402
-import make_performance_folder as performance  # noqa: E402
+
+def load_script(folder: str, name: str):
+    """A script run as ``python scripts/FOLDER/NAME.py``, which finds its siblings beside it."""
+    import importlib
+
+    directory = str(SCRIPTS / folder)
+    if directory not in sys.path:
+        sys.path.append(directory)
+    return importlib.import_module(name)
+
+
+
+corpus_collections = load_script("corpus", "corpus_collections")
+export_corpus = load_script("corpus", "export_corpus")
+folder_stats = load_script("experiments", "folder_stats")
+band = load_script("fixtures", "make_band_folder")
+performance = load_script("fixtures", "make_performance_folder")
 
 
 def midi_bytes(midi_file: mido.MidiFile) -> bytes:
@@ -48,7 +59,7 @@ def test_band_songs_do_not_depend_on_the_process(tmp_path) -> None:
 
     for hash_seed in ("1", "2"):
         environment = dict(os.environ, PYTHONHASHSEED=hash_seed)
-        command = [sys.executable, str(SCRIPTS / "make_band_folder.py"), str(tmp_path / hash_seed), "--songs", "1"]
+        command = [sys.executable, str(SCRIPTS / "fixtures" / "make_band_folder.py"), str(tmp_path / hash_seed), "--songs", "1"]
         subprocess.run(command, check=True, env=environment, capture_output=True)
     (first,) = (tmp_path / "1").glob("*.mid")
     assert first.read_bytes() == (tmp_path / "2" / first.name).read_bytes()

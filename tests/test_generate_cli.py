@@ -11,7 +11,7 @@ from midi_factory import Track, make_pretty_midi, scale_notes
 
 from musicgen import paths
 from musicgen.cli import main
-from musicgen.tokenizer import Tokenizer, TokenizerConfig
+from musicgen.tokens import Tokenizer, TokenizerConfig
 
 CONFIG = TokenizerConfig(encoding="events", min_pitch=48, max_pitch=72, max_shift_steps=12, velocity_bins=4, use_programs=False)
 
@@ -20,7 +20,7 @@ CONFIG = TokenizerConfig(encoding="events", min_pitch=48, max_pitch=72, max_shif
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import keras
 
-    from musicgen.models import build_language_model
+    from musicgen.models.language import build_language_model
 
     keras.utils.set_random_seed(0)
     tokenizer = Tokenizer(CONFIG)
@@ -69,7 +69,7 @@ def test_same_seed_gives_byte_identical_files(checkpoint: Path, tmp_path: Path, 
 
 
 def test_names_taken_in_the_same_second_get_a_suffix(tmp_path: Path, monkeypatch) -> None:
-    from musicgen import render
+    from musicgen.music import render
 
     epoch = render.time.gmtime(0)
     monkeypatch.setattr(render.time, "gmtime", lambda: epoch)

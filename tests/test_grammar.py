@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from midi_factory import Track, make_pretty_midi, scale_notes
 
-from musicgen.event_grammar import GrammarChecker, GrammarMasker, GrammarTables
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens.events_grammar import GrammarChecker, GrammarMasker, GrammarTables
 
 EVENTS = TokenizerConfig(encoding="events")
 

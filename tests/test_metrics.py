@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from midi_factory import Track, make_pretty_midi
 
-from musicgen import metrics
-from musicgen.tokenizer import Tokenizer, TokenizerConfig
+from musicgen.evaluation import metrics
+from musicgen.tokens import Tokenizer, TokenizerConfig
 
 EVENTS = TokenizerConfig(encoding="events")
 

@@ -1,4 +1,4 @@
-"""musicgen.midi_io: bad files give MidiError naming the file; music21 formats; meter."""
+"""musicgen.music.midi_io: bad files give MidiError naming the file; music21 formats; meter."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from midi_factory import Track, make_pretty_midi, write_mido_file
 
-from musicgen import midi_io
 from musicgen.errors import MidiError
+from musicgen.music import midi_io
+from musicgen.music.piece import seconds_to_beats
+from musicgen.music.smf import read_smf
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.piece import seconds_to_beats
-from musicgen.smf import read_smf
-from musicgen.tokenizer import Tokenizer, TokenizerConfig
+from musicgen.tokens import Tokenizer, TokenizerConfig
 
 EVENTS = TokenizerConfig(encoding="events")
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicgen.errors import ConfigError, DataError
-from musicgen.ngram import SMOOTHINGS, NGramModel, select_ngram
+from musicgen.models.ngram import SMOOTHINGS, NGramModel, select_ngram
 
 # Bigram counts: (0->1) 1, (1->2) 2, (2->1) 1; continuation counts: 1 <- {0, 2}, 2 <- {1}.
 CORPUS = [[0, 1, 2, 1, 2]]

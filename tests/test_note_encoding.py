@@ -10,12 +10,12 @@ import pretty_midi
 import pytest
 from midi_factory import Track, make_pretty_midi, write_mido_file
 
-from musicgen import midi_io
 from musicgen.errors import ConfigError
+from musicgen.music import midi_io
+from musicgen.music.piece import Piece
+from musicgen.music.piece import Track as PieceTrack
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.piece import Piece
-from musicgen.piece import Track as PieceTrack
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
 
 NOTES = TokenizerConfig(encoding="notes", velocity_bins=8, max_tracks=6)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from musicgen.errors import ConfigError
-from musicgen.grammar import Constraints, check_tokens, grammar_for
-from musicgen.instruments import PROGRAM_COUNT
+from musicgen.music.instruments import PROGRAM_COUNT
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens.grammar import Constraints, check_tokens, grammar_for
 
 CONFIG = TokenizerConfig(min_pitch=48, max_pitch=72, velocity_bins=4, max_tracks=4, pedal="events")
 
@@ -114,8 +114,8 @@ def test_the_bar_limit_turns_the_extra_bar_into_eos(tokenizer: Tokenizer) -> Non
 def sampler(tokenizer: Tokenizer):
     import keras
 
-    from musicgen.models import build_language_model
-    from musicgen.sampling import Sampler
+    from musicgen.generation.sampler import Sampler
+    from musicgen.models.language import build_language_model
 
     keras.utils.set_random_seed(2)
     model = build_language_model(tokenizer.vocab_size, cell="gru", units=16, num_layers=1, embedding_dim=8)
@@ -166,7 +166,7 @@ def test_same_seed_same_notes_and_beam_search_is_grammatical(sampler, tokenizer:
 def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer) -> None:
     import tensorflow as tf
 
-    from musicgen.steering import key_bias
+    from musicgen.generation.steering import key_bias
 
     bias = key_bias(tokenizer, "D major", 2.0)
     pitch = tokenizer.kinds == Kind.PITCH

@@ -94,6 +94,42 @@ def test_no_import_cycles_inside_the_package() -> None:
     assert find_cycles(graph) == []
 
 
+# The pipeline's stages, in order: a module may import its own stage and earlier ones, never a later one.
+# The top-level modules (errors, fileio, options, paths, runtime, compat) are the foundation, stage 0.
+STAGES = ("music", "tokens", "data", "models", "training", "generation", "evaluation", "demos", "bench", "cli")
+TOP_LEVEL_MODULES = {"musicgen", "musicgen.__main__", "musicgen.errors", "musicgen.fileio", "musicgen.options",
+                     "musicgen.paths", "musicgen.runtime", "musicgen.compat"}
+
+
+def stage_of(module: str) -> int:
+    """0 for the foundation, else 1 + the index of the module's stage package."""
+    parts = module.split(".")
+    return STAGES.index(parts[1]) + 1 if len(parts) > 1 and parts[1] in STAGES else 0
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """``importer -> imported`` for every import of a later stage (the entry points excepted)."""
+    entry_points = {"musicgen", "musicgen.__main__"}  # lazy top-level names and ``python -m``
+    return sorted(f"{name} -> {target}" for name, targets in graph.items() if name not in entry_points
+                  for target in targets if stage_of(target) > stage_of(name))
+
+
+def test_no_module_imports_a_later_stage() -> None:
+    modules = _modules()
+    assert {name for name in modules if stage_of(name) == 0} == TOP_LEVEL_MODULES
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    assert upward_imports(graph) == []
+
+
+def test_the_stage_check_sees_an_upward_import() -> None:
+    graph = {"musicgen.tokens.base": {"musicgen.generation.sampler"}, "musicgen.cli.generate": {"musicgen.data.cache"}}
+    assert upward_imports(graph) == ["musicgen.tokens.base -> musicgen.generation.sampler"]
+
+
+def test_at_most_eight_modules_at_the_top() -> None:
+    assert len(list(PACKAGE.glob("*.py"))) <= 8
+
+
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda path: _module_name(path))
 def test_modules_stay_under_500_lines(path: Path) -> None:
     assert len(path.read_text(encoding="utf-8").splitlines()) <= 500
@@ -114,3 +150,11 @@ def test_the_command_line_starts_without_tensorflow() -> None:
     code = "import sys; from musicgen.cli import build_parser; build_parser(); print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_scripts_are_sorted_by_purpose_and_none_edits_sys_path() -> None:
+    scripts = PACKAGE.parent / "scripts"
+    assert {path.name for path in scripts.glob("*.py")} == {"generate.py", "train.py", "evaluate.py", "prepare.py"}
+    assert {path.name for path in scripts.iterdir() if path.is_dir() and path.name != "__pycache__"} == {
+        "corpus", "fixtures", "experiments"}
+    assert [str(path) for path in scripts.rglob("*.py") if "sys.path" in path.read_text(encoding="utf-8")] == []

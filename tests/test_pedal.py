@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from midi_factory import Track, write_mido_file
 
-from musicgen import midi_io
-from musicgen.piece import Piece
-from musicgen.piece import Track as PieceTrack
-from musicgen.tokenizer import Tokenizer, TokenizerConfig
+from musicgen.music import midi_io
+from musicgen.music.piece import Piece
+from musicgen.music.piece import Track as PieceTrack
+from musicgen.tokens import Tokenizer, TokenizerConfig
 
 
 def test_the_pedal_holds_released_notes_until_it_lifts_or_the_pitch_returns() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from musicgen.cli import main
-from musicgen.data import load_cache
+from musicgen.data.sources import load_cache
 
 
 def write_midi(path: Path, pitches: list[int]) -> None:

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from midi_factory import Track, make_pretty_midi, write_mido_file
 
-from musicgen import analysis
 from musicgen.cli import main
-from musicgen.piece import Piece, piece_from_pretty_midi
-from musicgen.piece import Track as PieceTrack
-from musicgen.prepare import prepare
-from musicgen.profile import FolderProfile, ModelProfile, choose_config, piece_stats
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+from musicgen.data.prepare import prepare
+from musicgen.data.profile import FolderProfile, ModelProfile, choose_config, piece_stats
+from musicgen.music import analysis
+from musicgen.music.piece import Piece, piece_from_pretty_midi
+from musicgen.music.piece import Track as PieceTrack
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60]
 A_MINOR = [57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57]

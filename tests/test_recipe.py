@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from musicgen import recipe
-from musicgen.train_config import TrainConfig
+from musicgen.training import recipe
+from musicgen.training.config import TrainConfig
 
 
 def test_a_small_folder_gets_a_narrow_regularised_model_and_a_large_one_a_wide_one() -> None:
@@ -73,8 +73,8 @@ def test_long_bars_get_windows_that_hold_them_and_smaller_batches() -> None:
 
 
 def test_the_window_to_hold_is_the_header_two_median_bars_or_the_longest() -> None:
-    from musicgen.bar_windows import tokens_to_hold
-    from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+    from musicgen.data.bar_windows import tokens_to_hold
+    from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
 
     tokenizer = Tokenizer(TokenizerConfig())
     bar, note = tokenizer.id_of(Kind.BAR), tokenizer.id_of(Kind.PITCH, 60)

@@ -1,4 +1,4 @@
-"""musicgen.recurrent: the fused fast path agrees with Keras's generic loop, values and gradients."""
+"""musicgen.models.recurrent: the fused fast path agrees with Keras's generic loop, values and gradients."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from musicgen import cells
-from musicgen.recurrent import Recurrent, fast_path_kind
+from musicgen.models import cells
+from musicgen.models.recurrent import Recurrent, fast_path_kind
 
 BATCH, INPUT_DIM, UNITS = 3, 4, 5
 KINDS = ("lstm", "gru", "rnn", "irnn")
@@ -283,8 +283,8 @@ MIRRORED_SCRIPT = textwrap.dedent(
     from musicgen.runtime import configure_cpu_devices
     configure_cpu_devices(2)
     import keras, tensorflow as tf
-    from musicgen import cells
-    from musicgen.recurrent import Recurrent
+    from musicgen.models import cells
+    from musicgen.models.recurrent import Recurrent
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     weights, losses = [], []

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musicgen import render
 from musicgen.errors import ConfigError
+from musicgen.music import render
 
 
 def test_wav_without_fluidsynth_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

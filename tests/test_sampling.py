@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from musicgen.errors import ConfigError
-from musicgen.grammar import check_tokens
-from musicgen.models import build_language_model
-from musicgen.sampling import (
+from musicgen.generation.sampler import (
     WHOLE_LOOP_XLA_MAX_BATCH,
     Sampler,
     filter_logits,
 )
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+from musicgen.models.language import build_language_model
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens.grammar import check_tokens
 
 tf = pytest.importorskip("tensorflow")
 

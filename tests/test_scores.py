@@ -1,4 +1,4 @@
-"""musicgen.scores: every tune of a collection as its own MIDI piece, failures per tune."""
+"""musicgen.music.scores: every tune of a collection as its own MIDI piece, failures per tune."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import mido
 import pytest
 
 from musicgen.errors import MidiError
-from musicgen.scores import SCORE_SUFFIXES, ScorePiece, read_score_pieces, split_abc_tunes
+from musicgen.music.scores import SCORE_SUFFIXES, ScorePiece, read_score_pieces, split_abc_tunes
 
 # Tune 7 repeats its first two bars (24 notes once expanded). Tune 9 changes meter from 3/4 to 2/4
 # and has a bar longer than its meter (4 beats in 3/4): music21 splits that bar and puts the

@@ -151,7 +151,7 @@ def test_package_exports_its_api_lazily_without_starting_tensorflow() -> None:
 
 
 def test_cell_choices_are_the_cells_musicgen_builds() -> None:
-    from musicgen.cells import CELL_KINDS
+    from musicgen.models.cells import CELL_KINDS
 
     assert set(sentiment.CELLS) == set(CELL_KINDS)
 
@@ -206,7 +206,7 @@ def test_refit_runs_for_the_epochs_validation_chose(trained: sentiment.TrainResu
 
 
 def test_encoder_is_bidirectional_over_musicgen_recurrent(trained: sentiment.TrainResult) -> None:
-    from musicgen.recurrent import Recurrent
+    from musicgen.models.recurrent import Recurrent
 
     wrappers = sentiment.encoders(trained.classifier.model)
     assert [wrapper.name for wrapper in wrappers] == ["bidirectional_1", "bidirectional_2"]
@@ -216,7 +216,7 @@ def test_encoder_is_bidirectional_over_musicgen_recurrent(trained: sentiment.Tra
 
 
 def test_single_member_last_state_model_keeps_the_original_layout() -> None:
-    from musicgen.recurrent import Recurrent
+    from musicgen.models.recurrent import Recurrent
 
     config = sentiment.SentimentConfig(units=4, embedding_dim=4, pooling="last")
     model = sentiment.build_classifier(["good", "bad"], config)

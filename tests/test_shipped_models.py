@@ -12,8 +12,8 @@ import numpy as np
 import pretty_midi
 
 from musicgen import paths
-from musicgen.checkpoint import load_checkpoint
-from musicgen.grammar import check_tokens, grammar_for
+from musicgen.tokens.grammar import check_tokens, grammar_for
+from musicgen.training.checkpoint import load_checkpoint
 
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:

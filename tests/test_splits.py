@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from musicgen.data.splits import split_of, stable_fraction
 from musicgen.errors import ConfigError
-from musicgen.splits import split_of, stable_fraction
 
 
 def test_split_is_stable_and_independent_of_other_keys() -> None:

@@ -10,10 +10,10 @@ import pretty_midi
 import pytest
 from midi_factory import Track, make_pretty_midi
 
-from musicgen import analysis, midi_io
 from musicgen.cli import main
 from musicgen.errors import ConfigError
-from musicgen.piece import START, TRACK
+from musicgen.music import analysis, midi_io
+from musicgen.music.piece import START, TRACK
 
 SCALE = [0, 2, 4, 5, 7, 9, 11, 12, 11, 9, 7, 5, 4, 2]
 
@@ -91,8 +91,8 @@ def test_key_guidance_pulls_the_notes_into_a_key_the_data_never_had(model_dir: P
 
 
 def test_candidates_keep_the_first_draw_with_what_was_asked(model_dir: Path, tmp_path: Path, capsys) -> None:
-    from musicgen.checkpoint import load_checkpoint
-    from musicgen.steering import Controls, choose_candidates, density_bin_of
+    from musicgen.generation.steering import Controls, choose_candidates, density_bin_of
+    from musicgen.training.checkpoint import load_checkpoint
 
     tokenizer = load_checkpoint(model_dir).tokenizer
     edges = tokenizer.config.density_edges
@@ -127,7 +127,7 @@ def test_instruments_are_the_header_and_errors_name_the_problem(model_dir: Path,
         assert main(["generate", "--checkpoint", str(model_dir), "--out", str(tmp_path), *arguments]) == 2
         assert message in capsys.readouterr().err
     with pytest.raises(ConfigError, match="events encoding, which has no controls"):
-        from musicgen.generation import generate
+        from musicgen.generation.compose import generate
         from musicgen.paths import BACH_CHECKPOINT
 
         generate(BACH_CHECKPOINT, key="C major", length=20)  # the shipped Bach model: the events encoding
@@ -186,7 +186,7 @@ def test_a_long_primer_is_kept_whole_and_continued_from_its_last_bars(model_dir:
 
 
 def test_evaluate_controls_reports_hit_rates(model_dir: Path, capsys) -> None:
-    from musicgen.control_check import control_hit_rates
+    from musicgen.evaluation.controls import control_hit_rates
 
     report = control_hit_rates(model_dir, per_setting=4, bars=2, seed=0, key_guidance=0.0, candidates=1)
     assert [row["setting"] for row in report["key"]["settings"]] == ["C major", "F# major"]

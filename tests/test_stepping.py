@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from musicgen.errors import CheckpointError
-from musicgen.models import build_language_model
-from musicgen.stepping import StepNetwork
+from musicgen.models.language import build_language_model
+from musicgen.models.stepping import StepNetwork
 
 VOCAB = 11
 

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from midi_factory import Track, make_pretty_midi, scale_notes, write_mido_file
 
-from musicgen import midi_io
 from musicgen.errors import ConfigError
+from musicgen.music import midi_io
 from musicgen.paths import BACH_MIDI_DIR
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
 
 EVENTS = TokenizerConfig(encoding="events")
 
@@ -192,7 +192,7 @@ def check_round_trip(tokenizer: Tokenizer, source: pretty_midi.PrettyMIDI, ids: 
 
 
 def test_bundled_data_exists() -> None:
-    assert len(BUNDLED) >= 340, "run scripts/export_corpus.py"
+    assert len(BUNDLED) >= 340, "run scripts/corpus/export_corpus.py"
 
 
 @pytest.mark.parametrize("chunk", range(4))

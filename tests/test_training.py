@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from midi_factory import write_scale_pieces
 
-from musicgen import checkpoint
 from musicgen.cli import main
 from musicgen.errors import ConfigError
 from musicgen.fileio import sha256_file
-from musicgen.training import TrainConfig, train
+from musicgen.generation.sampler import Sampler
+from musicgen.training import checkpoint
+from musicgen.training.loop import TrainConfig, train
 
 TINY = TrainConfig(
     units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, max_updates=6, eval_every=2,
@@ -39,7 +40,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cache(workspace: Path):
-    from musicgen.data import prepare
+    from musicgen.data.sources import prepare
 
     return prepare(write_scale_pieces(workspace / "midi"), workspace / "cache", workers=1, progress=False)
 
@@ -162,8 +163,8 @@ def test_a_checkpoint_moves_between_implementations_with_its_optimizer_state(cac
     """A model trained on Keras's layers (cuDNN on a GPU) resumes, evaluates and samples on the fused layer."""
     import keras
 
-    from musicgen.recurrent import Recurrent
-    from musicgen.trainer import _moved
+    from musicgen.models.recurrent import Recurrent
+    from musicgen.training.trainer import _moved
 
     out = workspace / "moved"
     train(cache, out, dataclasses.replace(TINY, max_updates=2, implementation="keras"), progress=False)
@@ -182,7 +183,7 @@ def test_a_checkpoint_moves_between_implementations_with_its_optimizer_state(cac
     assert resumed.updates == 4 and int(checkpoint.load_last_model(out).optimizer.iterations.numpy()) == 4
     loaded = checkpoint.load_checkpoint(out)
     assert isinstance(loaded.model.get_layer("rnn_1"), Recurrent)
-    assert loaded.sampler().sample(num=1, length=8, seed=0).tokens.shape[0] == 1
+    assert Sampler.from_checkpoint(loaded).sample(num=1, length=8, seed=0).tokens.shape[0] == 1
 
 
 # Bad input: a clear message, exit status 2, and a good checkpoint left untouched.
@@ -227,8 +228,8 @@ def test_resume_with_a_different_model_is_refused(trained, cache, workspace: Pat
 
 
 def test_resume_with_a_different_tokenizer_is_refused(trained, workspace: Path, capsys) -> None:
-    from musicgen.data import prepare
-    from musicgen.tokenizer import TokenizerConfig
+    from musicgen.data.sources import prepare
+    from musicgen.tokens import TokenizerConfig
 
     other = prepare(workspace / "midi", workspace / "other-cache", TokenizerConfig(velocity_bins=8), workers=1, progress=False)
     directory = workspace / "reference"
@@ -267,7 +268,7 @@ def _validations(schedule, state, losses: list[float], every: int) -> list[bool]
 
 
 def test_plateau_cuts_the_learning_rate_and_patience_stops_counted_in_updates() -> None:
-    from musicgen.schedule import Schedule, TrainState
+    from musicgen.training.schedule import Schedule, TrainState
 
     config = dataclasses.replace(TrainConfig(), learning_rate=0.008, lr_patience_updates=200, patience_updates=400,
                                  min_updates=0, warmup_updates=100)
@@ -283,7 +284,7 @@ def test_plateau_cuts_the_learning_rate_and_patience_stops_counted_in_updates() 
 
 
 def test_no_early_stop_before_the_minimum_nor_on_the_unigram_plateau() -> None:
-    from musicgen.schedule import Schedule, TrainState
+    from musicgen.training.schedule import Schedule, TrainState
 
     config = dataclasses.replace(TrainConfig(), patience_updates=100, lr_patience_updates=50, min_updates=1000)
     schedule = Schedule.of(config)

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from musicgen.cli import main
+from musicgen.data.splits import split_of
 from musicgen.demos.translation import data
 from musicgen.errors import CheckpointError, DataError
 from musicgen.paths import TRANSLATION_DATA_DIR
-from musicgen.splits import split_of
 
 TINY_MODEL = dict(units=16, embedding_dim=8, epochs=12, batch_size=16, min_count=1, learning_rate=1e-2, dropout=0.0)
 

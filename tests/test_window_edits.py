@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from midi_factory import Track, make_pretty_midi
 
-from musicgen.grammar import check_tokens, grammar_for
-from musicgen.tokenizer import Kind, Tokenizer, TokenizerConfig
-from musicgen.window_edits import WindowEditor
+from musicgen.data.window_edits import WindowEditor
+from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens.grammar import check_tokens, grammar_for
 
 CONFIG = TokenizerConfig(velocity_bins=1, keys=True, density_edges=(2.0, 6.0))
 

@@ -3,7 +3,7 @@
 The model is a 2 x 512 LSTM (vocab 400, embedding 128) with random weights. Measured in
 one run, all on the same weights:
 
-- ``batch1`` / ``batch64``: :class:`musicgen.sampling.Sampler` as shipped (folded input
+- ``batch1`` / ``batch64``: :class:`musicgen.generation.sampler.Sampler` as shipped (folded input
   table, grammar mask, ``jit_compile="auto"``: the whole loop under XLA
   at batch 1, only the per-step token choice under XLA at batch 64); ``*_no_xla`` the
   same loop as a plain TensorFlow graph; ``batch64_whole_loop_xla`` the whole loop under
@@ -40,8 +40,8 @@ def build_benchmark_model() -> tuple[Any, Any]:
     """The random 2 x 512 LSTM language model and a tokenizer with exactly 400 ids."""
     import keras
 
-    from musicgen.models import build_language_model
-    from musicgen.tokenizer import Tokenizer, TokenizerConfig
+    from musicgen.models.language import build_language_model
+    from musicgen.tokens import Tokenizer, TokenizerConfig
 
     keras.utils.set_random_seed(0)
     # The events encoding, as when the benchmark was first measured: ratios stay comparable.
@@ -123,7 +123,7 @@ def interleaved_rates(calls: dict[str, Any], repeats: int) -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict:
     import tensorflow as tf
 
-    from musicgen.sampling import Sampler
+    from musicgen.generation.sampler import Sampler
 
     model, tokenizer = build_benchmark_model()
     length, repeats = args.tokens, args.repeats

@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> dict:
     import statistics
 
     from musicgen.bench import time_calls
-    from musicgen.cache import load_cache
-    from musicgen.prepare import available_cpus, prepare, scan_music_files
+    from musicgen.data.cache import load_cache
+    from musicgen.data.prepare import available_cpus, prepare, scan_music_files
 
     folder = Path(args.data)
     workers = args.workers or available_cpus()

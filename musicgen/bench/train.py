@@ -71,9 +71,9 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def build_model(args: argparse.Namespace, implementation: str):
-    """The benchmark's language model, from ``musicgen.models`` when that module exists."""
+    """The benchmark's language model, from ``musicgen.models.language`` when that module exists."""
     try:
-        from musicgen.models import build_language_model
+        from musicgen.models.language import build_language_model
     except ImportError:
         build_language_model = None
     if build_language_model is not None:
@@ -93,7 +93,7 @@ def _inline_language_model(args: argparse.Namespace, implementation: str):
     import keras
     from keras import layers
 
-    from musicgen.recurrent import Recurrent
+    from musicgen.models.recurrent import Recurrent
 
     def recurrent(name: str):
         activation = "relu" if args.cell == "irnn" else "tanh"

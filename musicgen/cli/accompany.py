@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.accompaniment import accompany
+    from musicgen.generation.accompaniment import accompany
 
     loaded = editing.checkpoint(args)
     seed = editing.seed(args)

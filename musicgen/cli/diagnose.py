@@ -97,20 +97,20 @@ def run_gradients(args: argparse.Namespace) -> int:
     kinds = args.cell or ["all"]
     cells = ["rnn", "irnn", "lstm", "gru"] if "all" in kinds else kinds
 
-    from musicgen import diagnostics
+    from musicgen.evaluation import gradients
     from musicgen.fileio import atomic_write_json
 
-    report = diagnostics.gradient_report(
+    report = gradients.gradient_report(
         cells, data_dir=args.data, seq_len=args.seq_len, num_windows=args.windows, units=args.units,
         embedding_dim=args.embedding_dim, num_layers=args.layers, train_steps=args.train_steps,
         recurrent_scale=args.recurrent_scale, implementation=args.implementation, seed=args.seed, progress=True,
     )
     out = Path(args.out)
     atomic_write_json(out / "gradients.json", report)
-    diagnostics.plot_report(report, out / "gradients.png")
+    gradients.plot_report(report, out / "gradients.png")
     if args.json:
         print(json.dumps(report))
         return 0
-    print(diagnostics.format_table(report))
+    print(gradients.format_table(report))
     print(f"wrote {out / 'gradients.json'} and {out / 'gradients.png'}")
     return 0

@@ -8,7 +8,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from musicgen.generation_options import GenerationOptions
+from musicgen.generation.options import GenerationOptions
 from musicgen.options import add_options
 
 SAMPLING = ("temperature", "top_k", "top_p", "seed")
@@ -25,9 +25,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def checkpoint(args: argparse.Namespace):
-    from musicgen.checkpoint import load_checkpoint
     from musicgen.errors import CheckpointError
     from musicgen.paths import BASE_CHECKPOINT
+    from musicgen.training.checkpoint import load_checkpoint
 
     directory = Path(args.checkpoint) if args.checkpoint else BASE_CHECKPOINT
     if args.checkpoint is None and not directory.exists():
@@ -41,7 +41,7 @@ def seed(args: argparse.Namespace) -> int:
 
 def write(args: argparse.Namespace, loaded, result, suffix: str, seed_used: int) -> int:
     """Write the edited piece (and a piano roll with --plot); print what was done."""
-    from musicgen import midi_io, render
+    from musicgen.music import midi_io, render
 
     stem = f"{Path(args.file).stem}-{suffix}"
     path = render.reserve_paths(args.out_dir, stem, 1, seed_used)[0]

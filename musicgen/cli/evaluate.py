@@ -6,8 +6,8 @@ import argparse
 import json
 
 from musicgen.cli import add_verbose
-from musicgen.splits import SPLIT_CHOICES
-from musicgen.steering import CANDIDATES, KEY_GUIDANCE
+from musicgen.data.splits import SPLIT_CHOICES
+from musicgen.generation.steering import CANDIDATES, KEY_GUIDANCE
 
 DESCRIPTION = """\
 Score a trained model by teacher forcing on the pieces of a split: mean negative
@@ -76,11 +76,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from musicgen.errors import ConfigError
-    from musicgen.evaluation import evaluate, format_report
+    from musicgen.evaluation.heldout import evaluate, format_report
 
     if args.controls:
-        from musicgen.control_check import control_hit_rates
-        from musicgen.control_check import format_report as format_controls
+        from musicgen.evaluation.controls import control_hit_rates
+        from musicgen.evaluation.controls import format_report as format_controls
 
         report = control_hit_rates(args.checkpoint, per_setting=args.samples_per_setting, bars=args.bars,
                                    seed=args.seed, temperature=args.temperature, key_guidance=args.key_guidance,

@@ -7,7 +7,7 @@ import json
 import sys
 
 from musicgen.cli import add_verbose
-from musicgen.generation_options import GenerationOptions
+from musicgen.generation.options import GenerationOptions
 from musicgen.options import add_options, given
 
 DESCRIPTION = """\
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.generation import generate_files
+    from musicgen.generation.compose import generate_files
 
     result = generate_files(args.checkpoint, GenerationOptions(**given(args, GenerationOptions)))
     for path, summary in zip(result.paths, result.summaries, strict=True):

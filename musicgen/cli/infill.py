@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.infill import infill
+    from musicgen.generation.infill import infill
 
     loaded = editing.checkpoint(args)
     seed = editing.seed(args)

@@ -9,9 +9,9 @@ import sys
 import time
 
 from musicgen.cli import add_verbose
-from musicgen.encodings.base import TokenizerConfig
 from musicgen.errors import ConfigError
 from musicgen.options import add_options, given
+from musicgen.tokens.base import TokenizerConfig
 
 DESCRIPTION = """\
 Scan MIDI_DIR recursively for .mid/.midi files (and .xml, .mxl, .musicxml, .abc, .krn
@@ -67,7 +67,7 @@ def add_tokenizer_options(parser: argparse.ArgumentParser) -> None:
 
 def tokenizer_request(args: argparse.Namespace) -> tuple[TokenizerConfig | None, dict]:
     """``(config, options)``: a fixed config (from ``--tokenizer FILE``) or the options that win over the profile's choices."""
-    from musicgen.tokenizer import Tokenizer
+    from musicgen.tokens import Tokenizer
 
     options = given(args, TokenizerConfig)
     if args.tokenizer:
@@ -88,8 +88,8 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.cache import REPORT_NAME
-    from musicgen.prepare import prepare
+    from musicgen.data.cache import REPORT_NAME
+    from musicgen.data.prepare import prepare
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")

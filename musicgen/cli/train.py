@@ -9,7 +9,7 @@ from pathlib import Path
 from musicgen.cli import add_verbose
 from musicgen.cli.prepare import add_tokenizer_options, tokenizer_request
 from musicgen.options import add_options, given
-from musicgen.train_config import TrainConfig
+from musicgen.training.config import TrainConfig
 
 DESCRIPTION = """\
 Train a recurrent language model on a folder of MIDI files (prepared on the fly
@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """A TrainConfig from the defaults (or, with --resume, the checkpoint's) and the given options."""
-    from musicgen import checkpoint
+    from musicgen.training import checkpoint
 
     base = TrainConfig()
     if args.resume and (Path(args.out) / checkpoint.CONFIG_FILE).is_file():
@@ -102,7 +102,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.training import train
+    from musicgen.training.loop import train
 
     config = build_config(args)
     tokenizer_config, tokenizer_options = tokenizer_request(args)

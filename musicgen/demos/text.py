@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from musicgen.data.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, check_fractions, split_of
 from musicgen.errors import DataError
-from musicgen.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, check_fractions, split_of
 
 Item = TypeVar("Item")
 
@@ -134,7 +134,7 @@ def split_items(
     """Partition ``items`` into ``train``, ``validation`` and ``test`` by a stable hash of ``key(item)``.
 
     Order within each split follows the input order. The assignment depends only on the
-    key, the fractions and the salt (see :mod:`musicgen.splits`), never on the other items.
+    key, the fractions and the salt (see :mod:`musicgen.data.splits`), never on the other items.
     """
     check_fractions(fractions)
     result: dict[str, list[Item]] = {name: [] for name in SPLIT_NAMES}

@@ -12,10 +12,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from musicgen.data.splits import DEFAULT_FRACTIONS, check_fractions
 from musicgen.errors import ConfigError
-from musicgen.splits import DEFAULT_FRACTIONS, check_fractions
 
-CELLS = ("rnn", "irnn", "lstm", "gru")  # musicgen.cells.CELL_KINDS, without importing Keras
+CELLS = ("rnn", "irnn", "lstm", "gru")  # musicgen.models.cells.CELL_KINDS, without importing Keras
 IMPLEMENTATIONS = ("custom", "keras")
 POOLINGS = ("last", "max", "mean", "max_mean")
 LABEL_NAMES = ("negative", "positive")

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from musicgen.data.splits import split_of
 from musicgen.demos import text as text_utils
 from musicgen.demos.sentiment.config import PretrainConfig
 from musicgen.demos.sentiment.data import Example, load_examples, split_examples
@@ -21,7 +22,6 @@ from musicgen.demos.sentiment.encoder import SENTENCE_MARKERS
 from musicgen.demos.sentiment.words import words_of
 from musicgen.demos.translation.data import read_pairs
 from musicgen.errors import DataError
-from musicgen.splits import split_of
 
 VALIDATION_SALT = "sentiment-language-model"
 

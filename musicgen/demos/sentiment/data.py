@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from musicgen import fileio
+from musicgen.data.splits import DEFAULT_FRACTIONS
 from musicgen.demos import text as text_utils
 from musicgen.errors import DataError
 from musicgen.paths import SENTIMENT_DATA_DIR
-from musicgen.splits import DEFAULT_FRACTIONS
 
 DATA_FILES = ("amazon_cells_labelled.txt", "imdb_labelled.txt", "yelp_labelled.txt")
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import keras
 
-from musicgen import models
 from musicgen.demos.sentiment.config import PretrainConfig
 from musicgen.demos.sentiment.layers import PrependToken, ReverseWithinLength
+from musicgen.models import language
 
 DIRECTIONS = ("forward", "backward")
 START, END = "<s>", "</s>"  # standardisation never produces '<' or '>', so no word collides
@@ -61,7 +61,7 @@ def encode(tokens, vocabulary_size: int, config: PretrainConfig) -> dict[str, li
                                       name=f"{direction}_word_dropout")(embedding(ids))
         levels = [hidden]
         for index in range(1, config.num_layers + 1):
-            layer = models.recurrent_layer(config.cell, config.units, implementation=config.implementation,
+            layer = language.recurrent_layer(config.cell, config.units, implementation=config.implementation,
                                            return_sequences=True, dropout=config.dropout,
                                            name=recurrent_name(direction, index))
             levels.append(layer(levels[-1]))

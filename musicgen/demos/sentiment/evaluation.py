@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicgen.data.splits import SPLIT_NAMES
 from musicgen.demos.sentiment.classifier import SentimentClassifier
 from musicgen.demos.sentiment.data import Example, load_examples, split_examples
 from musicgen.demos.sentiment.model import predict_probabilities
 from musicgen.demos.sentiment.words import words_of
 from musicgen.errors import CheckpointError, ConfigError, DataError
 from musicgen.paths import SENTIMENT_CHECKPOINT, SENTIMENT_DATA_DIR
-from musicgen.splits import SPLIT_NAMES
 
 if TYPE_CHECKING:
     import keras

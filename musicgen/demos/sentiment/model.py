@@ -15,18 +15,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import musicgen.cells  # noqa: F401  (registers the cells for deserialisation)
-import musicgen.recurrent  # noqa: F401  (registers musicgen>Recurrent)
-from musicgen import models
+import musicgen.models.cells  # noqa: F401  (registers the cells for deserialisation)
+import musicgen.models.recurrent  # noqa: F401  (registers musicgen>Recurrent)
 from musicgen.demos.sentiment.config import SentimentConfig
 from musicgen.demos.sentiment.layers import MaskedGlobalMaxPooling1D, standardize_sentence
 from musicgen.errors import CheckpointError
+from musicgen.models import language
 
 
 def recurrent_layer(kind: str, units: int, implementation: str, name: str,
                     return_sequences: bool = False) -> keras.layers.Layer:
-    """The one place this demo gets a recurrent layer: :func:`musicgen.models.recurrent_layer`."""
-    return models.recurrent_layer(kind, units, implementation=implementation, return_sequences=return_sequences,
+    """The one place this demo gets a recurrent layer: :func:`musicgen.models.language.recurrent_layer`."""
+    return language.recurrent_layer(kind, units, implementation=implementation, return_sequences=return_sequences,
                                   name=name)
 
 

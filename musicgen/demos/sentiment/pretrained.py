@@ -18,9 +18,9 @@ from typing import Any
 
 import keras
 
-import musicgen.cells  # noqa: F401  (registers the cells for deserialisation)
 import musicgen.demos.sentiment.layers  # noqa: F401  (registers the encoder's layers)
-import musicgen.recurrent  # noqa: F401  (registers musicgen>Recurrent)
+import musicgen.models.cells  # noqa: F401  (registers the cells for deserialisation)
+import musicgen.models.recurrent  # noqa: F401  (registers musicgen>Recurrent)
 from musicgen import fileio
 from musicgen.demos.sentiment.checkpoint import check_record
 from musicgen.demos.sentiment.config import PretrainConfig

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from musicgen.data.splits import SPLIT_NAMES
 from musicgen.demos.sentiment.checkpoint import save_checkpoint
 from musicgen.demos.sentiment.classifier import SentimentClassifier
 from musicgen.demos.sentiment.config import DEFAULT_TRAIN_DIR, FineTuneConfig, SentimentConfig
@@ -33,7 +34,6 @@ from musicgen.demos.sentiment.words import build_vocabulary
 from musicgen.errors import ConfigError, DataError
 from musicgen.paths import SENTIMENT_DATA_DIR
 from musicgen.runtime import set_seed
-from musicgen.splits import SPLIT_NAMES
 
 
 @dataclass

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from musicgen.data.splits import split_of
 from musicgen.errors import DataError
-from musicgen.splits import split_of
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)

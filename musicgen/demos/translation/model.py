@@ -33,8 +33,8 @@ from musicgen.errors import ConfigError
 
 
 def make_recurrent_layer(kind: str, units: int, implementation: str, name: str, dropout: float = 0.0):
-    """One recurrent layer returning sequences: our cells via ``musicgen.models``."""
-    from musicgen.models import recurrent_layer
+    """One recurrent layer returning sequences: our cells via ``musicgen.models.language``."""
+    from musicgen.models.language import recurrent_layer
 
     return recurrent_layer(
         kind, units, implementation=implementation, return_sequences=True, dropout=dropout, name=name

@@ -1,0 +1,1 @@
+"""Judging a model: held-out likelihood against the n-gram, sample figures, copying, control hit rates and gradient reach."""

@@ -1,0 +1,67 @@
+"""Accompaniment: new tracks written under the tracks of a file, which stay exactly as they are.
+
+The file's tracks come first in the header and first in every bar, forced; the model then
+writes the new tracks' part of that bar, having seen the given part of the same bar (and
+everything before). That is the anticipation idea at the scale of a bar: the given music is
+visible ahead of what is written against it. Training puts tracks in random orders
+(``--shuffle-tracks``), so given tracks first is an order the model knows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from musicgen.data.window_edits import WindowEditor
+from musicgen.errors import ConfigError
+from musicgen.generation import steering
+from musicgen.generation.guided import GuidedSampler
+from musicgen.generation.infill import TOKENS_PER_BAR_LIMIT, EditResult, token_tracks
+from musicgen.music import midi_io
+from musicgen.music.instruments import program_name
+from musicgen.music.piece import TRACK, Track
+from musicgen.tokens.base import Kind
+
+
+def accompany(checkpoint: Any, path: Any, instruments: str, temperature: float = 1.0, top_k: int = 0,
+              top_p: float = 1.0, seed: int = 0) -> EditResult:
+    """The file at ``path`` with new tracks of ``instruments`` (e.g. ``"bass,drums"``) written under it."""
+    tokenizer = checkpoint.tokenizer
+    sampler = GuidedSampler(checkpoint, temperature, top_k, top_p, seed)
+    piece = midi_io.read_piece(path)
+    editor = WindowEditor(tokenizer)
+    controls, given, bars = editor.parse(tokenizer.encode_piece(piece))
+    new, warnings = steering.instrument_tokens(tokenizer, instruments, checkpoint.profile)
+    if len(given) + len(new) > tokenizer.config.max_tracks:
+        raise ConfigError(f"the file has {len(given)} tracks; with {len(new)} more the model would write "
+                          f"{len(given) + len(new)}, over its {tokenizer.config.max_tracks}")
+    kinds, values = tokenizer.kinds, tokenizer.values
+    allowed = ~((kinds == Kind.TRACK) & (values < len(given))) & ~np.isin(
+        kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END), int(Kind.EOS)])
+    bar_id = tokenizer.id_of(Kind.BAR)
+    sampler.force([tokenizer.bos_id, *controls, *given, *new])
+    for bar in bars:
+        sampler.force(editor.write([], [], [bar], [])[1:])  # the given part of the bar, without BOS
+        for _ in range(TOKENS_PER_BAR_LIMIT):
+            token = sampler.sample(allowed, feed=False)
+            if token == bar_id:
+                break
+            sampler.force([token])
+        else:
+            sampler.force(sampler.checker.closing_tokens()[:-1])  # finish a note cut short
+    decoded = tokenizer.decode_piece(np.asarray(sampler.tokens + [tokenizer.eos_id], np.int32))
+    first_new = len(piece.tracks)
+    notes = decoded.notes[decoded.notes[:, TRACK] >= len(given)].copy()
+    notes[:, TRACK] += first_new - len(given)
+    names = checkpoint.profile.track_names([int(values[token]) for token in given + new])
+    added = tuple(Track(int(values[token]), names.get(len(given) + index, ""))
+                  for index, token in enumerate(new))
+    result = dataclasses.replace(piece, tracks=piece.tracks + added, notes=np.concatenate([piece.notes, notes]))
+    kept = ", ".join(piece.tracks[s].name or program_name(piece.tracks[s].program) for s in token_tracks(piece))
+    summary = (f"{len(notes)} notes in {len(added)} new tracks "
+               f"({', '.join(program_name(track.program) for track in added)}) under {kept}, {len(bars)} bars")
+    for warning in warnings:
+        summary += f"; warning: {warning}"
+    return EditResult(result, summary, sampler.masked_mass)

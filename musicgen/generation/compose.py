@@ -1,0 +1,192 @@
+"""Writing MIDI files from a checkpoint: :func:`generate` and :func:`generate_files`.
+
+This is the user-facing layer over :class:`musicgen.generation.sampler.Sampler`: it checks the
+options (:class:`GenerationOptions`), loads the checkpoint (the shipped base model by default), reads a primer, turns
+``bars``/``seconds`` into a grid-step limit, samples (or beam-searches) and writes one
+``.mid`` per piece through :mod:`musicgen.music.render` (atomic writes), optionally with a
+piano-roll PNG and a WAV rendering.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicgen.generation import primers, steering
+from musicgen.generation.options import GenerationOptions
+from musicgen.generation.sampler import Sampler
+from musicgen.music import midi_io, render
+from musicgen.tokens.base import Kind
+from musicgen.training.checkpoint import resolve_checkpoint
+
+XLA_MIN_TOKENS = 16384  # XLA-compile the sampling loop from this many tokens (num x length)
+
+@dataclass
+class GenerationResult:
+    """What :func:`generate_files` wrote, with the settings needed to reproduce it."""
+
+    paths: list[Path]
+    seed: int
+    summaries: list[str]
+    extra_paths: list[Path] = field(default_factory=list)
+    masked_mass_mean: float = 0.0
+    masked_mass_max: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "files": [str(path) for path in self.paths],
+            "extra_files": [str(path) for path in self.extra_paths],
+            "summaries": self.summaries,
+            "seed": self.seed,
+            "masked_mass": {"mean": self.masked_mass_mean, "max": self.masked_mass_max},
+        }
+
+
+def generate_files(
+    checkpoint: Any = None, options: GenerationOptions | None = None, sampler: Sampler | None = None, **changes: Any
+) -> GenerationResult:
+    """Sample pieces and write one ``.mid`` each to ``options.out_dir``; see :func:`generate`.
+
+    ``changes`` override fields of ``options`` (default :class:`GenerationOptions`).
+    """
+    options = dataclasses.replace(options or GenerationOptions(), **changes)
+    options.validate()
+    seed = secrets.randbelow(1 << 31) if options.seed is None else options.seed
+    length = options.token_length
+    soundfont_path = render.check_wav_support(options.soundfont) if options.wav else None
+
+    loaded = resolve_checkpoint(checkpoint)
+    tokenizer = loaded.tokenizer
+    controls = steering.Controls(options.instruments, options.key, options.density, options.tempo, options.style)
+    # --candidates: several draws per piece, the first with the key and density asked for kept.
+    select = (options.candidates > 1 and (options.key is not None or options.density is not None)
+              and options.primer is None and options.beam_size <= 1)
+    draws = options.num * options.candidates if select else options.num
+    # XLA compiling takes seconds; it pays off only on long runs.
+    jit_compile = "auto" if draws * length >= XLA_MIN_TOKENS else False
+    sampler = sampler or Sampler.from_checkpoint(loaded, jit_compile=jit_compile)
+    control_ids = steering.control_tokens(tokenizer, controls, f"checkpoint {loaded.directory}")
+    plan, meter = None, None
+    if options.primer is not None:
+        piece = midi_io.read_piece(options.primer)
+        meter = midi_io.read_meter(piece)
+        budget = min(loaded.train_config.seq_len, length - 16) if length > 32 else length - 1
+        asked = control_ids if (controls.any or options.tempo is not None) and control_ids else None
+        plan = primers.plan_primer(piece, tokenizer, budget, length, options.primer_bars, asked)
+        prefix = plan.prefix
+        print(f"continuing from the primer's last {plan.bars_used} of {plan.bars_total} bars "
+              f"({len(prefix)} tokens)", file=sys.stderr)
+    else:
+        programs: list[int] = []
+        if options.instruments is not None:
+            programs, warnings = steering.instrument_tokens(tokenizer, options.instruments, loaded.profile)
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+        # Asked-for instruments close the header: a BAR after them, so the model adds no track.
+        opening = [tokenizer.id_of(Kind.BAR)] if programs else []
+        prefix = np.array([tokenizer.bos_id, *control_ids, *programs, *opening], np.int32)
+    numerator, denominator = (meter.numerator, meter.denominator) if meter else (4, 4)
+    tempo = options.tempo
+    if tempo is None:
+        tempo = meter.tempo if meter else tokenizer.config.default_tempo
+    max_time_steps, max_bars = time_limits(options, tokenizer, (numerator, denominator), tempo)
+    if max_bars is not None and tokenizer.config.encoding == "notes" and prefix[-1] == tokenizer.id_of(Kind.BAR):
+        max_bars -= 1  # the prefix's closing BAR already opened the first new bar
+    prefix = sampler.check_prefix(prefix, length)
+    limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
+                  disallow_programs=options.program is not None,
+                  pitch_bias=steering.guidance_bias(tokenizer, controls, options.key_guidance))
+    each = f"{options.candidates} candidates per piece, " if select else ""
+    print(f"sampling {draws} x {length} tokens ({each}seed {seed})...", file=sys.stderr)
+    if options.beam_size > 1:
+        result = sampler.beam_search(options.beam_size, num=options.num, **limits)
+    else:
+        result = sampler.sample(num=draws, temperature=options.temperature, top_k=options.top_k,
+                                top_p=options.top_p, seed=seed, **limits)
+    rows = result.tokens
+    if select:
+        kept = steering.choose_candidates([tokenizer.decode_piece(row) for row in rows], tokenizer, controls,
+                                          options.candidates)
+        rows = rows[kept]
+
+    stem = Path(loaded.directory).name if getattr(loaded, "directory", None) else "sample"
+    paths = render.reserve_paths(options.out_dir, stem, options.num, seed)
+    try:
+        summaries, extra = _write_pieces(paths, rows, options, loaded, plan, tempo, (numerator, denominator),
+                                         soundfont_path)
+    except BaseException:
+        render.release_paths(paths)  # no empty placeholder is left behind as if it were MIDI
+        raise
+    return GenerationResult(paths, seed, summaries, extra, result.masked_mass_mean, result.masked_mass_max)
+
+
+def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, loaded: Any, plan: Any, tempo: float,
+                  meter: tuple[int, int], soundfont_path: Any) -> tuple[list[str], list[Path]]:
+    """Decode each sampled row into a piece and write it (and its PNG / WAV when asked)."""
+    tokenizer = loaded.tokenizer
+    numerator, denominator = meter
+    summaries, extra = [], []
+    for path, row in zip(paths, rows, strict=True):
+        if plan is not None:
+            piece = primers.continuation(plan, row, tokenizer, tempo)
+            if options.program is not None:  # one instrument for the whole file, primer included
+                piece = dataclasses.replace(piece, tracks=tuple(
+                    track if track.is_drum else dataclasses.replace(track, program=options.program)
+                    for track in piece.tracks))
+        else:
+            piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator),
+                                           program=options.program)
+        names = loaded.profile.track_names([track.program for track in piece.tracks])
+        piece = dataclasses.replace(piece, tracks=tuple(
+            dataclasses.replace(track, name=names.get(index, track.name)) for index, track in enumerate(piece.tracks)
+        ))
+        pm = midi_io.piece_to_midi(piece, tempo, resolution=tokenizer.midi_resolution(tempo))
+        render.write_midi(pm, path)
+        summaries.append(render.describe_midi(pm))
+        if options.plot:
+            extra.append(render.write_piano_roll(pm, path.with_suffix(".png")))
+        if soundfont_path is not None:
+            extra.append(render.write_wav(path, soundfont_path))
+    return summaries, extra
+
+
+def generate(checkpoint: Any = None, options: GenerationOptions | None = None, **changes: Any) -> list[Path]:
+    """Generate MIDI files and return their paths.
+
+    ``checkpoint``: a directory or a loaded checkpoint (default: the shipped base model).
+    ``options`` is a :class:`GenerationOptions`; keyword arguments override its fields,
+    e.g. ``generate(num=2, bars=8, temperature=0.9, seed=7)``. ``length`` counts tokens
+    after BOS, primer included; ``bars``/``seconds`` count new music after the primer.
+    ``temperature=0`` is greedy decoding; ``top_k=0`` and ``top_p=1`` disable those
+    filters; ``seed=None`` draws a random seed (:func:`generate_files` reports it).
+    """
+    return generate_files(checkpoint, options, **changes).paths
+
+
+def time_limits(options: GenerationOptions, tokenizer: Any, meter: tuple[int, int],
+                tempo: float) -> tuple[int | None, int | None]:
+    """``(grid steps, bars)`` of new music that ``--bars``/``--seconds`` allow (None: no limit).
+
+    The events encoding counts grid steps; the notes encoding counts its BAR tokens, so a
+    number of bars is exact, and a number of seconds becomes the bars that hold it.
+    """
+    if options.bars is None and options.seconds is None:
+        return None, None
+    numerator, denominator = meter
+    config = tokenizer.config
+    if config.encoding == "notes":
+        bar_seconds = config.bar_seconds if config.timing == "seconds" else numerator * 4 / denominator * 60 / tempo
+        bars = options.bars if options.bars is not None else options.seconds / bar_seconds
+        return None, max(1, math.ceil(bars - 1e-9))
+    if config.timing == "seconds":
+        seconds = options.seconds if options.seconds is not None else options.bars * numerator * 4 / denominator * 60 / tempo
+        return max(1, round(seconds * config.steps_per_second)), None
+    beats = options.bars * numerator * 4 / denominator if options.bars is not None else options.seconds * tempo / 60
+    return max(1, round(beats * config.steps_per_quarter)), None

@@ -1,0 +1,169 @@
+"""Infilling: write bars of a file again, all tracks or some, so that they join both sides.
+
+The model was trained with fill-in-the-middle examples (:mod:`musicgen.data.window_edits`): the
+bars around a hole as context, each missing part written ``TRACK(t) FILL``, then
+``FILL_START`` and the missing bars. :func:`infill` builds that context from a file (as many
+bars on each side as fit the model's training window), lets the model write the bars
+(:class:`musicgen.generation.guided.GuidedSampler`, only the chosen tracks, exactly as many bars as the
+hole), and writes a file in which every note outside the region is the input's own: only
+the notes of the chosen tracks that start inside the region are replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from musicgen.data.window_edits import Bar, WindowEditor
+from musicgen.errors import ConfigError
+from musicgen.generation.guided import GuidedSampler
+from musicgen.music import midi_io
+from musicgen.music.instruments import parse_instrument, program_name
+from musicgen.music.piece import START, TRACK, Piece
+from musicgen.tokens.base import Kind
+
+TOKENS_PER_BAR_LIMIT = 600  # a bar longer than this is cut: the model has lost its way
+MIN_CONTEXT_BARS = 2  # bars of context on each side of a hole, even past the training window
+
+
+@dataclass
+class EditResult:
+    """A piece edited by the model, and figures of the run."""
+
+    piece: Piece
+    summary: str
+    masked_mass: tuple[float, float]
+
+
+def parse_bars(text: str, count: int) -> range:
+    """``"9-12"`` (1-based, inclusive) or ``"9"``: the bar indices of a region of a ``count``-bar piece."""
+    try:
+        first, _, last = str(text).partition("-")
+        first, last = int(first), int(last or first)
+    except ValueError:
+        raise ConfigError(f"--bars wants a bar or a range of bars like 9-12, got {text!r}") from None
+    if not 1 <= first <= last:
+        raise ConfigError(f"--bars {text}: bars count from 1, and the range must not run backwards")
+    if last > count:
+        raise ConfigError(f"--bars {text} is outside the file, which has {count} bars")
+    if first == 1 and last == count:
+        raise ConfigError(f"--bars {text} covers the whole piece, so nothing joins it; use 'musicgen generate'")
+    return range(first - 1, last)
+
+
+def token_tracks(piece: Piece) -> list[int]:
+    """The source track of each token track (tracks with notes, in (program, source order))."""
+    used = [index for index in range(len(piece.tracks)) if np.any(piece.notes[:, TRACK] == index)]
+    return sorted(used, key=lambda index: (piece.tracks[index].program, index))
+
+
+def choose_tracks(piece: Piece, text: str | None) -> list[int]:
+    """Token tracks named by ``--tracks`` (track names, instrument names or programs); all without it."""
+    order = token_tracks(piece)
+    if text is None:
+        return list(range(len(order)))
+    chosen = []
+    for word in (part.strip() for part in text.split(",") if part.strip()):
+        by_name = [i for i, source in enumerate(order) if piece.tracks[source].name.lower() == word.lower()]
+        if not by_name:
+            try:
+                program = parse_instrument(word)
+            except ConfigError:
+                program = None
+            by_name = [i for i, source in enumerate(order) if piece.tracks[source].program == program]
+        if not by_name:
+            names = ", ".join(piece.tracks[source].name or program_name(piece.tracks[source].program) for source in order)
+            raise ConfigError(f"--tracks {word!r} names no track of the file; its tracks are: {names}")
+        chosen.extend(index for index in by_name if index not in chosen)
+    return sorted(chosen)
+
+
+def infill(checkpoint: Any, path: Any, bars: str, tracks: str | None = None, temperature: float = 1.0,
+           top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> EditResult:
+    """Bars ``bars`` of the file at ``path`` written again by the model (only ``tracks``, if given)."""
+    tokenizer = checkpoint.tokenizer
+    sampler = GuidedSampler(checkpoint, temperature, top_k, top_p, seed)
+    piece = midi_io.read_piece(path)
+    ids = tokenizer.encode_piece(piece)
+    editor = WindowEditor(tokenizer)
+    controls, programs, all_bars = editor.parse(ids)
+    region = parse_bars(bars, len(all_bars))
+    targets = choose_tracks(piece, tracks)
+    context, first = _context(editor, controls, programs, all_bars, region, targets, checkpoint.train_config.seq_len)
+    sampler.force(editor.write(controls, programs, context, [editor.fill_start]))
+    filled = _write_bars(sampler, tokenizer, len(region), targets)
+    for offset, bar in enumerate(filled):
+        all_bars[region[0] + offset].parts = sorted(
+            [part for part in all_bars[region[0] + offset].parts if part[0] not in targets] + bar.parts)
+    new_ids = np.asarray(editor.write(controls, programs, all_bars, [tokenizer.eos_id]), np.int32)
+    lines = tokenizer.bar_lines(new_ids)
+    start, end = lines[region[0]], lines[region[-1] + 1]
+    decoded = tokenizer.decode_piece(new_ids)
+    order = token_tracks(piece)
+    sources = [order[t] for t in targets]
+    old = piece.notes
+    replaced = np.isin(old[:, TRACK], sources) & (old[:, START] >= start - 1e-9) & (old[:, START] < end - 1e-9)
+    new = decoded.notes[np.isin(decoded.notes[:, TRACK], targets) & (decoded.notes[:, START] >= start - 1e-9)
+                        & (decoded.notes[:, START] < end - 1e-9)].copy()
+    new[:, TRACK] = [order[int(track)] for track in new[:, TRACK]]
+    result = dataclasses.replace(piece, notes=np.concatenate([old[~replaced], new]))
+    names = ", ".join(piece.tracks[source].name or program_name(piece.tracks[source].program) for source in sources)
+    summary = (f"bars {region[0] + 1}-{region[-1] + 1} of {len(all_bars)} ({names}): {int(replaced.sum())} notes "
+               f"replaced by {len(new)}; context bars {first + 1}-{first + len(context)}")
+    return EditResult(result, summary, sampler.masked_mass)
+
+
+def _context(editor: WindowEditor, controls: list, programs: list, bars: list[Bar], region: range,
+             targets: list[int], budget: int) -> tuple[list[Bar], int]:
+    """The bars around the hole (each target part a FILL): at least ``MIN_CONTEXT_BARS`` on each side
+    where the piece has them, then as many as fit ``budget`` tokens with the hole's own length left
+    for the filling; and the index of the first."""
+    holed = []
+    for index, bar in enumerate(bars):
+        if index in region:
+            kept = [(track, part) for track, part in bar.parts if track not in targets]
+            bar = Bar(bar.opening, sorted(kept + [(track, [editor.fill]) for track in targets]))
+        holed.append(bar)
+    fill_length = sum(len(part) + 1 for index in region for track, part in bars[index].parts if track in targets)
+    low, high = region[0], region[-1] + 1
+    while True:
+        size = len(editor.write(controls, programs, holed[low:high], [])) + fill_length + len(region) + 2
+        grow_left = low > 0 and (region[0] - low <= high - region[-1] - 1 or high >= len(bars))
+        # A dense hole may fill the training window alone; the bars that join it come first.
+        short = (low > 0 and region[0] - low < MIN_CONTEXT_BARS) or \
+            (high < len(bars) and high - region[-1] - 1 < MIN_CONTEXT_BARS)
+        if (size > budget and not short) or (low == 0 and high == len(bars)):
+            break
+        if grow_left:
+            low -= 1
+        else:
+            high += 1
+    return holed[low:high], low
+
+
+def _write_bars(sampler: GuidedSampler, tokenizer: Any, count: int, targets: list[int]) -> list[Bar]:
+    """Sample ``count`` bars of the target tracks after FILL_START; end them with FILL_END."""
+    kinds, values = tokenizer.kinds, tokenizer.values
+    # Only the target tracks play; the bars end when the hole is full (a BAR too many becomes FILL_END).
+    allowed = ~((kinds == Kind.TRACK) & ~np.isin(values, targets)) & ~np.isin(
+        kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END)])
+    bar_id, fill_end = tokenizer.id_of(Kind.BAR), tokenizer.id_of(Kind.FILL_END)
+    started, bars, tokens_in_bar = len(sampler.tokens), 0, 0
+    while True:
+        token = sampler.sample(allowed, feed=False)
+        if token == bar_id:
+            if bars == count:
+                token = fill_end
+            bars += 1
+            tokens_in_bar = 0
+        if token == fill_end or tokens_in_bar > TOKENS_PER_BAR_LIMIT:
+            break
+        sampler.force([token])
+        tokens_in_bar += 1
+    sampler.force(sampler.checker.closing_tokens())
+    filled = np.asarray(sampler.tokens[started:], np.int32)
+    editor = WindowEditor(tokenizer)
+    return editor.parse(np.concatenate([[tokenizer.bos_id], filled]))[2][:count]

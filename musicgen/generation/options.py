@@ -1,0 +1,119 @@
+"""Every generation option and its default, in one dataclass (imports no TensorFlow).
+
+:class:`GenerationOptions` is shared by ``musicgen generate`` (which builds its options
+from these fields), :func:`musicgen.generation.compose.generate` and the file writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from musicgen.errors import ConfigError
+from musicgen.generation.steering import CANDIDATES, KEY_GUIDANCE, check_steering_options
+from musicgen.music import midi_io
+from musicgen.options import option
+
+DEFAULT_LENGTH = 512
+TIMED_LENGTH_CAP = 8192  # token cap when --bars/--seconds decide the length
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Every generation option and its default: the sibling of :class:`~musicgen.training.loop.TrainConfig`.
+
+    ``musicgen generate``, :func:`generate` and :func:`generate_files` all take these.
+    """
+
+    num: int = option(1, "number of pieces, sampled as one batch", metavar="N")
+    length: int | None = option(
+        None, "tokens per piece after BOS, primer included", metavar="TOKENS",
+        default_text=f"{DEFAULT_LENGTH}; with --bars/--seconds a cap of {TIMED_LENGTH_CAP}",
+    )
+    bars: float | None = option(None, "stop after this many bars of new music", metavar="N")
+    seconds: float | None = option(None, "stop after this many seconds of new music", metavar="S")
+    temperature: float = option(1.0, "softmax temperature; lower is safer, 0 means greedy", metavar="T")
+    top_k: int = option(0, "sample among the K most likely tokens (0: off)", metavar="K")
+    top_p: float = option(1.0, "nucleus sampling: the smallest set of mass P, in (0, 1] (1: off)", metavar="P")
+    seed: int | None = option(None, "random seed", metavar="N", default_text="random, printed")
+    beam_size: int = option(
+        0, "beam search with this many beams instead of sampling (returns the --num best)", metavar="K"
+    )
+    primer: str | None = option(None, "continue this MIDI file instead of starting fresh", metavar="FILE.mid")
+    primer_bars: int | None = option(
+        None, "prime with the primer's last N bars (the file still holds all of it)", metavar="N",
+        default_text="as many as fit the model's context",
+    )
+    instruments: str | None = option(
+        None, "the tracks to write, e.g. piano,bass,drums (General MIDI names or numbers; notes encoding)",
+        metavar="LIST", default_text="the model's choice",
+    )
+    key: str | None = option(None, "the key, e.g. 'D minor' (models with KEY controls)", metavar="KEY",
+                             default_text="the model's choice")
+    key_guidance: float = option(
+        KEY_GUIDANCE, "with --key: how strongly the key's pitch profile pulls the pitched tracks' notes "
+        "(0: the KEY token alone)", metavar="G")
+    candidates: int = option(
+        CANDIDATES, "with --key or --density: draw N pieces for each one asked for and keep the first that has "
+        "that key and density (1: keep every draw; new pieces only, not --primer or --beam-size)", metavar="N")
+    density: str | None = option(None, "note density: low, medium or high (models with DENSITY controls)",
+                                 metavar="LEVEL", default_text="the model's choice")
+    style: str | None = option(None, "the style, a top folder of the training data (models with STYLE controls)",
+                               metavar="NAME", default_text="the model's choice")
+    tempo: float | None = option(None, "tempo in BPM", metavar="BPM", default_text="the primer's, else the model's")
+    program: int | None = option(
+        None, "General MIDI program 0-127 for single-instrument output (e.g. 40 violin)", metavar="N",
+        default_text="as sampled",
+    )
+    out_dir: str = option("generated", "output directory", flag="--out", metavar="DIR")
+    plot: bool = option(False, "also write a piano-roll PNG per piece")
+    wav: bool = option(False, "also render a WAV per piece (needs FluidSynth)")
+    soundfont: str | None = option(None, "General MIDI .sf2 soundfont for --wav", metavar="PATH",
+                                   default_text="$MUSICGEN_SOUNDFONT or a system one")
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for an out-of-range or contradictory option."""
+        check_sampling_options(self.temperature, self.top_k, self.top_p)
+        if not isinstance(self.num, int) or self.num < 1:
+            raise ConfigError(f"--num must be a positive integer, got {self.num!r}")
+        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
+            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if self.tempo is not None:
+            midi_io.check_tempo(self.tempo, "--tempo")
+        if self.program is not None and not (isinstance(self.program, int) and 0 <= self.program <= 127):
+            raise ConfigError(f"--program must be a General MIDI program 0..127, got {self.program!r}")
+        if self.bars is not None and self.seconds is not None:
+            raise ConfigError("give --bars or --seconds, not both")
+        for label, value in (("--bars", self.bars), ("--seconds", self.seconds)):
+            if value is not None and not value > 0:
+                raise ConfigError(f"{label} must be positive, got {value}")
+        if self.length is not None and (not isinstance(self.length, int) or self.length < 1):
+            raise ConfigError(f"--length must be a positive integer, got {self.length!r}")
+        if not isinstance(self.beam_size, int) or self.beam_size < 0:
+            raise ConfigError(f"--beam-size must be a non-negative integer, got {self.beam_size!r}")
+        check_steering_options(self.key_guidance, self.candidates)
+        if self.primer_bars is not None and (not isinstance(self.primer_bars, int) or self.primer_bars < 1):
+            raise ConfigError(f"--primer-bars must be a positive integer, got {self.primer_bars!r}")
+        if self.primer_bars is not None and self.primer is None:
+            raise ConfigError("--primer-bars needs --primer")
+        if self.instruments is not None and self.primer is not None:
+            raise ConfigError("--instruments sets the tracks of a new piece; to add instruments to a file, use "
+                              "'musicgen accompany FILE --instruments ...'")
+
+    @property
+    def token_length(self) -> int:
+        """The token limit: ``length``, or its default for untimed and timed runs."""
+        if self.length is not None:
+            return self.length
+        return TIMED_LENGTH_CAP if (self.bars or self.seconds) else DEFAULT_LENGTH
+
+
+
+
+def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:
+    """Raise :class:`ConfigError` for out-of-range sampling options."""
+    if not temperature >= 0.0:
+        raise ConfigError(f"--temperature must be >= 0 (0 means greedy), got {temperature}")
+    if not isinstance(top_k, int) or top_k < 0:
+        raise ConfigError(f"--top-k must be a non-negative integer (0 disables it), got {top_k}")
+    if not 0.0 < top_p <= 1.0:
+        raise ConfigError(f"--top-p must be in (0, 1] (1 disables it), got {top_p}")

@@ -1,0 +1,151 @@
+"""Continuing a piece: the primer's last bars that fit the model, and a file that keeps all of it.
+
+A primer of four minutes is longer than any window the model was trained on, so the model
+is primed with the last bars that fit its context (``--primer-bars N`` chooses them), under
+the primer's header; then it writes new bars. The file written holds the whole primer,
+note for note as read, followed by the new bars.
+
+In the notes encoding the new music starts with a bar of its own (a BAR closes the primer's
+last bar). In the events encoding the primer's notes are cut where its kept bars begin, and
+the new music starts when the last of them has ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from musicgen.errors import ConfigError
+from musicgen.music.piece import END, START, TRACK, Piece
+from musicgen.tokens.base import Kind
+
+
+@dataclass
+class PrimerPlan:
+    """What the model is primed with, and where its new music goes in the file."""
+
+    prefix: np.ndarray  # the tokens fed to the model, BOS first
+    piece: Piece  # the whole primer, as read
+    bars_used: int
+    bars_total: int
+    end_beat: float  # where the new music starts in the written piece
+    track_of: list[int]  # the primer's source track of each token track
+
+
+def bar_starts(piece: Piece, bars: int | None = None) -> list[float]:
+    """The beat of each bar line of ``piece`` (following its time signatures), covering its notes."""
+    starts, beat = [], 0.0
+    changes = list(piece.time_signatures)
+    end = piece.end_beat
+    while beat < end - 1e-9 or not starts:
+        starts.append(beat)
+        active = [change for change in changes if change[0] <= beat + 1e-9][-1]
+        beat += active[1] * 4 / active[2]
+        if bars is not None and len(starts) >= bars:
+            break
+    return starts
+
+
+def plan_primer(piece: Piece, tokenizer: Any, budget: int, length: int, primer_bars: int | None = None,
+                controls: list[int] | None = None) -> PrimerPlan:
+    """Prime with the primer's last bars whose tokens fit ``budget`` (or its last ``primer_bars``) of
+    a sample of ``length`` tokens."""
+    starts = bar_starts(piece)
+    total = len(starts)
+    if primer_bars is not None and not 1 <= primer_bars <= total:
+        raise ConfigError(f"--primer-bars {primer_bars} is outside the primer's 1..{total} bars")
+    counts = [primer_bars] if primer_bars is not None else range(total, 0, -1)
+    for count in counts:
+        cut = starts[total - count]
+        prefix = _prefix(_slice(piece, cut), tokenizer, controls)
+        if len(prefix) <= budget or count == 1 or primer_bars is not None:
+            break
+    if len(prefix) > budget:
+        raise ConfigError(f"even the primer's last bar takes {len(prefix)} tokens, and --length {length} leaves room "
+                          f"for {budget}; raise --length")
+    end = starts[-1] + _bar_length(piece, starts[-1]) if tokenizer.config.encoding == "notes" else piece.end_beat
+    order = sorted(range(len(piece.tracks)), key=lambda index: (piece.tracks[index].program, index))
+    used = [index for index in order if np.any(piece.notes[:, TRACK] == index)]
+    return PrimerPlan(prefix, piece, count, total, end, used)
+
+
+def continuation(plan: PrimerPlan, row: np.ndarray, tokenizer: Any, tempo: float) -> Piece:
+    """The whole primer and, after it, the new music of a sampled ``row`` (the prefix, then new tokens)."""
+    new = np.asarray(row[len(plan.prefix):], np.int32)
+    if tokenizer.config.encoding == "notes":
+        header = plan.prefix[: int(np.argmax(tokenizer.kinds[plan.prefix] == Kind.BAR))]
+        music = tokenizer.decode_piece(np.concatenate([header, [tokenizer.id_of(Kind.BAR)], new]), tempo=tempo)
+    else:
+        music = tokenizer.decode_piece(new, tempo=tempo, program=_last_program(plan.prefix, tokenizer))
+    notes = music.notes.copy()
+    notes[:, [START, END]] += plan.end_beat
+    mapping = _track_mapping(plan, music)
+    tracks = list(plan.piece.tracks)
+    for index, track in enumerate(music.tracks):
+        if index not in mapping:  # a track the primer does not have
+            mapping[index] = len(tracks)
+            tracks.append(track)
+    notes[:, TRACK] = [mapping[int(track)] for track in notes[:, TRACK]]
+    signatures = list(plan.piece.time_signatures)
+    for beat, numerator, denominator in music.time_signatures:
+        if (numerator, denominator) != tuple(signatures[-1][1:]):
+            signatures.append((beat + plan.end_beat, numerator, denominator))
+    pedals = music.pedals.copy()
+    pedals[:, 0] += plan.end_beat
+    if len(pedals):
+        pedals[:, 1] = [mapping[int(track)] for track in pedals[:, 1]]
+    return dataclasses.replace(
+        plan.piece, notes=np.concatenate([plan.piece.notes, notes]), tracks=tuple(tracks),
+        time_signatures=tuple(signatures), pedals=np.concatenate([plan.piece.pedals, pedals]),
+    )
+
+
+def _slice(piece: Piece, cut: float) -> Piece:
+    """The piece from beat ``cut`` on, moved to start at 0 (notes begun before it left out)."""
+    keep = piece.notes[:, START] >= cut - 1e-9
+    notes = piece.notes[keep].copy()
+    notes[:, [START, END]] -= cut
+    signatures = [(max(beat - cut, 0.0), n, d) for beat, n, d in piece.time_signatures if beat >= cut - 1e-9]
+    earlier = [(0.0, n, d) for beat, n, d in piece.time_signatures if beat < cut - 1e-9][-1:]
+    pedals = piece.pedals[piece.pedals[:, 0] >= cut].copy()
+    pedals[:, 0] -= cut
+    return dataclasses.replace(piece, notes=notes, time_signatures=tuple(earlier + signatures) or ((0.0, 4, 4),),
+                               pedals=pedals)
+
+
+def _prefix(piece: Piece, tokenizer: Any, controls: list[int] | None) -> np.ndarray:
+    ids = np.asarray(tokenizer.encode_piece(piece), np.int32)
+    ids = ids[:-1] if len(ids) and ids[-1] == tokenizer.eos_id else ids
+    if tokenizer.config.encoding != "notes":
+        return ids
+    kinds = tokenizer.kinds[ids]
+    if controls is not None:  # the asked controls replace the primer's own
+        ids = np.concatenate([[ids[0]], controls, ids[1:][~np.isin(kinds[1:], [int(k) for k in _CONTROLS])]])
+    return np.concatenate([ids, [tokenizer.id_of(Kind.BAR)]]).astype(np.int32)
+
+
+_CONTROLS = (Kind.STYLE, Kind.KEY, Kind.DENSITY, Kind.TEMPO)
+
+
+def _bar_length(piece: Piece, beat: float) -> float:
+    active = [change for change in piece.time_signatures if change[0] <= beat + 1e-9][-1]
+    return active[1] * 4 / active[2]
+
+
+def _last_program(prefix: np.ndarray, tokenizer: Any) -> int | None:
+    programs = prefix[tokenizer.kinds[prefix] == Kind.PROGRAM]
+    return int(tokenizer.values[programs[-1]]) if len(programs) else None
+
+
+def _track_mapping(plan: PrimerPlan, music: Piece) -> dict[int, int]:
+    """Each decoded track's primer track: by position among the primer's tracks of its program."""
+    mapping = {}
+    for index, track in enumerate(music.tracks):
+        same = [source for source in plan.track_of if plan.piece.tracks[source].program == track.program]
+        rank = sum(1 for earlier in music.tracks[:index] if earlier.program == track.program)
+        if rank < len(same):
+            mapping[index] = same[rank]
+    return mapping

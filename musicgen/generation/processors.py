@@ -1,0 +1,155 @@
+"""Logits processors: each change to the next token's logits is one small class, and they chain.
+
+Every way musicgen picks a token (the compiled sampler, beam search, and the guided sampler
+behind infilling and accompaniment) runs the model's logits through a
+:class:`LogitsProcessorList`, after ``transformers``' ``generation/logits_process.py``:
+
+- :class:`Temperature` divides the logits (sharper below 1, flatter above);
+- :class:`GrammarMask` removes what may not come next (the encoding's grammar, the training
+  data's constraints, the caller's own limits): those logits become ``-inf``;
+- :class:`PitchBias` adds a bias per token on pitched tracks (key guidance, see
+  :func:`musicgen.generation.steering.key_bias`);
+- :class:`TopK` and :class:`TopP` keep the ``k`` most likely tokens, or the smallest set of
+  probability ``p``.
+
+A processor is ``processor(logits, context) -> logits`` in TensorFlow ops on ``(batch,
+vocab)`` float32 logits, so a chain runs inside ``tf.function``, ``tf.while_loop`` and XLA;
+:class:`StepContext` carries what a processor reads besides the logits. Then
+:func:`draw` picks a token (an exact categorical sample by the Gumbel-max trick, seeded per
+step) or :func:`greedy` the most likely one, and :func:`masked_mass` measures what the mask
+removed from the model's own distribution.
+
+Example::
+
+    chain = LogitsProcessorList([Temperature(0.9), GrammarMask(), TopP(0.95)])
+    token = draw(chain(logits, StepContext(allowed)), seed=tf.constant([7, 0], tf.int64))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclass
+class StepContext:
+    """What the processors of one step may read besides the logits.
+
+    ``allowed`` is ``(batch, vocab)`` booleans (the grammar's and the caller's limits);
+    ``drums`` is ``(batch,)`` booleans, true where the token to come belongs to a drum track.
+    """
+
+    allowed: Any
+    drums: Any = None
+
+
+class LogitsProcessor:
+    """One transform of the logits; subclasses implement :meth:`__call__`."""
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        raise NotImplementedError
+
+
+class LogitsProcessorList(list):
+    """Processors applied in order: ``chain(logits, context)``."""
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        for processor in self:
+            logits = processor(logits, context)
+        return logits
+
+
+class Temperature(LogitsProcessor):
+    """``logits / temperature`` (a positive number or scalar tensor; 0 is greedy: use :func:`greedy`)."""
+
+    def __init__(self, temperature: Any) -> None:
+        self.temperature = temperature
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        return logits / self.temperature
+
+
+class GrammarMask(LogitsProcessor):
+    """``-inf`` wherever ``context.allowed`` is false."""
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        return tf.where(context.allowed, logits, -np.inf)
+
+
+class PitchBias(LogitsProcessor):
+    """``bias`` (one value per token) added on rows whose track is not a drum track."""
+
+    def __init__(self, bias: Any) -> None:
+        self.bias = bias
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        bias = tf.cast(self.bias, logits.dtype)[tf.newaxis, :]
+        if context.drums is None:
+            return logits + bias
+        return logits + tf.where(context.drums[:, tf.newaxis], tf.zeros_like(bias), bias)
+
+
+class TopK(LogitsProcessor):
+    """Only the ``k`` largest logits of each row stay (ties at the ``k``-th all stay)."""
+
+    def __init__(self, k: Any) -> None:
+        self.k = k
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        k = tf.minimum(tf.cast(self.k, tf.int32), tf.shape(logits)[-1])
+        kth = tf.gather(tf.sort(logits, axis=-1, direction="DESCENDING"), [k - 1], axis=1)
+        return tf.where(logits >= kth, logits, -np.inf)
+
+
+class TopP(LogitsProcessor):
+    """The nucleus: the most likely tokens whose probability, before each, is under ``p``."""
+
+    def __init__(self, p: Any) -> None:
+        self.p = p
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        ranked = tf.sort(logits, axis=-1, direction="DESCENDING")
+        before = tf.math.cumsum(tf.nn.softmax(ranked), axis=-1, exclusive=True)
+        smallest = tf.reduce_min(tf.where(before < tf.cast(self.p, before.dtype), ranked, np.inf), -1, keepdims=True)
+        return tf.where(logits >= smallest, logits, -np.inf)
+
+
+def sampling_chain(temperature: Any = None, top_k: Any = None, top_p: Any = None, bias: Any = None,
+                   mask: bool = True) -> LogitsProcessorList:
+    """The chain of a sampling step: temperature, the mask, the bias, top-k, top-p (each left
+    out when its argument is ``None``)."""
+    chain: list[LogitsProcessor] = [] if temperature is None else [Temperature(temperature)]
+    chain += [GrammarMask()] if mask else []
+    chain += [] if bias is None else [PitchBias(bias)]
+    chain += [] if top_k is None else [TopK(top_k)]
+    chain += [] if top_p is None else [TopP(top_p)]
+    return LogitsProcessorList(chain)
+
+
+def masked_mass(logits: Any, allowed: Any) -> Any:
+    """``(batch,)``: the probability the mask removed from ``softmax(logits)``, the model's own
+    distribution, from the two log-normalisers."""
+    kept = tf.exp(tf.reduce_logsumexp(tf.where(allowed, logits, -np.inf), -1) - tf.reduce_logsumexp(logits, -1))
+    return tf.maximum(1.0 - kept, 0.0)
+
+
+def draw(logits: Any, seed: Any) -> Any:
+    """One token per row from ``softmax(logits)`` by the Gumbel-max trick, seeded by ``seed``
+    (two int64 numbers, e.g. the run's seed and the step).
+
+    ``argmax(logits + Gumbel noise)`` is an exact categorical sample; unlike
+    ``tf.random.stateless_categorical`` it also compiles under XLA on the CPU. XLA draws
+    other (equally deterministic) numbers than the plain graph for the same seed.
+    """
+    uniform = tf.random.stateless_uniform(
+        tf.shape(logits), seed, minval=np.finfo(np.float32).tiny, maxval=1.0, alg="philox"
+    )
+    return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+
+
+def greedy(logits: Any) -> Any:
+    """The most likely token of each row."""
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)

@@ -1,0 +1,203 @@
+"""A piece of music as the tokenizers see it: tracks, notes, meter, tempo map and pedal.
+
+:class:`Piece` is what reading a file gives (:mod:`musicgen.music.smf`, :mod:`musicgen.music.midi_io`)
+and what an encoding turns into tokens. Times are in quarter-note **beats** from the
+start (MIDI ticks / ticks per quarter), so a tempo change never bends them;
+:meth:`Piece.seconds` converts through the tempo map when an encoding wants absolute
+time. Each note names its track; each :class:`Track` has a General MIDI program
+(:data:`musicgen.music.instruments.DRUM_PROGRAM` for drums) and the source's track name.
+
+:meth:`Piece.with_sustain` applies the sustain pedal the way note-seq's
+``apply_sustain_control_changes`` does: a note released while the pedal is down sounds
+until the pedal lifts, or until its pitch is struck again on the same track.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from musicgen.music.instruments import DRUM_PROGRAM
+
+START, END, PITCH, VELOCITY, TRACK = range(5)  # the columns of Piece.notes
+DEFAULT_TEMPO = 120.0  # quarter notes per minute, what MIDI assumes without a tempo event
+
+
+@dataclass(frozen=True)
+class Track:
+    """One part: its General MIDI program (128 for drums) and its name in the source."""
+
+    program: int
+    name: str = ""
+
+    @property
+    def is_drum(self) -> bool:
+        return self.program == DRUM_PROGRAM
+
+
+def _empty(columns: int) -> np.ndarray:
+    return np.zeros((0, columns), np.float64)
+
+
+@dataclass
+class Piece:
+    """Notes ``(start, end, pitch, velocity, track)`` in beats, with tracks, meter, tempi and pedal.
+
+    ``time_signatures`` are ``(beat, numerator, denominator)`` and ``tempos`` ``(beat,
+    quarter notes per minute)``, each sorted and starting at beat 0. ``pedals`` rows are
+    ``(beat, track, down)`` with ``down`` 1 for pedal down and 0 for pedal up. ``style``
+    labels the piece for a model's STYLE control.
+    """
+
+    notes: np.ndarray = field(default_factory=lambda: _empty(5))
+    tracks: tuple[Track, ...] = ()
+    time_signatures: tuple[tuple[float, int, int], ...] = ((0.0, 4, 4),)
+    tempos: tuple[tuple[float, float], ...] = ((0.0, DEFAULT_TEMPO),)
+    pedals: np.ndarray = field(default_factory=lambda: _empty(3))
+    style: str = ""  # the piece's style label: the top folder it was found in
+
+    def __post_init__(self) -> None:
+        self.notes = np.asarray(self.notes, np.float64).reshape(-1, 5)
+        self.pedals = np.asarray(self.pedals, np.float64).reshape(-1, 3)
+        if not self.time_signatures or self.time_signatures[0][0] > 0:
+            self.time_signatures = ((0.0, 4, 4), *self.time_signatures)
+        if not self.tempos or self.tempos[0][0] > 0:
+            first = self.tempos[0][1] if self.tempos else DEFAULT_TEMPO
+            self.tempos = ((0.0, first), *self.tempos)
+
+    @property
+    def end_beat(self) -> float:
+        """Where the last note ends (0 for a piece without notes)."""
+        return float(self.notes[:, END].max()) if len(self.notes) else 0.0
+
+    @property
+    def tempo(self) -> float:
+        """The initial tempo in quarter notes per minute."""
+        return float(self.tempos[0][1])
+
+    def programs(self) -> np.ndarray:
+        """Each note's program (128 for drums), from its track."""
+        codes = np.array([track.program for track in self.tracks] or [0], np.float64)
+        return codes[self.notes[:, TRACK].astype(np.int64)] if len(self.notes) else np.zeros(0)
+
+    def note_array(self) -> np.ndarray:
+        """Rows ``(start, end, pitch, velocity, program)``: the notes with their track's program."""
+        notes = self.notes.copy()
+        notes[:, TRACK] = self.programs()
+        return notes
+
+    def seconds(self, beats: Any) -> np.ndarray:
+        """Times in beats converted to seconds through the tempo map."""
+        beats = np.asarray(beats, np.float64)
+        change_beats = np.array([beat for beat, _ in self.tempos])
+        seconds_per_beat = 60.0 / np.array([tempo for _, tempo in self.tempos])
+        change_seconds = np.concatenate([[0.0], np.cumsum(np.diff(change_beats) * seconds_per_beat[:-1])])
+        index = np.clip(np.searchsorted(change_beats, beats, side="right") - 1, 0, None)
+        return change_seconds[index] + (beats - change_beats[index]) * seconds_per_beat[index]
+
+    def with_sustain(self) -> Piece:
+        """The piece with the sustain pedal applied to note lengths, and no pedal events left.
+
+        Drum tracks keep their notes as they are.
+        """
+        notes = self.notes.copy()
+        for track_index, track in enumerate(self.tracks):
+            if track.is_drum:
+                continue
+            events = self.pedals[self.pedals[:, 1] == track_index]
+            intervals = pedal_intervals(events[:, 0], events[:, 2], end=max(self.end_beat, 0.0) + 1.0)
+            if not len(intervals):
+                continue
+            rows = np.flatnonzero(notes[:, TRACK] == track_index)
+            notes[rows, END] = sustained_ends(notes[rows], intervals)
+        return dataclasses.replace(self, notes=notes, pedals=_empty(3))
+
+    def sounding_beats(self) -> float:
+        """The summed length of every note, in beats."""
+        return float((self.notes[:, END] - self.notes[:, START]).sum())
+
+    def sounding_seconds(self) -> float:
+        """The summed length of every note, in seconds."""
+        return float((self.seconds(self.notes[:, END]) - self.seconds(self.notes[:, START])).sum())
+
+
+def pedal_intervals(times: np.ndarray, down: np.ndarray, end: float) -> np.ndarray:
+    """``(k, 2)`` intervals ``[down, up)`` during which the pedal is held.
+
+    A pedal still down at the end is released at ``end``; repeated downs or ups collapse.
+    """
+    intervals, pressed_at = [], None
+    order = np.argsort(times, kind="stable")
+    for time, is_down in zip(np.asarray(times)[order].tolist(), np.asarray(down)[order].tolist(), strict=True):
+        if is_down and pressed_at is None:
+            pressed_at = time
+        elif not is_down and pressed_at is not None:
+            if time > pressed_at:
+                intervals.append((pressed_at, time))
+            pressed_at = None
+    if pressed_at is not None and end > pressed_at:
+        intervals.append((pressed_at, end))
+    return np.asarray(intervals, np.float64).reshape(-1, 2)
+
+
+def sustained_ends(notes: np.ndarray, intervals: np.ndarray) -> np.ndarray:
+    """New note ends under the pedal ``intervals`` for the notes of one track.
+
+    A note whose release falls while the pedal is down lasts until the pedal lifts, or
+    until the next onset of the same pitch if that comes first (and after the release).
+    """
+    ends = notes[:, END].copy()
+    if not len(notes) or not len(intervals):
+        return ends
+    # The interval holding each release, if any.
+    index = np.searchsorted(intervals[:, 0], ends, side="right") - 1
+    held = (index >= 0) & (ends < intervals[np.maximum(index, 0), 1])
+    lifted = np.where(held, intervals[np.maximum(index, 0), 1], ends)
+    # The next onset of the same pitch.
+    order = np.lexsort((notes[:, START], notes[:, PITCH]))
+    next_start = np.full(len(notes), np.inf)
+    same = notes[order[1:], PITCH] == notes[order[:-1], PITCH]
+    next_start[order[:-1][same]] = notes[order[1:][same], START]
+    limit = np.where(next_start > ends, next_start, np.inf)
+    return np.maximum(ends, np.minimum(lifted, limit))
+
+
+def piece_from_pretty_midi(pm: Any) -> Piece:
+    """A :class:`Piece` from a ``pretty_midi.PrettyMIDI``: one track per instrument."""
+    tracks, blocks, pedals = [], [], []
+    for index, instrument in enumerate(pm.instruments):
+        tracks.append(Track(DRUM_PROGRAM if instrument.is_drum else int(instrument.program), instrument.name or ""))
+        if instrument.notes:
+            rows = np.array([(n.start, n.end, n.pitch, n.velocity, index) for n in instrument.notes], np.float64)
+            blocks.append(rows)
+        if not instrument.is_drum:
+            pedals.extend((c.time, index, float(c.value >= 64)) for c in instrument.control_changes if c.number == 64)
+    notes = np.concatenate(blocks) if blocks else _empty(5)
+    notes[:, :2] = seconds_to_beats(pm, notes[:, :2].reshape(-1)).reshape(-1, 2)
+    pedal_rows = np.asarray(pedals, np.float64).reshape(-1, 3)
+    pedal_rows[:, 0] = seconds_to_beats(pm, pedal_rows[:, 0])
+    change_times, tempi = pm.get_tempo_changes()
+    tempos = tuple(zip(seconds_to_beats(pm, change_times).tolist(), np.asarray(tempi, float).tolist(), strict=True))
+    signatures = tuple(
+        (float(seconds_to_beats(pm, np.array([s.time]))[0]), int(s.numerator), int(s.denominator))
+        for s in pm.time_signature_changes
+    )
+    return Piece(notes, tuple(tracks), signatures or ((0.0, 4, 4),), tempos or ((0.0, DEFAULT_TEMPO),),
+                 pedal_rows[np.argsort(pedal_rows[:, 0], kind="stable")])
+
+
+def seconds_to_beats(pm: Any, times: np.ndarray) -> np.ndarray:
+    """Times in seconds converted to quarter-note beats through a ``PrettyMIDI``'s tempo map."""
+    change_times, tempi = pm.get_tempo_changes()
+    times = np.asarray(times, dtype=np.float64)
+    if len(change_times) == 0:
+        return times * DEFAULT_TEMPO / 60.0
+    change_times = np.asarray(change_times, dtype=np.float64)
+    beats_per_second = np.asarray(tempi, dtype=np.float64) / 60.0
+    segment_beats = np.diff(change_times) * beats_per_second[:-1]
+    change_beats = np.concatenate([[0.0], np.cumsum(segment_beats)])
+    index = np.clip(np.searchsorted(change_times, times, side="right") - 1, 0, None)
+    return change_beats[index] + (times - change_times[index]) * beats_per_second[index]

@@ -1,0 +1,217 @@
+"""A fast reader of standard MIDI files: bytes to a :class:`musicgen.music.piece.Piece`.
+
+Parsing with mido builds a Python object per event and pretty_midi then converts every
+tick to seconds; the tokenizers want notes in beats (ticks / ticks per quarter), so this
+reader walks the bytes once. Its note semantics copy pretty_midi's exactly (a
+velocity-0 NOTE_ON is a note-off; a note-off closes every open note of its channel and
+pitch begun at an earlier tick; zero-length and unclosed notes are dropped; the program
+is the channel's at the note-off; channel 10 is drums), and so do its tracks: one per
+(MIDI track, channel, program) that has notes, in the order their first note ends, named
+by the MIDI track's name. It also reads the tempo map, the time signatures and the
+sustain pedal (controller 64 on a pitched channel; a pedal on the drum channel is
+ignored, as it moves nothing there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from musicgen.errors import MidiError
+from musicgen.music.instruments import DRUM_PROGRAM
+from musicgen.music.piece import Piece, Track
+
+_SYSTEM_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1}  # mido rejects the other system messages
+MAX_TICK = 10_000_000  # as pretty_midi: a larger tick means a corrupt file
+DRUM_CHANNEL = 9
+SUSTAIN_CONTROLLER = 64
+
+
+class _Corrupt(Exception):
+    """Internal: raised by the reader, turned into a MidiError naming the file."""
+
+
+class _Events:
+    """What the tracks of one file hold, gathered while reading."""
+
+    def __init__(self) -> None:
+        self.notes: list[tuple] = []  # (instrument order, sequence, start tick, end tick, pitch, velocity)
+        self.instruments: dict[tuple[int, int, int], int] = {}  # (program, channel, track) -> order
+        self.names: dict[int, str] = {}  # MIDI track -> its name
+        self.tempos: list[tuple[int, float]] = []  # (tick, quarter notes per minute)
+        self.signatures: list[tuple[int, int, int]] = []  # (tick, numerator, denominator)
+        self.pedals: list[tuple[int, int, int, int]] = []  # (tick, channel, track, value)
+
+
+def read_smf(data: bytes, name: str = "<bytes>") -> Piece:
+    """The :class:`Piece` of standard MIDI file bytes; a damaged file is a ``MidiError``."""
+    if data[:4] != b"MThd":
+        if data[:4] == b"RIFF":
+            raise MidiError(f"{name}: RIFF MIDI files are not supported; convert to a standard MIDI file")
+        raise MidiError(f"{name}: not a MIDI file (no 'MThd' header)")
+    try:
+        events, ticks_per_quarter = _read_file(data)
+    except _Corrupt as error:
+        raise MidiError(f"{name}: corrupt MIDI file: {error}") from None
+    except IndexError:
+        raise MidiError(f"{name}: truncated MIDI file (unexpected end of data)") from None
+    return _piece(events, ticks_per_quarter)
+
+
+def _piece(events: _Events, ticks_per_quarter: int) -> Piece:
+    keys = sorted(events.instruments, key=events.instruments.get)
+    tracks = tuple(
+        Track(DRUM_PROGRAM if channel == DRUM_CHANNEL else program, events.names.get(track, ""))
+        for program, channel, track in keys
+    )
+    notes = np.zeros((0, 5), np.float64)
+    if events.notes:
+        table = np.array(events.notes, dtype=np.float64)
+        table = table[np.lexsort((table[:, 1], table[:, 0]))]
+        notes = np.column_stack([table[:, 2:4] / ticks_per_quarter, table[:, 4:6], table[:, 0]])
+    pedals = []
+    for tick, channel, midi_track, value in events.pedals:
+        for index, (_, key_channel, key_track) in enumerate(keys):
+            if key_channel == channel and key_track == midi_track:
+                pedals.append((tick / ticks_per_quarter, index, float(value >= 64)))
+    pedal_rows = np.asarray(pedals, np.float64).reshape(-1, 3)
+    pedal_rows = pedal_rows[np.argsort(pedal_rows[:, 0], kind="stable")]
+    tempos = _last_per_tick(events.tempos)
+    signatures = _last_per_tick(events.signatures)
+    return Piece(
+        notes, tracks,
+        tuple((tick / ticks_per_quarter, numerator, denominator) for tick, numerator, denominator in signatures),
+        tuple((tick / ticks_per_quarter, tempo) for tick, tempo in tempos) or ((0.0, 120.0),),
+        pedal_rows,
+    )
+
+
+def _last_per_tick(changes: list[tuple]) -> list[tuple]:
+    """Changes sorted by tick, keeping the last one given at each tick (as a sequencer plays them)."""
+    by_tick: dict[int, tuple] = {}
+    for change in sorted(changes, key=lambda change: change[0]):
+        by_tick[change[0]] = change
+    return [by_tick[tick] for tick in sorted(by_tick)]
+
+
+def _read_file(data: bytes) -> tuple[_Events, int]:
+    size = int.from_bytes(data[4:8], "big")
+    if len(data) < 8 + 6 or size < 6:
+        raise IndexError
+    ticks_per_quarter = int.from_bytes(data[12:14], "big", signed=True)
+    track_count = int.from_bytes(data[10:12], "big")
+    if ticks_per_quarter <= 0:
+        raise _Corrupt(f"ticks per quarter note is {ticks_per_quarter} (SMPTE timing is not supported)")
+    position = 8 + size
+    events = _Events()
+    for track in range(track_count):
+        if data[position : position + 4] != b"MTrk":
+            if position + 4 > len(data):
+                raise IndexError
+            raise _Corrupt(f"no 'MTrk' header at the start of track {track + 1}")
+        length = int.from_bytes(data[position + 4 : position + 8], "big")
+        position += 8
+        position = _read_track(data, position, position + length, track, events)
+    return events, ticks_per_quarter
+
+
+def _variable_length(data: bytes, position: int) -> tuple[int, int]:
+    value = 0
+    for _ in range(4):
+        byte = data[position]
+        position += 1
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, position
+    raise _Corrupt("variable-length quantity longer than 4 bytes")
+
+
+def _meta(events: _Events, kind: int, body: bytes, tick: int, track: int) -> None:
+    if kind == 0x03:  # track name
+        events.names[track] = body.decode("latin-1").strip()
+    elif kind == 0x51 and len(body) == 3:  # tempo, microseconds per quarter note
+        microseconds = int.from_bytes(body, "big")
+        if microseconds > 0:
+            events.tempos.append((tick, 60_000_000 / microseconds))
+    elif kind == 0x58 and len(body) >= 2 and body[0] > 0:  # time signature
+        events.signatures.append((tick, int(body[0]), 2 ** min(int(body[1]), 7)))
+
+
+def _read_track(data: bytes, position: int, end: int, track: int, events: _Events) -> int:
+    tick = 0
+    status = -1
+    programs = [0] * 16
+    open_notes: dict[int, list[tuple[int, int]]] = {}  # channel * 128 + pitch -> [(tick, velocity)]
+    rows, instrument_order = events.notes, events.instruments
+    while position != end:
+        if position > end:
+            raise _Corrupt(f"a message overruns the end of track {track + 1}")
+        delta, position = _variable_length(data, position)
+        tick += delta
+        if tick >= MAX_TICK:
+            raise _Corrupt(f"largest tick is over {MAX_TICK}, implausibly long")
+        byte = data[position]
+        if byte >= 0x80:
+            position += 1
+            if byte != 0xFF:
+                status = byte
+        elif status < 0:
+            raise _Corrupt("running status without a previous status byte")
+        else:
+            byte = status
+            if byte == 0xF0 or byte == 0xF7:
+                position += 1  # as mido: the data byte is consumed, then a sysex is read
+        if byte == 0xFF or byte == 0xF0 or byte == 0xF7:
+            kind = -1
+            if byte == 0xFF:
+                kind = data[position]
+                position += 1
+            length, position = _variable_length(data, position)
+            if position + length > len(data):
+                raise IndexError
+            if kind >= 0:
+                _meta(events, kind, data[position : position + length], tick, track)
+            position += length
+            continue
+        kind = byte >> 4
+        if kind == 0xF:
+            if byte not in _SYSTEM_LENGTH:
+                raise _Corrupt(f"status byte 0x{byte:02x} is not allowed in a MIDI file")
+            size = _SYSTEM_LENGTH[byte]
+            if any(value > 127 for value in data[position : position + size]):
+                raise _Corrupt("data byte out of range 0..127")
+            position += size
+            continue
+        first = data[position]
+        if kind == 0xC or kind == 0xD:
+            position += 1
+            if first > 127:
+                raise _Corrupt("data byte out of range 0..127")
+            if kind == 0xC:
+                programs[byte & 0x0F] = first
+            continue
+        second = data[position + 1]
+        position += 2
+        if first > 127 or second > 127:
+            raise _Corrupt("data byte out of range 0..127")
+        channel = byte & 0x0F
+        if kind == 0xB:
+            if first == SUSTAIN_CONTROLLER and channel != DRUM_CHANNEL:
+                events.pedals.append((tick, channel, track, second))
+        elif kind == 0x9 and second > 0:
+            open_notes.setdefault(channel * 128 + first, []).append((tick, second))
+        elif kind == 0x8 or kind == 0x9:
+            notes = open_notes.get(channel * 128 + first)
+            if notes is None:
+                continue
+            closing = [note for note in notes if note[0] != tick]
+            staying = [note for note in notes if note[0] == tick]
+            if closing:
+                key = (programs[channel], channel, track)
+                order = instrument_order.setdefault(key, len(instrument_order))
+                for start, velocity in closing:
+                    rows.append((order, len(rows), start, tick, first, velocity))
+            if closing and staying:
+                open_notes[channel * 128 + first] = staying
+            else:
+                del open_notes[channel * 128 + first]
+    return position

@@ -1,0 +1,391 @@
+"""The ``notes`` encoding: every note one group of tokens, with its track and its duration.
+
+In the spirit of REMI and MIDI-GPT's bar-track layout (Fradet et al., ISMIR 2023, compare
+duration tokens with note-offs): a note cannot hang, since its length is part of it, bars
+are tokens, so a number of bars is exact, and the tracks stay tracks.
+
+A piece is::
+
+    BOS  [STYLE(s)] [KEY(k)] [DENSITY(d)] [TEMPO(t)]  the controls, each when configured
+         PROGRAM(p_0) ... PROGRAM(p_n-1)            and the tracks: track i plays program p_i
+    BAR  [TIME_SIGNATURE(s)]                         a bar (its meter, at the first bar and on a change)
+      TRACK(i)  POSITION(q)  [PEDAL_OFF] [PEDAL_ON]  PITCH(p) VELOCITY(v) DURATION(d)  PITCH ...
+                POSITION(q') ...
+      TRACK(j)  ...                                  the next track with something in this bar (j > i)
+    BAR ...
+    EOS
+
+* Time: a *step* is ``1 / steps_per_quarter`` of a beat (``timing="beats"``) or
+  ``1 / steps_per_second`` of a second (``timing="seconds"``). In beats timing the bars
+  follow the piece's time signatures (a signature outside :func:`time_signatures` counts as
+  4/4, which keeps every onset exact but moves barlines); in seconds timing a bar is
+  ``bar_seconds`` long and there are no TIME_SIGNATURE tokens. POSITION(q) is the onset's
+  step within its bar.
+* Controls (for steering, see ``musicgen generate --key``): STYLE(s) names the piece's top
+  folder among ``styles``; KEY(k), ``k = tonic + 12 * minor``, is its Krumhansl-Schmuckler
+  key (``keys``); DENSITY(d) its bin of notes per bar between ``density_edges``; TEMPO(t)
+  its initial tempo's bin between ``tempo_edges``. Training drops each at random, so any of
+  them may be left out when sampling.
+* FILL, FILL_START and FILL_END write infilling examples (fill-in-the-middle): a piece with
+  ``TRACK(i) FILL`` where a track's part of a bar is missing, then FILL_START and the
+  missing bars (only their filled tracks), then FILL_END. Encoding a piece never writes them.
+* Ids, in this order: PAD, BOS, EOS, BAR, STYLE, KEY, DENSITY, TEMPO, FILL, FILL_START,
+  FILL_END, TIME_SIGNATURE (one per entry of
+  :func:`time_signatures`; beats timing only), TRACK(0..max_tracks-1), POSITION(0..longest
+  bar - 1), PROGRAM (0..127 when ``use_programs``, else 0; 128 for drums when
+  ``use_drums``), PITCH(min_pitch..max_pitch), VELOCITY(0..velocity_bins-1),
+  DURATION(d) for each length of :func:`duration_steps` (every step up to a 4/4 bar or a
+  second, then 16 lengths an octave, up to 4 bars or 16 seconds), and PEDAL_OFF, PEDAL_ON
+  with ``pedal="events"``.
+* Tracks: one per source track, in the order (program, source order), so two voices on
+  one program stay two tracks. At most ``max_tracks``: beyond them the tracks with fewest
+  notes join a kept track of their program, or are dropped. Empty tracks are dropped.
+* Notes: onsets rounded to the nearest step; a duration becomes the nearest length of the
+  table (at least one step, at most the longest). With ``velocity_bins=1`` (a folder whose
+  notes all have one velocity, as scores do) the VELOCITY token is left out. Where notes of one track and pitch
+  overlap, the earlier one ends where the next begins; notes of one track and pitch
+  starting together become one (the longest).
+* Order inside a bar: tracks ascending; inside a track, positions ascending; at one
+  position, the pedal (up, then down) and then the notes by ascending pitch. TRACK and
+  POSITION always open a bar's track and the first note of a position, so every bar reads
+  on its own. The bars run until the last note has ended, so a piece's length survives.
+* Pedal: ``"extend"`` lengthens the notes it holds before encoding, ``"events"`` writes its
+  changes as PEDAL_OFF/PEDAL_ON at their position, ``"ignore"`` drops it. Drums never
+  carry a pedal.
+
+Decoding is total: tokens out of place are skipped, a note needs PITCH and DURATION (a
+missing VELOCITY means the middle bin), a TRACK beyond the header plays the piano, and
+notes are cut at the end of the last bar, so no note outlasts its piece.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from musicgen.music.analysis import KEY_COUNT, key_name, note_density, piece_key
+from musicgen.music.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
+from musicgen.music.piece import Piece, Track
+from musicgen.tokens.base import Kind, Tokenizer
+
+BARS_OF_LONGEST_NOTE = 4  # beats timing: the longest DURATION is 4 bars of 4/4
+SECONDS_OF_LONGEST_NOTE = 16
+LENGTHS_PER_OCTAVE = 16
+LONGEST_BAR_QUARTERS = 8
+
+
+@lru_cache(maxsize=32)
+def time_signatures(steps_per_quarter: int) -> tuple[tuple[int, int], ...]:
+    """The meters with a TIME_SIGNATURE token: n/2, n/4, n/8 bars of up to 8 quarter notes
+    whose length is a whole number of steps."""
+    meters = []
+    for denominator in (2, 4, 8):
+        for numerator in range(1, 17):
+            quarters = numerator * 4 / denominator
+            if quarters <= LONGEST_BAR_QUARTERS and (quarters * steps_per_quarter).is_integer():
+                meters.append((numerator, denominator))
+    return tuple(meters)
+
+
+@lru_cache(maxsize=32)
+def duration_steps(resolution: int, longest: int) -> tuple[int, ...]:
+    """Note lengths in steps: every step up to ``resolution``, then 16 an octave up to ``longest``."""
+    lengths = set(range(1, resolution + 1))
+    octave = resolution
+    while octave < longest:
+        lengths.update(min(longest, round(octave * (1 + i / LENGTHS_PER_OCTAVE))) for i in range(1, 17))
+        octave *= 2
+    return tuple(sorted(lengths))
+
+
+class NoteTokenizer(Tokenizer, encoding="notes"):
+    """Notes as (track, position, pitch, velocity, duration) groups in bars (see the module docstring)."""
+
+    def sections(self) -> list[tuple[Kind, Any]]:
+        c = self.config
+        beats = c.timing == "beats"
+        self.meters = time_signatures(c.steps_per_quarter) if beats else ()
+        self.bar_lengths = np.array([n * 4 * c.steps_per_quarter // d for n, d in self.meters], np.int64)
+        self.fixed_bar = 0 if beats else round(c.bar_seconds * c.steps_per_second)
+        longest_bar = LONGEST_BAR_QUARTERS * c.steps_per_quarter if beats else self.fixed_bar
+        resolution = 4 * c.steps_per_quarter if beats else c.steps_per_second
+        longest = BARS_OF_LONGEST_NOTE * resolution if beats else SECONDS_OF_LONGEST_NOTE * resolution
+        self.durations = np.array(duration_steps(resolution, longest), np.int64)
+        programs = list(range(128)) if c.use_programs else [DEFAULT_PROGRAM]
+        if c.use_drums:
+            programs.append(DRUM_PROGRAM)
+        pedal = [0] if c.pedal == "events" else []
+        return [
+            (Kind.PAD, [0]), (Kind.BOS, [0]), (Kind.EOS, [0]), (Kind.BAR, [0]),
+            (Kind.STYLE, np.arange(len(c.styles))),
+            (Kind.KEY, np.arange(KEY_COUNT) if c.keys else []),
+            (Kind.DENSITY, np.arange(len(c.density_edges) + 1) if c.density_edges else []),
+            (Kind.TEMPO, np.arange(len(c.tempo_edges) + 1) if c.tempo_edges else []),
+            (Kind.FILL, [0]), (Kind.FILL_START, [0]), (Kind.FILL_END, [0]),
+            (Kind.TIME_SIGNATURE, np.arange(len(self.meters))),
+            (Kind.TRACK, np.arange(c.max_tracks)),
+            (Kind.POSITION, np.arange(longest_bar)),
+            (Kind.PROGRAM, programs),
+            (Kind.PITCH, np.arange(c.min_pitch, c.max_pitch + 1)),
+            (Kind.VELOCITY, np.arange(c.velocity_bins)),
+            (Kind.DURATION, self.durations),
+            (Kind.PEDAL_OFF, pedal), (Kind.PEDAL_ON, pedal),
+        ]
+
+    def _setup(self, config: Any) -> None:
+        super()._setup(config)
+        self.default_meter = self.meters.index((4, 4)) if (4, 4) in self.meters else -1
+        self._duration_offset = self.offset(Kind.DURATION)
+
+    def token_name(self, token_id: int) -> str:
+        """Readable name: ``TIME_SIGNATURE(3/4)``, ``KEY(D minor)``, ``STYLE(reels)``."""
+        if 0 <= int(token_id) < self.vocab_size:
+            kind, value = self.kinds[int(token_id)], int(self.values[int(token_id)])
+            if kind == Kind.TIME_SIGNATURE:
+                numerator, denominator = self.meters[value]
+                return f"TIME_SIGNATURE({numerator}/{denominator})"
+            if kind == Kind.KEY:
+                return f"KEY({key_name(value)})"
+            if kind == Kind.STYLE:
+                return f"STYLE({self.config.styles[value]})"
+        return super().token_name(token_id)
+
+    def controls(self, piece: Piece) -> list[int]:
+        """The control tokens of ``piece``'s header, in order (STYLE, KEY, DENSITY, TEMPO)."""
+        c = self.config
+        ids = []
+        if piece.style and piece.style in c.styles:
+            ids.append(self.id_of(Kind.STYLE, c.styles.index(piece.style)))
+        key = piece_key(piece) if c.keys else None
+        if key is not None:
+            ids.append(self.id_of(Kind.KEY, key))
+        if c.density_edges and len(piece.notes):
+            ids.append(self.id_of(Kind.DENSITY, int(np.searchsorted(c.density_edges, note_density(piece), "right"))))
+        if c.tempo_edges:
+            ids.append(self.id_of(Kind.TEMPO, int(np.searchsorted(c.tempo_edges, piece.tempo, "right"))))
+        return ids
+
+    def duration_id(self, steps: int) -> int:
+        """The DURATION id of the table length nearest ``steps`` (half-way: the longer)."""
+        index = int(np.searchsorted(self.durations, steps))
+        index = min(index, len(self.durations) - 1)
+        if index > 0 and steps - self.durations[index - 1] < self.durations[index] - steps:
+            index -= 1
+        return self._duration_offset + index
+
+    def bar_length(self, meter: int) -> int:
+        """Steps in a bar of TIME_SIGNATURE value ``meter`` (-1: the default bar)."""
+        if self.fixed_bar:
+            return self.fixed_bar
+        return int(self.bar_lengths[meter]) if meter >= 0 else 4 * self.config.steps_per_quarter
+
+    # --------------------------------------------------------------- encoding
+    def encode_piece(self, piece: Piece) -> np.ndarray:
+        """Encode a piece; see the module docstring for the exact layout."""
+        piece = self.prepare(piece)
+        programs, track_of = self._tracks(piece)
+        notes = piece.notes[track_of[piece.notes[:, 4].astype(np.int64)] >= 0]
+        if not len(notes):
+            return np.array([self.bos_id, self.eos_id], np.int32)
+        track = track_of[notes[:, 4].astype(np.int64)]
+        start = self.to_steps(piece, notes[:, 0])
+        end = np.maximum(self.to_steps(piece, notes[:, 1]), start + 1)
+        pitch = notes[:, 2].astype(np.int64)
+        velocity = self._velocity_to_bin[np.clip(notes[:, 3], 0, 127).astype(np.int64)]
+        # One note per (track, pitch, onset): the longest; an overlapped note ends at the next onset.
+        order = np.lexsort((end, start, pitch, track))
+        track, start, end, pitch, velocity = track[order], start[order], end[order], pitch[order], velocity[order]
+        same = (track[1:] == track[:-1]) & (pitch[1:] == pitch[:-1])
+        keep = np.append(~(same & (start[1:] == start[:-1])), True)
+        end = np.where(np.append(same, False), np.minimum(end, np.append(start[1:], end[-1])), end)
+        track, start, end, pitch, velocity = track[keep], start[keep], end[keep], pitch[keep], velocity[keep]
+        durations = [self.duration_id(steps) for steps in (end - start).tolist()]
+        controls = self.controls(piece)
+
+        bar_starts, meters = self._bars(piece, int(end.max()))
+        bar = np.searchsorted(bar_starts, start, side="right") - 1
+        events = [(b, t, s - bar_starts[b], 2, p, v, d)
+                  for b, t, s, p, v, d in zip(bar.tolist(), track.tolist(), start.tolist(), pitch.tolist(),
+                                              velocity.tolist(), durations, strict=True)]
+        events += self._pedal_events(piece, track_of, bar_starts)
+        events.sort()
+        return self._tokens(controls, programs, bar_starts, meters, events)
+
+    def _tracks(self, piece: Piece) -> tuple[list[int], np.ndarray]:
+        """The programs of the kept tracks in token order, and each source track's token track (-1: dropped)."""
+        counts = np.bincount(piece.notes[:, 4].astype(np.int64), minlength=len(piece.tracks))
+        used = [index for index in range(len(piece.tracks)) if counts[index] > 0]
+        kept = sorted(sorted(used, key=lambda index: -counts[index])[: self.config.max_tracks])
+        kept.sort(key=lambda index: (piece.tracks[index].program, index))
+        track_of = np.full(max(len(piece.tracks), 1), -1, np.int64)
+        for position, index in enumerate(kept):
+            track_of[index] = position
+        for index in used:
+            if track_of[index] < 0:  # a track beyond max_tracks joins a kept one of its program
+                for position, kept_index in enumerate(kept):
+                    if piece.tracks[kept_index].program == piece.tracks[index].program:
+                        track_of[index] = position
+                        break
+        return [piece.tracks[index].program for index in kept], track_of
+
+    def _bars(self, piece: Piece, end_step: int) -> tuple[np.ndarray, list[int]]:
+        """Each bar's first step and meter index, bars enough to hold ``end_step``."""
+        starts, meters = [], []
+        step, beat = 0, 0.0
+        changes = list(piece.time_signatures)
+        while True:
+            meter = -1
+            if not self.fixed_bar:
+                active = [change for change in changes if change[0] <= beat + 1e-9][-1]
+                signature = (int(active[1]), int(active[2]))
+                meter = self.meters.index(signature) if signature in self.meters else self.default_meter
+            starts.append(step)
+            meters.append(meter)
+            length = self.bar_length(meter)
+            step += length
+            beat += length / self.config.steps_per_quarter
+            if step >= end_step:
+                return np.array(starts, np.int64), meters
+
+    def _pedal_events(self, piece: Piece, track_of: np.ndarray, bar_starts: np.ndarray) -> list[tuple]:
+        if self.config.pedal != "events" or not len(piece.pedals):
+            return []
+        events, state = [], {}
+        pedals = piece.pedals[np.argsort(piece.pedals[:, 0], kind="stable")]
+        for step, source, down in zip(self.to_steps(piece, pedals[:, 0]).tolist(), pedals[:, 1].astype(int).tolist(),
+                                      pedals[:, 2].tolist(), strict=True):
+            track = int(track_of[source]) if source < len(track_of) else -1
+            if track < 0 or piece.tracks[source].is_drum or state.get(track) == bool(down):
+                continue
+            state[track] = bool(down)
+            bar = int(np.searchsorted(bar_starts, step, side="right") - 1)
+            events.append((bar, track, step - int(bar_starts[bar]), int(bool(down)), 0, 0, 0))
+        return events
+
+    def _tokens(self, controls: list[int], programs: list[int], bar_starts: np.ndarray, meters: list[int],
+                events: list[tuple]) -> np.ndarray:
+        ids = [self.bos_id, *controls, *(self.id_of(Kind.PROGRAM, program) for program in programs)]
+        bar_id, position_offset = self.id_of(Kind.BAR), self.offset(Kind.POSITION)
+        track_offset, pitch_offset = self.offset(Kind.TRACK), self.offset(Kind.PITCH) - self.config.min_pitch
+        velocity_offset = self.offset(Kind.VELOCITY)
+        pedal_ids = {0: self.id_of(Kind.PEDAL_OFF), 1: self.id_of(Kind.PEDAL_ON)} if self.config.pedal == "events" else {}
+        cursor, meter = 0, None
+        for bar in range(len(bar_starts)):
+            ids.append(bar_id)
+            if not self.fixed_bar and meters[bar] != meter and meters[bar] >= 0:
+                ids.append(self.id_of(Kind.TIME_SIGNATURE, meters[bar]))
+            meter = meters[bar]
+            track = position = None
+            while cursor < len(events) and events[cursor][0] == bar:
+                _, event_track, event_position, kind, pitch, velocity, duration = events[cursor]
+                cursor += 1
+                if event_track != track:
+                    ids.append(track_offset + event_track)
+                    track, position = event_track, None
+                if event_position != position:
+                    ids.append(position_offset + event_position)
+                    position = event_position
+                if kind == 2 and self.config.velocity_bins > 1:
+                    ids.extend((pitch_offset + pitch, velocity_offset + velocity, duration))
+                elif kind == 2:  # a single velocity bin says nothing: no VELOCITY token
+                    ids.extend((pitch_offset + pitch, duration))
+                else:
+                    ids.append(pedal_ids[kind])
+        ids.append(self.eos_id)
+        return np.asarray(ids, np.int32)
+
+    # --------------------------------------------------------------- decoding
+    def _decode(self, ids: Any) -> tuple[list[int], list[tuple], list[tuple], list[tuple[int, int]], int]:
+        """Programs, notes ``(start, end, pitch, velocity, track)`` and pedals ``(step, track, down)``
+        in steps, the meters ``(bar start, meter)``, and the end of the last bar."""
+        kinds, values = self.kinds.tolist(), self.values.tolist()
+        velocities = self._bin_to_velocity.tolist()
+        middle = self.bin_velocity(self.config.velocity_bins // 2)
+        programs: list[int] = []
+        notes, pedals, meters = [], [], []
+        bar_start, bar_length, meter = -1, self.bar_length(self.default_meter), self.default_meter
+        track, position, pitch, velocity = 0, 0, None, middle
+        for token in np.asarray(ids).reshape(-1).tolist():
+            if not 0 <= token < self.vocab_size:
+                continue
+            kind, value = kinds[token], values[token]
+            if kind == Kind.EOS:
+                break
+            if kind == Kind.PROGRAM:
+                if bar_start < 0 and len(programs) < self.config.max_tracks:
+                    programs.append(value)
+            elif kind == Kind.BAR:
+                bar_start = 0 if bar_start < 0 else bar_start + bar_length
+                track, position, pitch = 0, 0, None
+            elif bar_start < 0:
+                continue  # nothing but the header before the first bar
+            elif kind == Kind.TIME_SIGNATURE:
+                meter, bar_length = value, self.bar_length(value)
+                meters.append((bar_start, meter))
+            elif kind == Kind.TRACK:
+                track, position, pitch = value, 0, None
+            elif kind == Kind.POSITION:
+                position, pitch = value, None
+            elif kind == Kind.PITCH:
+                pitch, velocity = value, middle
+            elif kind == Kind.VELOCITY:
+                velocity = velocities[value]
+            elif kind == Kind.DURATION and pitch is not None:
+                onset = bar_start + position
+                notes.append((onset, onset + value, pitch, velocity, track))
+                pitch = None
+            elif kind in (Kind.PEDAL_ON, Kind.PEDAL_OFF):
+                pedals.append((bar_start + position, track, int(kind == Kind.PEDAL_ON)))
+        end = bar_start + bar_length if bar_start >= 0 else 0
+        notes = [(s, min(e, end), p, v, t) for s, e, p, v, t in notes if s < end]
+        return programs, notes, pedals, meters, end
+
+    def _track_programs(self, programs: list[int], notes: list[tuple], pedals: list[tuple]) -> list[int]:
+        """The program of every track the tokens use (a track beyond the header plays the piano)."""
+        used = max([t for *_, t in notes] + [t for _, t, _ in pedals] + [len(programs) - 1])
+        return programs + [DEFAULT_PROGRAM] * (used + 1 - len(programs))
+
+    def bar_lines(self, ids: Any, tempo: float | None = None) -> list[float]:
+        """The bar lines of ``ids`` in beats, as :meth:`decode_piece` places them: each bar's start
+        and, last, the end of the last bar."""
+        tempo = self.config.default_tempo if tempo is None else tempo
+        scale, starts, bar_length = self.step_beats(tempo), [], self.bar_length(self.default_meter)
+        step = -1
+        for token in np.asarray(ids).reshape(-1).tolist():
+            kind = self.kinds[token] if 0 <= token < self.vocab_size else -1
+            if kind == Kind.BAR:
+                step = 0 if step < 0 else step + bar_length
+                starts.append(step * scale)
+            elif kind == Kind.TIME_SIGNATURE and step >= 0:
+                bar_length = self.bar_length(int(self.values[token]))
+            elif kind in (Kind.EOS, Kind.FILL_START):
+                break
+        return starts + [(step + bar_length) * scale] if step >= 0 else []
+
+    def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
+        """Notes ``(start_step, end_step, pitch, velocity, program)``; ``program`` replaces every pitched program."""
+        programs, notes, pedals, _, _ = self._decode(ids)
+        programs = self._track_programs(programs, notes, pedals)
+        if program is not None:
+            programs = [code if code == DRUM_PROGRAM else program for code in programs]
+        return [(s, e, p, v, programs[t]) for s, e, p, v, t in notes]
+
+    def decode_piece(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
+                     program: int | None = None, track_names: dict[int, str] | None = None) -> Piece:
+        """Decode ids to a :class:`Piece`: the header's tracks, with their notes, meters and pedal."""
+        programs, notes, pedals, meters, _ = self._decode(ids)
+        programs = self._track_programs(programs, notes, pedals)
+        if program is not None:
+            programs = [code if code == DRUM_PROGRAM else program for code in programs]
+        tempo = self.config.default_tempo if tempo is None else tempo
+        scale = self.step_beats(tempo)
+        names = track_names or {}
+        signatures = [(start * scale, *self.meters[meter]) for start, meter in meters if meter >= 0]
+        if not signatures or signatures[0][0] > 0:
+            signatures.insert(0, (0.0, *(time_signature or (4, 4))))
+        rows = np.array([(s * scale, e * scale, p, v, t) for s, e, p, v, t in notes], np.float64).reshape(-1, 5)
+        pedal_rows = np.array([(s * scale, t, d) for s, t, d in pedals], np.float64).reshape(-1, 3)
+        return Piece(rows, tuple(Track(code, names.get(i, "")) for i, code in enumerate(programs)),
+                     tuple(signatures), ((0.0, float(tempo)),), pedal_rows)

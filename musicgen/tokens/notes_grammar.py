@@ -1,0 +1,337 @@
+"""The grammar of the ``notes`` encoding, in Python and as tensors.
+
+A well-formed sequence (see :mod:`musicgen.tokens.notes`) is BOS, a header of one
+PROGRAM per track (at most the data's track count), then bars: BAR, an optional
+TIME_SIGNATURE, and per track with something in the bar, in ascending order, TRACK and
+the track's events by ascending POSITION (inside the bar); at one position the pedal
+(PEDAL_OFF before PEDAL_ON, never on drums) and then notes by ascending PITCH, each
+PITCH, VELOCITY (unless there is a single velocity bin) and DURATION. EOS needs a note
+played before it and comes where a BAR could. After EOS only PAD follows.
+
+The sampler also keeps to what the training data had (:class:`musicgen.tokens.grammar.Constraints`):
+the tokens seen, at most as many tracks as a training piece, and no note longer than the
+longest of its program. With a bar limit, the BAR that would start one bar too many is
+turned into EOS (:meth:`NoteMasker.rewrite`), so ``--bars N`` gives exactly N bars.
+
+:class:`NoteChecker` is the pure-Python reference (tests, closing a sampled sequence);
+:class:`NoteMasker` is the same rules as tensors for the compiled sampling loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from musicgen.music.instruments import DRUM_PROGRAM, PROGRAM_COUNT
+from musicgen.tokens.base import CONTROL_KINDS, Kind
+
+# Phases: what the last token leaves open.
+(START, HEADER, BAR, METER, TRACK, POSITION, PEDAL_OFF, PEDAL_ON, PITCH, VELOCITY, NOTE, FILLED, FILLING,
+ ENDED) = range(14)
+_ENDS = (Kind.EOS, Kind.FILL_START, Kind.FILL_END)  # a piece's end, its infill's start, the infill's end
+_AFTER_NOTE = (Kind.PITCH, Kind.POSITION, Kind.TRACK, Kind.BAR, *_ENDS)
+_PHASE_KINDS = {
+    START: (Kind.BOS,),
+    HEADER: (*CONTROL_KINDS, Kind.PROGRAM, Kind.BAR),
+    BAR: (Kind.TIME_SIGNATURE, Kind.TRACK, Kind.BAR, *_ENDS),
+    METER: (Kind.TRACK, Kind.BAR, *_ENDS),
+    TRACK: (Kind.POSITION, Kind.FILL),
+    POSITION: (Kind.PEDAL_OFF, Kind.PEDAL_ON, Kind.PITCH),
+    PEDAL_OFF: (Kind.PEDAL_ON, *_AFTER_NOTE),
+    PEDAL_ON: _AFTER_NOTE,
+    PITCH: (Kind.VELOCITY, Kind.DURATION),
+    VELOCITY: (Kind.DURATION,),
+    NOTE: _AFTER_NOTE,
+    FILLED: (Kind.TRACK, Kind.BAR, *_ENDS),
+    FILLING: (Kind.BAR,),
+    ENDED: (Kind.PAD,),
+}
+_NEXT_PHASE = {
+    Kind.BOS: HEADER, Kind.PROGRAM: HEADER, Kind.BAR: BAR, Kind.TIME_SIGNATURE: METER, Kind.TRACK: TRACK,
+    Kind.POSITION: POSITION, Kind.PEDAL_OFF: PEDAL_OFF, Kind.PEDAL_ON: PEDAL_ON, Kind.PITCH: PITCH,
+    Kind.VELOCITY: VELOCITY, Kind.DURATION: NOTE, Kind.EOS: ENDED, Kind.PAD: ENDED, Kind.FILL: FILLED,
+    Kind.FILL_START: FILLING, Kind.FILL_END: ENDED, **{kind: HEADER for kind in CONTROL_KINDS},
+}
+
+
+class NoteTables:
+    """Per-id tables of a :class:`musicgen.tokens.notes.NoteTokenizer` and the data's constraints."""
+
+    def __init__(self, tokenizer: Any, constraints: Any = None) -> None:
+        self.tokenizer = tokenizer
+        self.kinds = np.asarray(tokenizer.kinds, np.int64)
+        self.values = np.asarray(tokenizer.values, np.int64)
+        self.vocab_size = len(self.kinds)
+        self.pad_id, self.bos_id, self.eos_id = tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id
+        self.bar_id = tokenizer.id_of(Kind.BAR)
+        self.velocity = tokenizer.config.velocity_bins > 1
+        self.max_tracks = tokenizer.config.max_tracks
+        self.max_duration = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max, np.int64)
+        if constraints is not None:
+            if constraints.max_tracks:
+                self.max_tracks = min(self.max_tracks, int(constraints.max_tracks))
+            if constraints.max_durations is not None:
+                self.max_duration = np.asarray(constraints.max_durations, np.int64)
+        bar_values = [tokenizer.bar_length(meter) for meter in range(len(tokenizer.meters))]
+        self.meter_length = np.array(bar_values or [0], np.int64)
+        self.default_bar = tokenizer.bar_length(tokenizer.default_meter)
+        phase_table = np.zeros((ENDED + 1, self.vocab_size), bool)
+        for phase, kinds in _PHASE_KINDS.items():
+            phase_table[phase] = np.isin(self.kinds, [int(kind) for kind in kinds])
+        if not self.velocity:
+            phase_table[PITCH] &= self.kinds != Kind.VELOCITY
+        else:
+            phase_table[PITCH] &= self.kinds != Kind.DURATION
+        self.phase_table = phase_table
+        self.next_phase = np.array([_NEXT_PHASE.get(Kind(kind), NOTE) for kind in self.kinds], np.int64)
+        self.control_rank = np.array([CONTROL_KINDS.index(Kind(kind)) if kind in CONTROL_KINDS else -1
+                                      for kind in self.kinds], np.int64)
+        self.fill_end_id = tokenizer.id_of(Kind.FILL_END)
+
+
+class NoteChecker:
+    """Feed tokens one by one; says what may come next and how to close the sequence."""
+
+    def __init__(self, tables: NoteTables) -> None:
+        self.tables = tables
+        self._kinds, self._values = tables.kinds.tolist(), tables.values.tolist()
+        self.phase = START
+        self.programs: list[int] = []
+        self.track = self.position = self.pitch = -1
+        self.bar_length = tables.default_bar
+        self.notes_played = 0
+        self.last_control = -1
+        self.filling = False  # after FILL_START: the bars of an infill
+
+    @property
+    def started(self) -> bool:
+        return self.phase != START
+
+    @property
+    def ended(self) -> bool:
+        return self.phase == ENDED
+
+    def allowed(self, token: int) -> bool:
+        """Whether ``token`` may come next."""
+        tables = self.tables
+        if not tables.phase_table[self.phase, token]:
+            return False
+        kind, value = self._kinds[token], self._values[token]
+        program = self.programs[self.track] if 0 <= self.track < len(self.programs) else 0
+        if kind == Kind.EOS:
+            return self.notes_played > 0 and not self.filling
+        if kind == Kind.FILL_END:
+            return self.filling
+        if kind in (Kind.FILL, Kind.FILL_START):
+            return not self.filling
+        if kind in CONTROL_KINDS:
+            return not self.programs and tables.control_rank[token] > self.last_control
+        if kind == Kind.PROGRAM:
+            return len(self.programs) < tables.max_tracks
+        if kind == Kind.BAR and self.phase == HEADER:
+            return bool(self.programs)
+        if kind == Kind.TRACK:
+            return self.track < value < len(self.programs)
+        if kind == Kind.POSITION:
+            return self.position < value < self.bar_length
+        if kind in (Kind.PEDAL_ON, Kind.PEDAL_OFF):
+            return program != DRUM_PROGRAM
+        if kind == Kind.PITCH:
+            return value > self.pitch
+        if kind == Kind.DURATION:
+            return value <= tables.max_duration[program]
+        return True
+
+    def allowed_mask(self) -> np.ndarray:
+        """:meth:`allowed` of every token at once: a boolean array over the vocabulary."""
+        tables = self.tables
+        kinds, values = tables.kinds, tables.values
+        program = self.programs[self.track] if 0 <= self.track < len(self.programs) else 0
+        mask = tables.phase_table[self.phase].copy()
+        mask[kinds == Kind.EOS] &= self.notes_played > 0 and not self.filling
+        mask[kinds == Kind.FILL_END] &= self.filling
+        mask[(kinds == Kind.FILL) | (kinds == Kind.FILL_START)] &= not self.filling
+        control = tables.control_rank >= 0
+        mask[control] &= (not self.programs) & (tables.control_rank[control] > self.last_control)
+        mask[kinds == Kind.PROGRAM] &= len(self.programs) < tables.max_tracks
+        if self.phase == HEADER:
+            mask[kinds == Kind.BAR] &= bool(self.programs)
+        track = kinds == Kind.TRACK
+        mask[track] &= (values[track] > self.track) & (values[track] < len(self.programs))
+        position = kinds == Kind.POSITION
+        mask[position] &= (values[position] > self.position) & (values[position] < self.bar_length)
+        mask[(kinds == Kind.PEDAL_ON) | (kinds == Kind.PEDAL_OFF)] &= program != DRUM_PROGRAM
+        pitch = kinds == Kind.PITCH
+        mask[pitch] &= values[pitch] > self.pitch
+        duration = kinds == Kind.DURATION
+        mask[duration] &= values[duration] <= tables.max_duration[program]
+        return mask
+
+    def feed(self, token: int) -> None:
+        """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed."""
+        if not self.allowed(token):
+            raise ValueError(f"token {token} ({self.tables.tokenizer.token_name(token)}) is not allowed here")
+        kind, value = self._kinds[token], self._values[token]
+        if kind == Kind.PROGRAM:
+            self.programs.append(value)
+        elif kind == Kind.BAR:
+            self.track = -1  # the bar keeps the meter until a TIME_SIGNATURE changes it
+        elif kind == Kind.TIME_SIGNATURE:
+            self.bar_length = int(self.tables.meter_length[value])
+        elif kind == Kind.TRACK:
+            self.track, self.position = value, -1
+        elif kind == Kind.POSITION:
+            self.position, self.pitch = value, -1
+        elif kind == Kind.PITCH:
+            self.pitch = value
+        elif kind == Kind.DURATION:
+            self.notes_played += 1
+        elif kind in CONTROL_KINDS:
+            self.last_control = int(self.tables.control_rank[token])
+        elif kind == Kind.FILL_START:
+            self.filling = True
+        self.phase = int(self.tables.next_phase[token])
+
+    def closing_tokens(self) -> list[int]:
+        """Tokens that end the sequence cleanly: the rest of an unfinished note, then EOS."""
+        tokenizer = self.tables.tokenizer
+        tokens: list[int] = []
+        if self.phase == PITCH and self.tables.velocity:
+            tokens.append(tokenizer.offset(Kind.VELOCITY) + tokenizer.config.velocity_bins // 2)
+        if self.phase in (PITCH, VELOCITY):
+            tokens.append(tokenizer.offset(Kind.DURATION))
+            self.notes_played += 1
+        if self.filling and self.phase != ENDED:
+            tokens.append(self.tables.fill_end_id)
+        elif self.notes_played and self.phase != ENDED:
+            tokens.append(self.tables.eos_id)
+        return tokens
+
+
+class NoteMasker:
+    """The grammar as tensors: an initial state, the allowed-token mask, the update and the bar limit.
+
+    The state is a dict of ``(batch,)`` int32 tensors (``phase``, ``tracks``, ``track``,
+    ``position``, ``pitch``, ``bar_length``, ``bars``, ``notes_played``, ``elapsed``), the
+    ``(batch, max tracks)`` ``programs`` of the header's tracks, and ``ended``.
+    """
+
+    def __init__(self, tables: NoteTables) -> None:
+        import tensorflow as tf
+
+        self.tables = tables
+        kinds, values = tables.kinds, tables.values
+        self.phase_table = tf.constant(tables.phase_table)
+        self.next_phase = tf.constant(tables.next_phase.astype(np.int32))
+        self.kinds = tf.constant(kinds.astype(np.int32))
+        self.values = tf.constant(values.astype(np.int32))
+        for kind in (Kind.EOS, Kind.PROGRAM, Kind.TRACK, Kind.POSITION, Kind.PITCH, Kind.DURATION, Kind.BAR):
+            setattr(self, f"is_{kind.name.lower()}", tf.constant(kinds == kind))
+        self.is_pedal = tf.constant((kinds == Kind.PEDAL_ON) | (kinds == Kind.PEDAL_OFF))
+        self.is_fill_end = tf.constant(kinds == Kind.FILL_END)
+        self.is_fill = tf.constant((kinds == Kind.FILL) | (kinds == Kind.FILL_START))
+        self.control_rank = tf.constant(tables.control_rank.astype(np.int32))
+        self.meter_length = tf.constant(tables.meter_length.astype(np.int32))
+        self.max_duration = tf.constant(np.minimum(tables.max_duration, np.iinfo(np.int32).max).astype(np.int32))
+        self.slots = max(1, tables.max_tracks)
+
+    def initial_state(self, batch_size: Any) -> dict:
+        """The state before BOS, for ``batch_size`` sequences."""
+        import tensorflow as tf
+
+        zeros = tf.zeros(tf.reshape(batch_size, [1]), tf.int32)
+        return {
+            "phase": zeros + START, "tracks": zeros, "track": zeros - 1, "position": zeros - 1, "pitch": zeros - 1,
+            "bar_length": zeros + self.tables.default_bar, "bars": zeros, "notes_played": zeros, "elapsed": zeros,
+            "programs": tf.zeros(tf.stack([batch_size, self.slots]), tf.int32), "ended": tf.cast(zeros, tf.bool),
+            "last_control": zeros - 1, "filling": tf.cast(zeros, tf.bool),
+        }
+
+    def allowed(self, state: dict) -> Any:
+        """Boolean ``(batch, vocab)``: the tokens that may come next."""
+        import tensorflow as tf
+
+        values = self.values[tf.newaxis, :]
+
+        def column(name: str) -> Any:
+            return state[name][:, tf.newaxis]
+
+        program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
+        allowed = tf.gather(self.phase_table, state["phase"])
+        filling = state["filling"][:, tf.newaxis]
+        allowed &= ~self.is_eos | ((column("notes_played") > 0) & ~filling)
+        allowed &= ~self.is_fill_end | filling
+        allowed &= ~self.is_fill | ~filling
+        control = self.control_rank[tf.newaxis, :] >= 0
+        allowed &= ~control | ((self.control_rank[tf.newaxis, :] > column("last_control")) & (column("tracks") == 0))
+        allowed &= ~self.is_program | (column("tracks") < self.tables.max_tracks)
+        header_bar = tf.equal(column("phase"), HEADER) & self.is_bar
+        allowed &= ~header_bar | (column("tracks") > 0)
+        allowed &= ~self.is_track | ((values > column("track")) & (values < column("tracks")))
+        allowed &= ~self.is_position | ((values > column("position")) & (values < column("bar_length")))
+        allowed &= ~self.is_pitch | (values > column("pitch"))
+        allowed &= ~self.is_pedal | tf.not_equal(program, DRUM_PROGRAM)[:, tf.newaxis]
+        longest = tf.gather(self.max_duration, program)[:, tf.newaxis]
+        allowed &= ~self.is_duration | (values <= longest)
+        return allowed
+
+    def pitch_bias(self, state: dict, bias: Any) -> Any:
+        """``bias`` (one value per token) for each row, zero where the current track plays drums."""
+        import tensorflow as tf
+
+        program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
+        return tf.where(tf.equal(program, DRUM_PROGRAM)[:, tf.newaxis], 0.0, bias[tf.newaxis, :])
+
+    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
+        """``allowed`` without a BAR past ``bar_limit`` bars before any note: the last bar must play."""
+        import tensorflow as tf
+
+        silent = (bar_limit >= 0) & (state["bars"] >= bar_limit) & (state["notes_played"] == 0) & ~state["filling"]
+        return allowed & ~(silent[:, tf.newaxis] & self.is_bar)
+
+    def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
+        """``tokens`` with a BAR beyond ``bar_limit`` bars (after the prefix; -1: none) turned into EOS."""
+        import tensorflow as tf
+
+        over = (bar_limit >= 0) & (state["bars"] >= bar_limit) & tf.equal(tokens, self.tables.bar_id)
+        end = tf.where(state["filling"], self.tables.fill_end_id, self.tables.eos_id)
+        return tf.where(over & ((state["notes_played"] > 0) | state["filling"]), end, tokens)
+
+    def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
+        """The state after each sequence's next token ``tokens`` (int32 ``(batch,)``)."""
+        import tensorflow as tf
+
+        kinds = tf.gather(self.kinds, tokens)
+        values = tf.gather(self.values, tokens)
+
+        def is_kind(kind: Kind) -> Any:
+            return tf.equal(kinds, int(kind))
+
+        bar, track, position = is_kind(Kind.BAR), is_kind(Kind.TRACK), is_kind(Kind.POSITION)
+        meter = is_kind(Kind.TIME_SIGNATURE)
+        program = is_kind(Kind.PROGRAM)
+        rows = tf.range(tf.shape(tokens)[0])
+        slot = tf.minimum(state["tracks"], self.slots - 1)
+        programs = tf.tensor_scatter_nd_update(
+            state["programs"], tf.stack([rows, slot], axis=1),
+            tf.where(program, values, tf.gather(state["programs"], slot, batch_dims=1)),
+        )
+        bar_length = tf.where(meter, tf.gather(self.meter_length, tf.where(meter, values, 0)), state["bar_length"])
+        counted = tf.cast(bar, tf.int32) * tf.cast(count_time, tf.int32)
+        return {
+            "phase": tf.gather(self.next_phase, tokens),
+            "tracks": state["tracks"] + tf.cast(program, tf.int32),
+            "track": tf.where(bar, -1, tf.where(track, values, state["track"])),
+            "position": tf.where(track, -1, tf.where(position, values, state["position"])),
+            "pitch": tf.where(position, -1, tf.where(is_kind(Kind.PITCH), values, state["pitch"])),
+            "bar_length": bar_length,
+            "bars": state["bars"] + counted,
+            "notes_played": state["notes_played"] + tf.cast(is_kind(Kind.DURATION), tf.int32),
+            "elapsed": state["elapsed"] + counted,
+            "programs": programs,
+            "ended": state["ended"] | is_kind(Kind.EOS) | is_kind(Kind.FILL_END) | (is_kind(Kind.PAD) & (state["phase"] != START)),
+            "last_control": tf.where(tf.gather(self.control_rank, tokens) >= 0, tf.gather(self.control_rank, tokens),
+                                     state["last_control"]),
+            "filling": state["filling"] | is_kind(Kind.FILL_START),
+        }

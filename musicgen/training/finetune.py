@@ -1,0 +1,117 @@
+"""Fine-tuning: start training from a trained checkpoint (``musicgen train FOLDER --from DIR``).
+
+The folder is encoded with the base checkpoint's tokenizer, and the model keeps the
+base's cell, width, depth and embedding, so every weight carries over; the optimizer
+starts afresh at a lower learning rate (:mod:`musicgen.training.recipe`). A folder that the base's
+tokenizer cannot represent (drums it drops, pitches outside its range, more tracks than
+it has, programs it maps away) is refused before any training, because the model would
+learn from a mangled copy of the music.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from musicgen.errors import ConfigError, DataError
+
+# A folder may lose this share of its notes to the base's tokenizer (stray notes out of range).
+NOTES_LOST_TOLERANCE = 0.01
+AUTO = "auto"  # ``--from auto``: the shipped base model for a small folder (:func:`choose_base`)
+SCRATCH = "none"
+# Options that fix the model's shape or tokens, which the base model would override.
+SHAPE_FIELDS = ("units", "num_layers", "embedding_dim")
+# What the folder's profile chooses that the base's tokens must share to keep the music as it
+# is: a performance's seconds grid and pedal would be lost on a beat grid.
+FIDELITY_FIELDS = ("encoding", "timing", "pedal")
+
+
+def requested_base(config: Any) -> str | None:
+    """``config.base`` as a checkpoint directory, ``AUTO``, or ``None`` (from scratch)."""
+    return None if config.base in (None, "", SCRATCH) else str(config.base)
+
+
+def choose_base(config: Any, cache: Any, data: Any, given_tokenizer: bool,
+                open_data: Any) -> tuple[Any, Any, str, bool]:
+    """For ``--from auto``: ``(base, cache, reason, fits)``, the shipped base model and the
+    folder encoded with its tokenizer when the folder is small and the base can represent it,
+    else ``(None, cache, reason, fits)`` to train from scratch on the folder as it was opened;
+    ``fits`` is false when the base cannot keep the folder's music (so no hint should offer it)."""
+    from musicgen.paths import BASE_CHECKPOINT
+    from musicgen.training.feedback import SMALL_DATA_TOKENS
+
+    tokens = sum(len(stream) for stream in cache.streams("train"))
+    scratch = f"{tokens:,} training tokens: from scratch"
+    if tokens >= SMALL_DATA_TOKENS:
+        return None, cache, scratch, True
+    if given_tokenizer or config.cell != "lstm" or config.one_hot or any(
+            getattr(config, name) is not None for name in SHAPE_FIELDS):
+        return None, cache, scratch + " (tokenizer or model-shape options were given)", True
+    if not (BASE_CHECKPOINT / "model.keras").is_file():
+        return None, cache, scratch + f" (no base model in {BASE_CHECKPOINT})", False
+    base = load_base(str(BASE_CHECKPOINT))
+    differs = fidelity_differences(cache.tokenizer_config, base.tokenizer.config)
+    if differs:
+        return None, cache, f"{scratch}; the folder's profile chose {', '.join(differs)}, which the base cannot keep", False
+    try:
+        encoded = open_data(data, base.tokenizer.config)
+        if encoded.tokenizer_config != base.tokenizer.config:
+            raise ConfigError("the data was prepared with another tokenizer")
+        check_representable(encoded, base)
+    except (ConfigError, DataError) as error:
+        return None, cache, f"{scratch}; the base model cannot take this folder: {error}", False
+    return base, encoded, (f"a small folder ({tokens:,} training tokens): fine-tuning the shipped base model "
+                           f"{BASE_CHECKPOINT} (--from none trains from scratch)"), True
+
+
+def fidelity_differences(own: Any, theirs: Any) -> list[str]:
+    """What the folder's tokenizer config ``own`` chose that the base's ``theirs`` would lose,
+    as ``"timing 'seconds' (the base has 'beats')"``; the pedal counts only where the folder uses one."""
+    names = [name for name in FIDELITY_FIELDS if not (name == "pedal" and own.pedal == "ignore")]
+    return [f"{name} {getattr(own, name)!r} (the base has {getattr(theirs, name)!r})"
+            for name in names if getattr(own, name) != getattr(theirs, name)]
+
+
+def load_base(directory: str) -> Any:
+    """The base :class:`~musicgen.training.checkpoint.Checkpoint` (``CheckpointError`` if it is not one)."""
+    from musicgen.training.checkpoint import load_checkpoint
+
+    return load_checkpoint(directory)
+
+
+def base_tokenizer_config(base: Any, tokenizer_config: Any, tokenizer_options: dict | None) -> Any:
+    """The base's tokenizer configuration; a request for another encoding is a ``ConfigError``."""
+    config = base.tokenizer.config
+    requested = dict(tokenizer_options or {})
+    if tokenizer_config is not None:
+        requested.update({name: value for name, value in tokenizer_config.to_dict().items()
+                          if value != getattr(config, name, value)})
+    clashes = {name: value for name, value in requested.items() if getattr(config, name, None) != value}
+    if clashes:
+        listed = ", ".join(f"{name.replace('_', '-')} {value!r} (the base has {getattr(config, name, None)!r})"
+                           for name, value in clashes.items())
+        raise ConfigError(f"--from {base.directory} fixes the tokenizer; it conflicts with {listed}; "
+                          "drop those options or train from scratch")
+    return config
+
+
+def check_representable(cache: Any, base: Any) -> None:
+    """Refuse a folder whose notes the base's tokenizer loses (``DataError``)."""
+    config = base.tokenizer.config
+    pieces = cache.pieces
+    source = sum(int(piece["stats"].get("notes", 0)) for piece in pieces)
+    kept = sum(int(piece["notes"]) for piece in pieces)
+    reasons = []
+    if not config.use_drums and any(piece["stats"].get("drum_notes", 0) for piece in pieces):
+        reasons.append("it has drums, which the base model does not play")
+    most_tracks = max((len(piece["stats"].get("programs", [])) for piece in pieces), default=0)
+    if most_tracks > config.max_tracks:
+        reasons.append(f"a piece has {most_tracks} tracks, the base model at most {config.max_tracks}")
+    if not config.use_programs and any(len(set(piece["stats"].get("programs", []))) > 1 for piece in pieces):
+        reasons.append("it has several instruments, which the base model plays as one")
+    lost = 1 - kept / source if source else 0.0
+    if lost > NOTES_LOST_TOLERANCE:
+        reasons.append(f"{lost:.1%} of its notes are lost in the base's tokens (pitch range "
+                       f"{config.min_pitch}..{config.max_pitch})")
+    if reasons:
+        raise DataError(f"the base model {base.directory} cannot represent this folder: {'; '.join(reasons)}; "
+                        "train from scratch instead (without --from)")
