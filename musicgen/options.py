@@ -34,17 +34,24 @@ def option(
     absent: Any = _NO_VALUE,
     default_text: str | None = None,
     auto: bool = False,
+    required: bool = False,
 ) -> Any:
     """A dataclass field with its command-line help.
 
-    ``flag`` overrides the option name (default ``--field-name``); ``absent`` is the value
+    ``flag`` overrides the option name (default ``--field-name``); ``choices`` may be a
+    function returning them (asked when the parser is built, e.g. the registered
+    encodings); ``absent`` is the value
     a saved record that predates the field means; ``default_text`` replaces the printed
     default (for defaults such as ``None`` that mean something in words); ``auto`` lets
     the command line say ``auto`` (the value is then chosen for the data; see
-    :func:`add_options`).
+    :func:`add_options`); ``required`` makes the flag required on the command line (the
+    default is then what the library does without it: usually a one-line error).
     """
-    metadata = {"help": help, "flag": flag, "choices": tuple(choices) if choices else None,
-                "metavar": metavar, "absent": absent, "default_text": default_text, "auto": auto}
+    if choices is not None and not callable(choices):
+        choices = tuple(choices)
+    metadata = {"help": help, "flag": flag, "choices": choices or None,
+                "metavar": metavar, "absent": absent, "default_text": default_text, "auto": auto,
+                "required": required}
     if isinstance(default, (list, dict, set)):
         raise TypeError("use an immutable default (a tuple) for an option")
     return dataclasses.field(default=default, metadata=metadata)
@@ -117,12 +124,14 @@ def add_options(
         meta = field.metadata
         flag = meta["flag"] or f"--{name.replace('_', '-')}"
         keywords: dict[str, Any] = {"dest": name, "default": field.default if with_defaults else None}
-        help_text = f"{meta['help']} (default: {describe_default(field)})"
-        choices = meta["choices"]
+        help_text = f"{meta['help']} ({'required' if meta.get('required') else 'default: ' + describe_default(field)})"
+        choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
         if auto and meta.get("auto"):
             help_text = f"{meta['help']} (default: auto, chosen from the folder's profile)"
             choices = (AUTO, *choices) if choices else None
             keywords["default"] = AUTO
+        if meta.get("required"):
+            keywords["required"] = True
         if _base_type(hints[name]) is bool:
             keywords["action"] = argparse.BooleanOptionalAction
         else:

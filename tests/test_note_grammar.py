@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from musicgen.errors import ConfigError
+from musicgen.generation.processors import PitchBias, StepContext
 from musicgen.music.instruments import PROGRAM_COUNT
 from musicgen.paths import BACH_MIDI_DIR
 from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
-from musicgen.tokens.grammar import Constraints, check_tokens, grammar_for
+from musicgen.tokens.grammar import Constraints, check_tokens
 
 CONFIG = TokenizerConfig(min_pitch=48, max_pitch=72, velocity_bins=4, max_tracks=4, pedal="events")
 
@@ -22,13 +23,13 @@ def tokenizer() -> Tokenizer:
 def test_encoded_chorales_are_grammatical_in_both_encodings() -> None:
     for config in (TokenizerConfig(velocity_bins=1), TokenizerConfig(encoding="events")):
         tokenizer = Tokenizer(config)
-        grammar = grammar_for(tokenizer)
+        grammar = tokenizer.grammar()
         for path in sorted(BACH_MIDI_DIR.glob("*.mid"))[::35]:
             assert check_tokens(tokenizer.encode(path), grammar).ended
 
 
 def test_structural_rules(tokenizer: Tokenizer) -> None:
-    checker = grammar_for(tokenizer).checker()
+    checker = tokenizer.grammar().checker()
     name = tokenizer.id_of
     checker.feed(tokenizer.bos_id)
     assert not checker.allowed(name(Kind.BAR))  # a header needs a track first
@@ -65,7 +66,7 @@ def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer) -> Non
 
     longest = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max)
     longest[0] = 12
-    grammar = grammar_for(tokenizer, Constraints(max_tracks=3, max_durations=longest))
+    grammar = tokenizer.grammar(Constraints(max_tracks=3, max_durations=longest))
     masker = grammar.masker()
     rng = np.random.default_rng(0)
     batch = 6
@@ -93,7 +94,7 @@ def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer) -> Non
 def test_the_bar_limit_turns_the_extra_bar_into_eos(tokenizer: Tokenizer) -> None:
     import tensorflow as tf
 
-    grammar = grammar_for(tokenizer)
+    grammar = tokenizer.grammar()
     masker = grammar.masker()
     state = masker.initial_state(1)
     bar = tokenizer.id_of(Kind.BAR)
@@ -130,7 +131,7 @@ def sampler(tokenizer: Tokenizer):
 
 def test_hot_samples_keep_to_the_data_and_to_the_bars(sampler, tokenizer: Tokenizer) -> None:
     result = sampler.sample(num=16, length=400, temperature=2.0, seed=5, max_bars=3)
-    grammar = grammar_for(tokenizer)
+    grammar = tokenizer.grammar()
     for row in result.tokens:
         check_tokens(row, grammar)
         piece = tokenizer.decode_piece(row)
@@ -160,7 +161,7 @@ def test_same_seed_same_notes_and_beam_search_is_grammatical(sampler, tokenizer:
     np.testing.assert_array_equal(first, sampler.sample_tokens(num=3, length=120, seed=9, max_bars=2))
     beams = sampler.beam_search(3, num=2, length=60, max_bars=2)
     for row in beams.tokens:
-        check_tokens(row, grammar_for(tokenizer))
+        check_tokens(row, tokenizer.grammar())
 
 
 def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer) -> None:
@@ -179,11 +180,13 @@ def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer
     with pytest.raises(ConfigError, match="--key-guidance must be a non-negative number"):
         key_bias(tokenizer, "D major", -1.0)
 
-    masker = grammar_for(tokenizer).masker()
+    masker = tokenizer.grammar().masker()
     name = tokenizer.id_of
     state = masker.update(masker.initial_state(2), tf.constant([tokenizer.bos_id] * 2, tf.int32), False)
     for token in (name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128), name(Kind.BAR)):
         state = masker.update(state, tf.constant([token, token], tf.int32))
     state = masker.update(state, tf.constant([name(Kind.TRACK, 0), name(Kind.TRACK, 1)], tf.int32))  # piano, drums
-    rows = masker.pitch_bias(state, tf.constant(bias)).numpy()
+    assert masker.drums(state).numpy().tolist() == [False, True]
+    context = StepContext(tf.ones([2, tokenizer.vocab_size], tf.bool), masker.drums(state))
+    rows = PitchBias(tf.constant(bias))(tf.zeros([2, tokenizer.vocab_size]), context).numpy()
     assert np.array_equal(rows[0], bias) and not rows[1].any()

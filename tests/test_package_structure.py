@@ -158,3 +158,27 @@ def test_scripts_are_sorted_by_purpose_and_none_edits_sys_path() -> None:
     assert {path.name for path in scripts.iterdir() if path.is_dir() and path.name != "__pycache__"} == {
         "corpus", "fixtures", "experiments"}
     assert [str(path) for path in scripts.rglob("*.py") if "sys.path" in path.read_text(encoding="utf-8")] == []
+
+
+def encoding_name_comparisons(source: str) -> list[int]:
+    """Lines comparing something with an encoding's name, or comparing an ``encoding`` attribute."""
+    from musicgen.tokens import ENCODINGS
+
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        sides += [item for side in sides if isinstance(side, (ast.Tuple, ast.List, ast.Set)) for item in side.elts]
+        named = any(isinstance(side, ast.Constant) and side.value in ENCODINGS for side in sides)
+        attribute = any(isinstance(side, ast.Attribute) and side.attr == "encoding" for side in sides)
+        if named or attribute:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_nothing_outside_the_tokens_package_compares_an_encoding_name() -> None:
+    assert encoding_name_comparisons('if tokenizer.config.encoding == "notes":\n    pass\nx = a in ("events",)') == [1, 3]
+    found = {name: encoding_name_comparisons(path.read_text(encoding="utf-8")) for name, path in _modules().items()
+             if not name.startswith("musicgen.tokens")}
+    assert {name: lines for name, lines in found.items() if lines} == {}

@@ -7,7 +7,7 @@ from midi_factory import Track, make_pretty_midi
 
 from musicgen.data.window_edits import WindowEditor
 from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
-from musicgen.tokens.grammar import check_tokens, grammar_for
+from musicgen.tokens.grammar import check_tokens
 
 CONFIG = TokenizerConfig(velocity_bins=1, keys=True, density_edges=(2.0, 6.0))
 
@@ -30,10 +30,10 @@ def notes_by_track(tokenizer: Tokenizer, ids: np.ndarray) -> dict[int, set]:
 def test_parse_and_write_give_the_window_back() -> None:
     tokenizer, ids = piece_tokens()
     editor = WindowEditor(tokenizer)
-    controls, programs, bars = editor.parse(ids)
+    controls, programs, bars = editor.layout.parse(ids)
     assert [tokenizer.kinds[token] for token in controls] == [Kind.KEY, Kind.DENSITY]
     assert len(programs) == 3 and len(bars) == 6
-    np.testing.assert_array_equal(editor.write(controls, programs, bars, [tokenizer.eos_id]), ids)
+    np.testing.assert_array_equal(editor.layout.write(controls, programs, bars, [tokenizer.eos_id]), ids)
 
 
 def test_controls_drop_out_and_tracks_reorder_without_changing_the_music() -> None:
@@ -43,7 +43,7 @@ def test_controls_drop_out_and_tracks_reorder_without_changing_the_music() -> No
     orders = set()
     for _ in range(12):
         edited = editor.edit(ids, rng, width=len(ids))
-        check_tokens(edited, grammar_for(tokenizer))
+        check_tokens(edited, tokenizer.grammar())
         assert not np.isin(tokenizer.kinds[edited], [Kind.KEY, Kind.DENSITY]).any()
         assert notes_by_track(tokenizer, edited) == notes_by_track(tokenizer, ids)
         orders.add(tuple(tokenizer.values[edited[tokenizer.kinds[edited] == Kind.PROGRAM]].tolist()))
@@ -70,10 +70,10 @@ def test_a_fill_in_the_middle_example_holds_the_missing_bars_after_the_context()
         # The context and the filled bars hold every note of the window, once.
         context, fills = example[:start], example[start + 1:-1]
         header = example[: int(np.flatnonzero(kinds == Kind.BAR)[0])]
-        spliced = editor.parse(np.concatenate([header, fills]))[2]
+        spliced = editor.layout.parse(np.concatenate([header, fills]))[2]
         assert len(spliced) == filled_bars and all(part for bar in spliced for part in bar.parts)
-        total = sum(len(part) for bar in editor.parse(context)[2] for _, part in bar.parts if part != [editor.fill])
+        total = sum(len(part) for bar in editor.layout.parse(context)[2] for _, part in bar.parts if part != [editor.layout.fill])
         total += sum(len(part) for bar in spliced for _, part in bar.parts)
-        assert total == sum(len(part) for bar in editor.parse(ids)[2] for _, part in bar.parts)
-        check_tokens(example, grammar_for(tokenizer))
+        assert total == sum(len(part) for bar in editor.layout.parse(ids)[2] for _, part in bar.parts)
+        check_tokens(example, tokenizer.grammar())
     assert seen_one_track and seen_all

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from musicgen.cli import add_verbose, editing
+from musicgen.generation.options import AccompanyOptions
 
 DESCRIPTION = """\
 Write new tracks under FILE's tracks with a model in the notes encoding (by default the
@@ -21,16 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("accompany", help="write new tracks under a file's tracks",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_verbose(parser)
-    editing.add_common(parser)
-    parser.add_argument("--instruments", required=True, metavar="LIST",
-                        help="the new tracks, e.g. bass,drums (General MIDI names or numbers)")
+    editing.add_common(parser, AccompanyOptions, ("instruments",))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from musicgen.generation.accompaniment import accompany
 
-    loaded = editing.checkpoint(args)
-    seed = editing.seed(args)
-    result = accompany(loaded, args.file, args.instruments, args.temperature, args.top_k, args.top_p, seed)
-    return editing.write(args, loaded, result, "accompanied", seed)
+    return editing.report(args, accompany(args.file, editing.options_of(args, AccompanyOptions), args.checkpoint))

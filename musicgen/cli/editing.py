@@ -1,64 +1,44 @@
-"""What ``musicgen infill`` and ``musicgen accompany`` share: options, the checkpoint, the written file."""
+"""What ``musicgen infill`` and ``musicgen accompany`` share: the file, the checkpoint, the flags, the report."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from musicgen.generation.options import GenerationOptions
-from musicgen.options import add_options
+from musicgen.generation.options import SamplingOptions
+from musicgen.options import add_options, given
+
+if TYPE_CHECKING:
+    from musicgen.generation.edits import EditResult
 
 SAMPLING = ("temperature", "top_k", "top_p", "seed")
+OUTPUT = ("out_dir", "plot")
 
 
-def add_common(parser: argparse.ArgumentParser) -> None:
-    """The input file, the checkpoint, sampling and output options."""
+def add_common(parser: argparse.ArgumentParser, options: type[SamplingOptions], own: tuple[str, ...]) -> None:
+    """The input file, the checkpoint, the command's ``own`` options, sampling and output."""
     parser.add_argument("file", metavar="FILE", help="the MIDI (or MusicXML, ABC) file to edit")
     parser.add_argument("--checkpoint", metavar="DIR",
                         help="checkpoint directory, a model in the notes encoding (default: checkpoints/base)")
-    add_options(parser.add_argument_group("sampling"), GenerationOptions, SAMPLING)
-    add_options(parser.add_argument_group("output"), GenerationOptions, ("out_dir", "plot"))
+    add_options(parser, options, own)
+    add_options(parser.add_argument_group("sampling"), options, SAMPLING)
+    add_options(parser.add_argument_group("output"), options, OUTPUT)
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
 
 
-def checkpoint(args: argparse.Namespace):
-    from musicgen.errors import CheckpointError
-    from musicgen.paths import BASE_CHECKPOINT
-    from musicgen.training.checkpoint import load_checkpoint
-
-    directory = Path(args.checkpoint) if args.checkpoint else BASE_CHECKPOINT
-    if args.checkpoint is None and not directory.exists():
-        raise CheckpointError(f"no base model at {directory}; pass --checkpoint DIR (a model in the notes encoding)")
-    return load_checkpoint(directory)
+def options_of(args: argparse.Namespace, options: type[SamplingOptions]) -> SamplingOptions:
+    """The command's options dataclass from its parsed flags."""
+    return options(**given(args, options))
 
 
-def seed(args: argparse.Namespace) -> int:
-    return secrets.randbelow(1 << 31) if args.seed is None else args.seed
-
-
-def write(args: argparse.Namespace, loaded, result, suffix: str, seed_used: int) -> int:
-    """Write the edited piece (and a piano roll with --plot); print what was done."""
-    from musicgen.music import midi_io, render
-
-    stem = f"{Path(args.file).stem}-{suffix}"
-    path = render.reserve_paths(args.out_dir, stem, 1, seed_used)[0]
-    tempo = result.piece.tempo
-    try:
-        render.write_midi(midi_io.piece_to_midi(result.piece, tempo,
-                                                resolution=loaded.tokenizer.midi_resolution(tempo)), path)
-    except BaseException:
-        render.release_paths([path])
-        raise
-    extra = [str(render.write_piano_roll(midi_io.load_midi(path), path.with_suffix(".png")))] if args.plot else []
-    print(f"{path}  ({result.summary})")
-    for item in extra:
-        print(item)
-    print(f"seed {seed_used} (pass --seed {seed_used} to reproduce)", file=sys.stderr)
+def report(args: argparse.Namespace, result: EditResult) -> int:
+    """Print what was written and how to reproduce it."""
+    print(f"{result.path}  ({result.summary})")
+    for path in result.extra_paths:
+        print(path)
+    print(f"seed {result.seed} (pass --seed {result.seed} to reproduce)", file=sys.stderr)
     if args.json:
-        mean, largest = result.masked_mass
-        print(json.dumps({"files": [str(path), *extra], "seed": seed_used, "summary": result.summary,
-                          "masked_mass": {"mean": mean, "max": largest}}, sort_keys=True))
+        print(json.dumps(result.to_dict(), sort_keys=True))
     return 0

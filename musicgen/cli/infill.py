@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from musicgen.cli import add_verbose, editing
+from musicgen.generation.options import InfillOptions
 
 DESCRIPTION = """\
 Write bars of FILE again with a model trained for infilling (the notes encoding; by
@@ -22,17 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("infill", help="write bars of a file again (all tracks or some)",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_verbose(parser)
-    editing.add_common(parser)
-    parser.add_argument("--bars", required=True, metavar="FIRST-LAST", help="the bars to write again, e.g. 9-12")
-    parser.add_argument("--tracks", metavar="NAMES",
-                        help="only these tracks, by track name or instrument (default: every track)")
+    editing.add_common(parser, InfillOptions, ("bars", "tracks"))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from musicgen.generation.infill import infill
 
-    loaded = editing.checkpoint(args)
-    seed = editing.seed(args)
-    result = infill(loaded, args.file, args.bars, args.tracks, args.temperature, args.top_k, args.top_p, seed)
-    return editing.write(args, loaded, result, "infill", seed)
+    return editing.report(args, infill(args.file, editing.options_of(args, InfillOptions), args.checkpoint))

@@ -11,7 +11,7 @@ import time
 from musicgen.cli import add_verbose
 from musicgen.errors import ConfigError
 from musicgen.options import add_options, given
-from musicgen.tokens.base import TokenizerConfig
+from musicgen.tokens import TokenizerConfig
 
 DESCRIPTION = """\
 Scan MIDI_DIR recursively for .mid/.midi files (and .xml, .mxl, .musicxml, .abc, .krn

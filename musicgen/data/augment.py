@@ -1,6 +1,6 @@
 """Training-time augmentation on token arrays (no MIDI re-parse).
 
-* :func:`transpose` shifts every pitched NOTE_ON/NOTE_OFF by some semitones. Drums (notes
+* :func:`transpose` shifts every pitched note token (NOTE_ON, NOTE_OFF, PITCH) by some semitones. Drums (notes
   after ``PROGRAM(drums)``) are untouched. A note pushed outside the tokenizer's pitch range
   is dropped together with its NOTE_OFF (both map out of range, since they share a pitch),
   so the stream stays valid; the VELOCITY and TIME_SHIFT tokens around it stay, so timing
@@ -31,15 +31,15 @@ DROPPED = -1
 def transposition_table(tokenizer: Tokenizer, semitones: int) -> np.ndarray:
     """int32 array of length ``vocab_size`` mapping each id to its transposed id.
 
-    NOTE_ON/NOTE_OFF ids move by ``semitones``; those that leave the pitch range map to
-    :data:`DROPPED`; every other id maps to itself.
+    Pitch tokens (NOTE_ON, NOTE_OFF, PITCH) move by ``semitones``; those that leave the pitch
+    range map to :data:`DROPPED`; every other id maps to itself.
     """
     table = np.arange(tokenizer.vocab_size, dtype=np.int32)
-    is_note = (tokenizer.kinds == Kind.NOTE_ON) | (tokenizer.kinds == Kind.NOTE_OFF)
+    is_note = np.isin(tokenizer.kinds, [int(Kind.NOTE_ON), int(Kind.NOTE_OFF), int(Kind.PITCH)])
     new_pitch = tokenizer.values + int(semitones)
     config = tokenizer.config
     inside = (new_pitch >= config.min_pitch) & (new_pitch <= config.max_pitch)
-    moved = table + int(semitones)  # pitches are contiguous within NOTE_ON and NOTE_OFF
+    moved = table + int(semitones)  # pitches are contiguous within each kind
     table = np.where(is_note, np.where(inside, moved, DROPPED), table)
     return table.astype(np.int32)
 

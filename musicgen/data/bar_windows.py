@@ -1,7 +1,7 @@
-"""Training windows of the ``notes`` encoding: whole bars, each window under its piece's header.
+"""Training windows of an encoding with bars: whole bars, each window under its piece's header.
 
-A window of the events encoding may start anywhere; a window of the notes encoding starts
-at a BAR and is preceded by its piece's header (BOS and one PROGRAM per track), so the
+A window of an encoding without bars (events) may start anywhere; a window of an encoding
+with bars (notes) starts at a bar and is preceded by its piece's header (BOS and one PROGRAM per track), so the
 model always knows which track is which, as it does when it samples. A piece's body (its
 bars) is covered by ``ceil(body / room)`` windows per epoch, where ``room`` is what a
 window leaves after the header; their starts are spread evenly over the body, moved by a
@@ -22,23 +22,25 @@ seeded by ``(seed, epoch)``: the windows of an epoch depend only on the seed and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musicgen.errors import DataError
-from musicgen.tokens.base import Kind
+from musicgen.tokens import Kind
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
 
 
 class BarWindowPlan:
-    """The bar-aligned windows of some pieces of the notes encoding, epoch by epoch."""
+    """The bar-aligned windows of some pieces of an encoding with bars, epoch by epoch."""
 
-    def __init__(self, streams: Sequence[np.ndarray], seq_len: int, tokenizer: Any, shuffle: bool, seed: int,
+    def __init__(self, streams: Sequence[np.ndarray], seq_len: int, tokenizer: Tokenizer, shuffle: bool, seed: int,
                  augment: Any = None, editor: Any = None) -> None:
         self.width, self.shuffle, self.seed = seq_len + 1, shuffle, seed
         self.editor = editor if editor is not None and editor.active else None
         self.pad_id = tokenizer.pad_id
-        bar_id = tokenizer.id_of(Kind.BAR)
         kinds, values = tokenizer.kinds, tokenizer.values
         self.pieces, self.headers, self.bars, self.counts, self.shifts = [], [], [], [], []
         low, high = augment.semitones if augment is not None else (0, 0)
@@ -47,7 +49,7 @@ class BarWindowPlan:
         drum_id = tokenizer.id_of(Kind.PROGRAM, 128) if config.use_drums else -1
         for stream in streams:
             stream = np.asarray(stream, np.int32)
-            bars = np.flatnonzero(stream == bar_id)
+            bars = tokenizer.bar_starts(stream)
             if not len(bars):
                 continue  # a piece without a bar has no note
             header, body = stream[: bars[0]], stream[bars[0]:]
@@ -135,13 +137,12 @@ class BarWindowPlan:
         return tf.data.Dataset.range(int(epoch), stop).flat_map(epoch_batches)
 
 
-def tokens_to_hold(streams: Sequence[np.ndarray], tokenizer: Any) -> int:
+def tokens_to_hold(streams: Sequence[np.ndarray], tokenizer: Tokenizer) -> int:
     """The window a piece's bars want: its header, two bars of the median length and the
     longest bars (the 99th percentile), the largest over ``streams``."""
-    bar_id = tokenizer.id_of(Kind.BAR)
     headers, lengths = [0], []
     for stream in streams:
-        bars = np.flatnonzero(np.asarray(stream) == bar_id)
+        bars = tokenizer.bar_starts(stream)
         if len(bars):
             headers.append(int(bars[0]))
             lengths.extend(np.diff(np.append(bars, len(stream))).tolist())
@@ -150,15 +151,14 @@ def tokens_to_hold(streams: Sequence[np.ndarray], tokenizer: Any) -> int:
     return max(headers) + max(2 * int(np.median(lengths)), int(np.percentile(lengths, 99)))
 
 
-def hold_out_bars(streams: Sequence[np.ndarray], tokenizer: Any, fraction: float = 0.1) -> tuple[list, list]:
+def hold_out_bars(streams: Sequence[np.ndarray], tokenizer: Tokenizer, fraction: float = 0.1) -> tuple[list, list]:
     """Each stream's last ``fraction`` of bars, under its header, as validation data.
 
     A piece of one bar stays whole in the training streams. Returns ``(train, validation)``.
     """
-    bar_id = tokenizer.id_of(Kind.BAR)
     train, validation = [], []
     for stream in streams:
-        bars = np.flatnonzero(np.asarray(stream) == bar_id)
+        bars = tokenizer.bar_starts(stream)
         if len(bars) < 2:
             train.append(stream)
             continue

@@ -13,14 +13,18 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musicgen.music import analysis
 from musicgen.music.instruments import DRUM_PROGRAM, program_name
 from musicgen.music.piece import END, START, TRACK, VELOCITY, Piece
-from musicgen.tokens.base import TokenizerConfig
+from musicgen.tokens import ENCODINGS, TokenizerConfig
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
+    from musicgen.tokens.grammar import Constraints
 
 PERFORMED_BELOW = 0.6  # a folder whose onsets are on the 1/12-beat grid less often than this was performed
 PEDAL_PIECES = 0.1  # the pedal matters when at least this share of pieces uses it
@@ -179,7 +183,7 @@ def choose_config(profile: FolderProfile, given: dict[str, Any] | None = None,
     one_velocity = profile.top_velocity_share >= ONE_VELOCITY
     choose("velocity_bins", 1 if one_velocity else TokenizerConfig.velocity_bins,
            f"{profile.top_velocity_share:.0%} of notes share their piece's velocity")
-    if given.get("encoding", chosen.get("encoding")) == "events":
+    if not ENCODINGS[given.get("encoding", chosen.get("encoding"))].has_bars:  # a stream of time shifts, no header
         if performed:
             choose("max_shift_steps", TokenizerConfig.steps_per_second, "one second of time shift, as Performance RNN")
         return TokenizerConfig(**{**chosen, **given}), reasons
@@ -222,9 +226,9 @@ class ModelProfile:
         return cls(**values)
 
     @classmethod
-    def of(cls, streams: list[np.ndarray], stats: list[dict], tokenizer: Any, manifest: dict | None = None) -> ModelProfile:
+    def of(cls, streams: list[np.ndarray], stats: list[dict], tokenizer: Tokenizer, manifest: dict | None = None) -> ModelProfile:
         """The profile of the training ``streams`` (and their pieces' ``stats``)."""
-        from musicgen.tokens.base import Kind
+        from musicgen.tokens import Kind
 
         kinds, values = tokenizer.kinds, tokenizer.values
         seen = np.zeros(tokenizer.vocab_size, bool)
@@ -232,13 +236,9 @@ class ModelProfile:
         for stream in streams:
             seen[stream] = True
             keys.update(values[stream[kinds[stream] == Kind.KEY]].tolist())
-            programs = values[stream[kinds[stream] == Kind.PROGRAM]]
-            if tokenizer.config.encoding == "notes":
-                header = stream[: int(np.argmax(kinds[stream] == Kind.BAR))]
-                tracks = max(tracks, int(np.sum(kinds[header] == Kind.PROGRAM)))
-                _note_lengths(stream, tokenizer, durations)
-            else:
-                tracks = max(tracks, len(set(programs.tolist())) or 1)
+            tracks = max(tracks, len(tokenizer.track_programs(stream)))
+            for program, steps in tokenizer.note_lengths(stream).items():
+                durations[program] = max(durations.get(program, 0), steps)
         # Every value of a kind the data had stays possible (transposed pitches, new lengths),
         # except the kinds whose values are what the data had: instruments, meters, tracks.
         exact = np.isin(kinds, [int(Kind.PROGRAM), int(Kind.TIME_SIGNATURE), int(Kind.TRACK)])
@@ -250,14 +250,14 @@ class ModelProfile:
             allowed_tokens=np.flatnonzero(allowed).tolist(),
             max_tracks=tracks,
             max_durations={str(program): int(steps) for program, steps in sorted(durations.items())},
-            # The events encoding merges the tracks of one program, so their names do not apply.
-            names=_common_names(stats) if tokenizer.config.encoding == "notes" else {},
+            # Without bars, an encoding merges the tracks of one program, so their names do not apply.
+            names=_common_names(stats) if tokenizer.has_bars else {},
             instrument_sets=[list(programs) for programs, _ in Counter(
                 tuple(sorted(set(item["programs"]))) for item in stats if item.get("programs")).most_common(16)],
             keys=sorted(int(key) for key in keys),
         )
 
-    def constraints(self, tokenizer: Any) -> Any:
+    def constraints(self, tokenizer: Tokenizer) -> Constraints:
         """The sampler's :class:`musicgen.tokens.grammar.Constraints` for ``tokenizer``'s vocabulary."""
         from musicgen.music.instruments import PROGRAM_COUNT
         from musicgen.tokens.grammar import Constraints
@@ -290,23 +290,6 @@ def _thirds(values: list[float]) -> list[float]:
     if len(values) < 3:
         return []
     return [float(np.quantile(values, 1 / 3)), float(np.quantile(values, 2 / 3))]
-
-
-def _note_lengths(stream: np.ndarray, tokenizer: Any, longest: dict[int, int]) -> None:
-    """Update ``longest`` (program -> steps) with the notes of one notes-encoding stream."""
-    from musicgen.tokens.base import Kind
-
-    kinds, values = tokenizer.kinds[stream], tokenizer.values[stream]
-    header = values[(kinds == Kind.PROGRAM)]
-    track_positions = np.flatnonzero(kinds == Kind.TRACK)
-    durations = np.flatnonzero(kinds == Kind.DURATION)
-    if not len(durations) or not len(track_positions):
-        return
-    owner = np.searchsorted(track_positions, durations, side="right") - 1
-    tracks = values[track_positions[np.maximum(owner, 0)]]
-    programs = header[np.minimum(tracks, len(header) - 1)] if len(header) else np.zeros(len(tracks), np.int64)
-    for program, steps in zip(programs.tolist(), values[durations].tolist(), strict=True):
-        longest[program] = max(longest.get(program, 0), steps)
 
 
 def _common_names(stats: list[dict]) -> dict[str, str]:

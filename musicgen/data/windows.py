@@ -15,11 +15,14 @@ TensorFlow is imported inside the functions, so importing this module stays chea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musicgen.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
 
 _EPOCH_LIMIT = 2**62
 STRETCH_STEPS = 5
@@ -81,7 +84,7 @@ class WindowPlan:
     """
 
     def __init__(self, streams: Sequence[np.ndarray], seq_len: int, batch_size: int, shuffle: bool = True,
-                 seed: int = 0, augment: Any = None, drop_remainder: bool = True, tokenizer: Any = None,
+                 seed: int = 0, augment: Any = None, drop_remainder: bool = True, tokenizer: Tokenizer | None = None,
                  editor: Any = None) -> None:
         _check_positive("seq_len", seq_len)
         _check_positive("batch_size", batch_size)
@@ -89,7 +92,7 @@ class WindowPlan:
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
         self.seq_len, self.batch_size, self.drop_remainder = seq_len, batch_size, drop_remainder
         tokenizer = tokenizer if tokenizer is not None else getattr(augment, "tokenizer", None)
-        if tokenizer is not None and tokenizer.config.encoding == "notes":
+        if tokenizer is not None and tokenizer.has_bars:
             from musicgen.data.bar_windows import BarWindowPlan
 
             self.plan = BarWindowPlan(streams, seq_len, tokenizer, shuffle, int(seed), augment, editor)

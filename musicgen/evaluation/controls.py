@@ -15,9 +15,10 @@ the same estimator that labelled the training pieces (:meth:`NoteTokenizer.contr
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,12 +33,15 @@ from musicgen.generation.steering import (
     guidance_bias,
 )
 from musicgen.music.analysis import key_name, piece_key
-from musicgen.tokens.base import Kind
+from musicgen.tokens import Kind
+
+if TYPE_CHECKING:
+    from musicgen.training.checkpoint import Checkpoint
 
 MAX_INSTRUMENT_SETS = 8
 
 
-def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed: int = 0,
+def control_hit_rates(checkpoint: Checkpoint | str | os.PathLike, per_setting: int = 8, bars: int = 8, seed: int = 0,
                       temperature: float = 1.0, key_guidance: float = KEY_GUIDANCE,
                       candidates: int = CANDIDATES, progress: bool = False) -> dict[str, Any]:
     """Hit rates per control (``rate``, ``hits``, ``samples`` and per-setting rows)."""
@@ -47,8 +51,8 @@ def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed
     loaded = resolve_checkpoint(checkpoint)
     tokenizer = loaded.tokenizer
     config = tokenizer.config
-    if config.encoding != "notes":
-        raise ConfigError(f"checkpoint {loaded.directory} uses the events encoding, which has no controls")
+    if not tokenizer.has_bars:
+        raise ConfigError(f"checkpoint {loaded.directory} uses the {config.encoding} encoding, which has no controls")
     if not isinstance(per_setting, int) or per_setting < 1:
         raise ConfigError(f"--samples-per-setting must be a positive integer, got {per_setting!r}")
     check_steering_options(key_guidance, candidates)
@@ -110,7 +114,7 @@ def control_hit_rates(checkpoint: Any, per_setting: int = 8, bars: int = 8, seed
     return report
 
 
-def trained_keys(checkpoint: Any, allowed: list[int]) -> list[int]:
+def trained_keys(checkpoint: Checkpoint | str | os.PathLike, allowed: list[int]) -> list[int]:
     """The keys the model saw: ``allowed`` (every KEY value) after transposing augmentation,
     else the keys of the training pieces' headers (``allowed`` for profiles without them)."""
     config = checkpoint.train_config
@@ -120,7 +124,7 @@ def trained_keys(checkpoint: Any, allowed: list[int]) -> list[int]:
     return [key for key in allowed if key in set(checkpoint.profile.keys)]
 
 
-def instrument_sets(checkpoint: Any) -> list[tuple[int, ...]]:
+def instrument_sets(checkpoint: Checkpoint | str | os.PathLike) -> list[tuple[int, ...]]:
     """The training data's instrument sets (programs in header order), commonest first."""
     return [tuple(int(program) for program in programs)
             for programs in checkpoint.profile.instrument_sets[:MAX_INSTRUMENT_SETS]]

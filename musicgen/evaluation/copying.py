@@ -19,9 +19,12 @@ a piece the model never saw also shares short runs and common figures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
 
 NGRAM = 8
 _BASE = np.uint64(0x9E3779B97F4A7C15)
@@ -38,7 +41,7 @@ class Sequences:
     intervals: np.ndarray
 
 
-def piece_sequences(ids: Any, tokenizer: Any, salt: int = 0) -> Sequences:
+def piece_sequences(ids: Any, tokenizer: Tokenizer, salt: int = 0) -> Sequences:
     """The note, bar, pitch and interval sequences of a token array (drums left out)."""
     from musicgen.music.instruments import DRUM_PROGRAM
 
@@ -53,14 +56,13 @@ def piece_sequences(ids: Any, tokenizer: Any, salt: int = 0) -> Sequences:
     return Sequences(notes, bars, pitch, np.diff(pitch))
 
 
-def _bars(ids: Any, tokenizer: Any, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each note's bar and position in it: the notes encoding's bar lines, else bars of four beats."""
+def _bars(ids: Any, tokenizer: Tokenizer, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each note's bar and position in it: the encoding's bar lines, else bars of four beats."""
     steps_per_beat = 1 / tokenizer.step_beats(tokenizer.config.default_tempo)
-    if tokenizer.config.encoding == "notes":
-        lines = np.round(np.asarray(tokenizer.bar_lines(ids)) * steps_per_beat).astype(np.int64)
-        if len(lines):
-            bar = np.maximum(np.searchsorted(lines, start, side="right") - 1, 0)
-            return bar, start - lines[bar]
+    lines = np.round(np.asarray(tokenizer.bar_lines(ids)) * steps_per_beat).astype(np.int64)
+    if len(lines):
+        bar = np.maximum(np.searchsorted(lines, start, side="right") - 1, 0)
+        return bar, start - lines[bar]
     length = max(int(round(4 * steps_per_beat)), 1)
     return start // length, start % length
 
@@ -143,7 +145,7 @@ class Reference:
         return float(found.mean()) if len(found) else None
 
 
-def copy_figures(pieces: list, training: list, tokenizer: Any) -> dict[str, float]:
+def copy_figures(pieces: list, training: list, tokenizer: Tokenizer) -> dict[str, float]:
     """Mean and largest shared runs and the mean n-gram shares of ``pieces`` against ``training``."""
     reference = Reference([piece_sequences(ids, tokenizer, salt=index) for index, ids in enumerate(training)])
     rows = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,9 +25,13 @@ from musicgen.errors import ConfigError, DataError
 from musicgen.models.likelihood import perplexity, score_model
 from musicgen.models.ngram import DEFAULT_ORDERS, fit_baseline
 
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
+    from musicgen.training.checkpoint import Checkpoint
+
 
 def evaluate(
-    checkpoint: Any,
+    checkpoint: Checkpoint | str | os.PathLike,
     data: str | os.PathLike | None = None,
     split: str = "test",
     batch_size: int = 8,
@@ -87,7 +91,7 @@ def evaluate(
     return result
 
 
-def count_notes(pieces: list[np.ndarray], tokenizer: Any) -> int:
+def count_notes(pieces: list[np.ndarray], tokenizer: Tokenizer) -> int:
     """The notes of token streams: their NOTE_ON (events) or DURATION (notes) tokens.
 
     NLL per note compares encodings fairly: a note costs a different number of tokens in each.
@@ -98,7 +102,7 @@ def count_notes(pieces: list[np.ndarray], tokenizer: Any) -> int:
     return int(sum(np.count_nonzero(is_note[piece]) for piece in pieces))
 
 
-def split_streams(checkpoint: Any, data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path]:
+def split_streams(checkpoint: Checkpoint | str | os.PathLike, data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path]:
     """Token streams per split of ``data`` and the data's path.
 
     ``data`` defaults to the checkpoint's recorded training data. When ``data`` is that
@@ -129,7 +133,7 @@ def split_streams(checkpoint: Any, data: str | os.PathLike | None) -> tuple[dict
     return streams, Path(data)
 
 
-def sample_figures(checkpoint: Any, reference: list[np.ndarray], samples: int, length: int | None,
+def sample_figures(checkpoint: Checkpoint | str | os.PathLike, reference: list[np.ndarray], samples: int, length: int | None,
                    temperature: float, seed: int, ngram_model: Any = None, progress: bool = False,
                    training: list[np.ndarray] | None = None) -> dict:
     """Musical figures of model (and n-gram) samples and of the reference pieces.

@@ -17,17 +17,21 @@ token ids (:func:`notes_from_tokens`) or a ``pretty_midi.PrettyMIDI``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musicgen.music.instruments import DRUM_PROGRAM
-from musicgen.tokens.base import Kind
+from musicgen.tokens import Kind
+
+if TYPE_CHECKING:
+    from musicgen.data.profile import ModelProfile
+    from musicgen.tokens import Tokenizer
 
 METRIC_NAMES = ("pitch_class_tv", "pitch_class_js", "note_density", "polyphony", "repetition_rate")
 
 
-def notes_from_tokens(ids: Any, tokenizer: Any) -> np.ndarray:
+def notes_from_tokens(ids: Any, tokenizer: Tokenizer) -> np.ndarray:
     """Notes ``[start_beat, end_beat, pitch]`` of a token array, drums left out."""
     beats = tokenizer.step_beats(tokenizer.config.default_tempo)
     notes = [(start * beats, end * beats, pitch)
@@ -35,7 +39,7 @@ def notes_from_tokens(ids: Any, tokenizer: Any) -> np.ndarray:
     return np.asarray(notes, np.float64).reshape(-1, 3)
 
 
-def keeps_to_the_data(rows: Any, tokenizer: Any, profile: Any) -> dict[str, float]:
+def keeps_to_the_data(rows: Any, tokenizer: Tokenizer, profile: ModelProfile) -> dict[str, float]:
     """How sampled pieces keep to their training data: instruments per piece, instruments the
     data never had, and notes longer than their instrument's longest in the data."""
     allowed_programs = {int(tokenizer.values[token]) for token in profile.allowed_tokens

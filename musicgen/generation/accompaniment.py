@@ -10,30 +10,50 @@ visible ahead of what is written against it. Training puts tracks in random orde
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from musicgen.data.window_edits import WindowEditor
 from musicgen.errors import ConfigError
 from musicgen.generation import steering
+from musicgen.generation.edits import (
+    TOKENS_PER_BAR_LIMIT,
+    EditResult,
+    choose_seed,
+    save_edit,
+    token_tracks,
+)
 from musicgen.generation.guided import GuidedSampler
-from musicgen.generation.infill import TOKENS_PER_BAR_LIMIT, EditResult, token_tracks
+from musicgen.generation.options import AccompanyOptions
 from musicgen.music import midi_io
 from musicgen.music.instruments import program_name
 from musicgen.music.piece import TRACK, Track
-from musicgen.tokens.base import Kind
+from musicgen.tokens import Kind
+
+if TYPE_CHECKING:
+    from musicgen.training.checkpoint import Checkpoint
 
 
-def accompany(checkpoint: Any, path: Any, instruments: str, temperature: float = 1.0, top_k: int = 0,
-              top_p: float = 1.0, seed: int = 0) -> EditResult:
-    """The file at ``path`` with new tracks of ``instruments`` (e.g. ``"bass,drums"``) written under it."""
+def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Checkpoint | str | None = None,
+              **changes: Any) -> EditResult:
+    """The file at ``path`` with new tracks of ``options.instruments`` (e.g. ``"bass,drums"``)
+    written under it, to a new file in ``options.out_dir``.
+
+    ``checkpoint`` is a directory or a loaded checkpoint (default: the shipped base model);
+    keyword arguments override fields of ``options``, e.g. ``accompany("tune.mid", instruments="bass")``.
+    """
+    from musicgen.training.checkpoint import resolve_checkpoint
+
+    options = dataclasses.replace(options or AccompanyOptions(), **changes)
+    options.validate()
+    checkpoint = resolve_checkpoint(checkpoint)
     tokenizer = checkpoint.tokenizer
-    sampler = GuidedSampler(checkpoint, temperature, top_k, top_p, seed)
+    seed = choose_seed(options)
+    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed)
     piece = midi_io.read_piece(path)
-    editor = WindowEditor(tokenizer)
-    controls, given, bars = editor.parse(tokenizer.encode_piece(piece))
-    new, warnings = steering.instrument_tokens(tokenizer, instruments, checkpoint.profile)
+    layout = tokenizer.layout()
+    controls, given, bars = layout.parse(tokenizer.encode_piece(piece))
+    new, warnings = steering.instrument_tokens(tokenizer, options.instruments, checkpoint.profile)
     if len(given) + len(new) > tokenizer.config.max_tracks:
         raise ConfigError(f"the file has {len(given)} tracks; with {len(new)} more the model would write "
                           f"{len(given) + len(new)}, over its {tokenizer.config.max_tracks}")
@@ -43,7 +63,7 @@ def accompany(checkpoint: Any, path: Any, instruments: str, temperature: float =
     bar_id = tokenizer.id_of(Kind.BAR)
     sampler.force([tokenizer.bos_id, *controls, *given, *new])
     for bar in bars:
-        sampler.force(editor.write([], [], [bar], [])[1:])  # the given part of the bar, without BOS
+        sampler.force(layout.bars_alone([bar]))  # the given part of the bar
         for _ in range(TOKENS_PER_BAR_LIMIT):
             token = sampler.sample(allowed, feed=False)
             if token == bar_id:
@@ -64,4 +84,4 @@ def accompany(checkpoint: Any, path: Any, instruments: str, temperature: float =
                f"({', '.join(program_name(track.program) for track in added)}) under {kept}, {len(bars)} bars")
     for warning in warnings:
         summary += f"; warning: {warning}"
-    return EditResult(result, summary, sampler.masked_mass)
+    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, "accompanied", options, tokenizer)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,8 +24,13 @@ from musicgen.generation import primers, steering
 from musicgen.generation.options import GenerationOptions
 from musicgen.generation.sampler import Sampler
 from musicgen.music import midi_io, render
-from musicgen.tokens.base import Kind
+from musicgen.music.instruments import program_name
+from musicgen.tokens import Kind
 from musicgen.training.checkpoint import resolve_checkpoint
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
+    from musicgen.training.checkpoint import Checkpoint
 
 XLA_MIN_TOKENS = 16384  # XLA-compile the sampling loop from this many tokens (num x length)
 
@@ -50,7 +56,7 @@ class GenerationResult:
 
 
 def generate_files(
-    checkpoint: Any = None, options: GenerationOptions | None = None, sampler: Sampler | None = None, **changes: Any
+    checkpoint: Checkpoint | str | os.PathLike | None = None, options: GenerationOptions | None = None, sampler: Sampler | None = None, **changes: Any
 ) -> GenerationResult:
     """Sample pieces and write one ``.mid`` each to ``options.out_dir``; see :func:`generate`.
 
@@ -97,11 +103,10 @@ def generate_files(
     if tempo is None:
         tempo = meter.tempo if meter else tokenizer.config.default_tempo
     max_time_steps, max_bars = time_limits(options, tokenizer, (numerator, denominator), tempo)
-    if max_bars is not None and tokenizer.config.encoding == "notes" and prefix[-1] == tokenizer.id_of(Kind.BAR):
+    if max_bars is not None and tokenizer.kinds[prefix[-1]] == Kind.BAR:
         max_bars -= 1  # the prefix's closing BAR already opened the first new bar
     prefix = sampler.check_prefix(prefix, length)
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
-                  disallow_programs=options.program is not None,
                   pitch_bias=steering.guidance_bias(tokenizer, controls, options.key_guidance))
     each = f"{options.candidates} candidates per piece, " if select else ""
     print(f"sampling {draws} x {length} tokens ({each}seed {seed})...", file=sys.stderr)
@@ -127,7 +132,7 @@ def generate_files(
     return GenerationResult(paths, seed, summaries, extra, result.masked_mass_mean, result.masked_mass_max)
 
 
-def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, loaded: Any, plan: Any, tempo: float,
+def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, loaded: Checkpoint, plan: Any, tempo: float,
                   meter: tuple[int, int], soundfont_path: Any) -> tuple[list[str], list[Path]]:
     """Decode each sampled row into a piece and write it (and its PNG / WAV when asked)."""
     tokenizer = loaded.tokenizer
@@ -136,17 +141,14 @@ def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, load
     for path, row in zip(paths, rows, strict=True):
         if plan is not None:
             piece = primers.continuation(plan, row, tokenizer, tempo)
-            if options.program is not None:  # one instrument for the whole file, primer included
-                piece = dataclasses.replace(piece, tracks=tuple(
-                    track if track.is_drum else dataclasses.replace(track, program=options.program)
-                    for track in piece.tracks))
         else:
-            piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator),
-                                           program=options.program)
+            piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator))
         names = loaded.profile.track_names([track.program for track in piece.tracks])
         piece = dataclasses.replace(piece, tracks=tuple(
             dataclasses.replace(track, name=names.get(index, track.name)) for index, track in enumerate(piece.tracks)
         ))
+        if options.program is not None:  # one instrument for the whole file, primer included
+            piece = piece.on_one_instrument(options.program, program_name(options.program))
         pm = midi_io.piece_to_midi(piece, tempo, resolution=tokenizer.midi_resolution(tempo))
         render.write_midi(pm, path)
         summaries.append(render.describe_midi(pm))
@@ -157,7 +159,7 @@ def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, load
     return summaries, extra
 
 
-def generate(checkpoint: Any = None, options: GenerationOptions | None = None, **changes: Any) -> list[Path]:
+def generate(checkpoint: Checkpoint | str | os.PathLike | None = None, options: GenerationOptions | None = None, **changes: Any) -> list[Path]:
     """Generate MIDI files and return their paths.
 
     ``checkpoint``: a directory or a loaded checkpoint (default: the shipped base model).
@@ -170,7 +172,7 @@ def generate(checkpoint: Any = None, options: GenerationOptions | None = None, *
     return generate_files(checkpoint, options, **changes).paths
 
 
-def time_limits(options: GenerationOptions, tokenizer: Any, meter: tuple[int, int],
+def time_limits(options: GenerationOptions, tokenizer: Tokenizer, meter: tuple[int, int],
                 tempo: float) -> tuple[int | None, int | None]:
     """``(grid steps, bars)`` of new music that ``--bars``/``--seconds`` allow (None: no limit).
 
@@ -181,7 +183,7 @@ def time_limits(options: GenerationOptions, tokenizer: Any, meter: tuple[int, in
         return None, None
     numerator, denominator = meter
     config = tokenizer.config
-    if config.encoding == "notes":
+    if tokenizer.has_bars:
         bar_seconds = config.bar_seconds if config.timing == "seconds" else numerator * 4 / denominator * 60 / tempo
         bars = options.bars if options.bars is not None else options.seconds / bar_seconds
         return None, max(1, math.ceil(bars - 1e-9))

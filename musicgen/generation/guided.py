@@ -6,44 +6,63 @@ sampler runs a fixed prefix and then samples; :class:`GuidedSampler` instead tak
 token at a time from its caller, through the same step network
 (:class:`musicgen.models.stepping.StepNetwork`, one compiled step) and the same grammar
 (:class:`musicgen.tokens.notes_grammar.NoteChecker`), with the data's constraints. Random numbers
-come from a NumPy generator seeded by the caller, so a seed gives the same music.
+come from stateless draws seeded by the caller's seed and the draw's number, so a seed
+gives the same music. The logits go through the same processors as the compiled sampler's
+(:mod:`musicgen.generation.processors`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musicgen.errors import ConfigError
 from musicgen.generation.options import check_sampling_options
-from musicgen.tokens.grammar import grammar_for
+
+if TYPE_CHECKING:
+    from musicgen.training.checkpoint import Checkpoint
 
 
 class GuidedSampler:
     """One sequence, token by token: :meth:`force` given tokens, :meth:`sample` the model's."""
 
-    def __init__(self, checkpoint: Any, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+    def __init__(self, checkpoint: Checkpoint, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int = 0) -> None:
         import tensorflow as tf
 
+        from musicgen.generation.processors import (
+            StepContext,
+            draw,
+            greedy,
+            masked_mass,
+            sampling_chain,
+        )
         from musicgen.models.stepping import StepNetwork
 
         check_sampling_options(temperature, top_k, top_p)
         tokenizer = checkpoint.tokenizer
-        if tokenizer.config.encoding != "notes":
-            raise ConfigError(f"checkpoint {checkpoint.directory} uses the events encoding; infilling and "
+        if not tokenizer.has_bars:
+            raise ConfigError(f"checkpoint {checkpoint.directory} uses the {tokenizer.encoding} encoding; infilling and "
                               "accompaniment need bars and tracks: train a model in the notes encoding")
         self.tokenizer = tokenizer
         constraints = checkpoint.profile.constraints(tokenizer)
-        self.checker = grammar_for(tokenizer, constraints).checker()
-        self.allowed = np.ones(tokenizer.vocab_size, bool) if constraints.allowed is None else constraints.allowed.copy()
+        self.checker = tokenizer.grammar(constraints).checker()
+        self.allowed = constraints.sampleable(tokenizer.kinds)
         self.network = StepNetwork(checkpoint.model)
         self.step = tf.function(self.network.step, reduce_retracing=True)
         self.states = self.network.initial_states(1)
-        self.logits: np.ndarray | None = None
-        self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
-        self.rng = np.random.default_rng(seed)
+        self.logits: Any = None
+        chain = sampling_chain(temperature or None, top_k or None, top_p if top_p < 1.0 else None)
+
+        def choose(logits: Any, allowed: Any, seed: Any) -> tuple[Any, Any]:
+            context = StepContext(allowed)
+            scores = chain(logits, context)
+            token = greedy(scores) if temperature == 0 else draw(scores, seed)
+            return token[0], masked_mass(logits, allowed)[0]
+
+        self._choose = tf.function(choose, reduce_retracing=True)
+        self.seed = int(seed) % (1 << 63)
         self.tokens: list[int] = []
         self.masked: list[float] = []
 
@@ -53,15 +72,17 @@ class GuidedSampler:
 
         for token in np.asarray(tokens, np.int64).reshape(-1).tolist():
             self.checker.feed(token)
-            logits, self.states = self.step(tf.constant([token], tf.int32), self.states)
-            self.logits = logits.numpy()[0].astype(np.float64)
+            self.logits, self.states = self.step(tf.constant([token], tf.int32), self.states)
             self.tokens.append(token)
 
     def sample(self, allowed: np.ndarray | None = None, feed: bool = True) -> int:
         """Draw the next token from the model, among the grammatical, allowed ones; return it.
 
         The token is fed unless ``feed`` is false (the caller then forces it, or another).
+        Draw ``n`` is seeded by ``(seed, n)``, so a seed gives the same tokens.
         """
+        import tensorflow as tf
+
         if self.logits is None:
             raise ConfigError("force at least BOS before sampling")
         mask = self.checker.allowed_mask() & self.allowed
@@ -69,29 +90,13 @@ class GuidedSampler:
             mask &= allowed
         if not mask.any():
             raise ConfigError("nothing is allowed here: the guidance contradicts the grammar")
-        logits = self.logits
-        probabilities = np.exp(logits - logits.max())
-        self.masked.append(1.0 - probabilities[mask].sum() / probabilities.sum())
-        if self.temperature == 0:
-            token = int(np.flatnonzero(mask)[np.argmax(logits[mask])])
-        else:
-            token = self._draw(np.where(mask, logits / self.temperature, -np.inf))
+        seed = tf.constant([self.seed, len(self.masked)], tf.int64)
+        token, mass = self._choose(tf.cast(self.logits, tf.float32), tf.constant(mask[np.newaxis]), seed)
+        self.masked.append(float(mass))
+        token = int(token)
         if feed:
             self.force([token])
         return token
-
-    def _draw(self, logits: np.ndarray) -> int:
-        order = np.argsort(-logits, kind="stable")
-        ranked = logits[order]
-        keep = np.isfinite(ranked)
-        if self.top_k:
-            keep[self.top_k:] = False
-        weights = np.exp(ranked - ranked[0]) * keep
-        if self.top_p < 1.0:
-            before = np.cumsum(weights) - weights
-            keep &= before < self.top_p * weights.sum()
-            weights = weights * keep
-        return int(order[self.rng.choice(len(weights), p=weights / weights.sum())])
 
     @property
     def masked_mass(self) -> tuple[float, float]:

@@ -12,30 +12,31 @@ the notes of the chosen tracks that start inside the region are replaced.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from musicgen.data.window_edits import Bar, WindowEditor
 from musicgen.errors import ConfigError
+from musicgen.generation.edits import (
+    TOKENS_PER_BAR_LIMIT,
+    EditResult,
+    choose_seed,
+    save_edit,
+    token_tracks,
+)
 from musicgen.generation.guided import GuidedSampler
+from musicgen.generation.options import InfillOptions
 from musicgen.music import midi_io
 from musicgen.music.instruments import parse_instrument, program_name
 from musicgen.music.piece import START, TRACK, Piece
-from musicgen.tokens.base import Kind
+from musicgen.tokens import Kind
+from musicgen.tokens.bars import Bar, BarLayout
 
-TOKENS_PER_BAR_LIMIT = 600  # a bar longer than this is cut: the model has lost its way
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
+    from musicgen.training.checkpoint import Checkpoint
+
 MIN_CONTEXT_BARS = 2  # bars of context on each side of a hole, even past the training window
-
-
-@dataclass
-class EditResult:
-    """A piece edited by the model, and figures of the run."""
-
-    piece: Piece
-    summary: str
-    masked_mass: tuple[float, float]
 
 
 def parse_bars(text: str, count: int) -> range:
@@ -52,12 +53,6 @@ def parse_bars(text: str, count: int) -> range:
     if first == 1 and last == count:
         raise ConfigError(f"--bars {text} covers the whole piece, so nothing joins it; use 'musicgen generate'")
     return range(first - 1, last)
-
-
-def token_tracks(piece: Piece) -> list[int]:
-    """The source track of each token track (tracks with notes, in (program, source order))."""
-    used = [index for index in range(len(piece.tracks)) if np.any(piece.notes[:, TRACK] == index)]
-    return sorted(used, key=lambda index: (piece.tracks[index].program, index))
 
 
 def choose_tracks(piece: Piece, text: str | None) -> list[int]:
@@ -81,24 +76,34 @@ def choose_tracks(piece: Piece, text: str | None) -> list[int]:
     return sorted(chosen)
 
 
-def infill(checkpoint: Any, path: Any, bars: str, tracks: str | None = None, temperature: float = 1.0,
-           top_k: int = 0, top_p: float = 1.0, seed: int = 0) -> EditResult:
-    """Bars ``bars`` of the file at ``path`` written again by the model (only ``tracks``, if given)."""
+def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoint | str | None = None,
+           **changes: Any) -> EditResult:
+    """Bars ``options.bars`` of the file at ``path`` written again by the model (only
+    ``options.tracks``, if given), written to a new file in ``options.out_dir``.
+
+    ``checkpoint`` is a directory or a loaded checkpoint (default: the shipped base model);
+    keyword arguments override fields of ``options``, e.g. ``infill("song.mid", bars="9-12", seed=3)``.
+    """
+    from musicgen.training.checkpoint import resolve_checkpoint
+
+    options = dataclasses.replace(options or InfillOptions(), **changes)
+    options.validate()
+    checkpoint = resolve_checkpoint(checkpoint)
     tokenizer = checkpoint.tokenizer
-    sampler = GuidedSampler(checkpoint, temperature, top_k, top_p, seed)
+    seed = choose_seed(options)
+    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed)
     piece = midi_io.read_piece(path)
-    ids = tokenizer.encode_piece(piece)
-    editor = WindowEditor(tokenizer)
-    controls, programs, all_bars = editor.parse(ids)
-    region = parse_bars(bars, len(all_bars))
-    targets = choose_tracks(piece, tracks)
-    context, first = _context(editor, controls, programs, all_bars, region, targets, checkpoint.train_config.seq_len)
-    sampler.force(editor.write(controls, programs, context, [editor.fill_start]))
+    layout = tokenizer.layout()
+    controls, programs, all_bars = layout.parse(tokenizer.encode_piece(piece))
+    region = parse_bars(options.bars, len(all_bars))
+    targets = choose_tracks(piece, options.tracks)
+    context, first = _context(layout, controls, programs, all_bars, region, targets, checkpoint.train_config.seq_len)
+    sampler.force(layout.write(controls, programs, context, [layout.fill_start]))
     filled = _write_bars(sampler, tokenizer, len(region), targets)
     for offset, bar in enumerate(filled):
         all_bars[region[0] + offset].parts = sorted(
             [part for part in all_bars[region[0] + offset].parts if part[0] not in targets] + bar.parts)
-    new_ids = np.asarray(editor.write(controls, programs, all_bars, [tokenizer.eos_id]), np.int32)
+    new_ids = np.asarray(layout.write(controls, programs, all_bars, [tokenizer.eos_id]), np.int32)
     lines = tokenizer.bar_lines(new_ids)
     start, end = lines[region[0]], lines[region[-1] + 1]
     decoded = tokenizer.decode_piece(new_ids)
@@ -113,10 +118,10 @@ def infill(checkpoint: Any, path: Any, bars: str, tracks: str | None = None, tem
     names = ", ".join(piece.tracks[source].name or program_name(piece.tracks[source].program) for source in sources)
     summary = (f"bars {region[0] + 1}-{region[-1] + 1} of {len(all_bars)} ({names}): {int(replaced.sum())} notes "
                f"replaced by {len(new)}; context bars {first + 1}-{first + len(context)}")
-    return EditResult(result, summary, sampler.masked_mass)
+    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, "infill", options, tokenizer)
 
 
-def _context(editor: WindowEditor, controls: list, programs: list, bars: list[Bar], region: range,
+def _context(layout: BarLayout, controls: list, programs: list, bars: list[Bar], region: range,
              targets: list[int], budget: int) -> tuple[list[Bar], int]:
     """The bars around the hole (each target part a FILL): at least ``MIN_CONTEXT_BARS`` on each side
     where the piece has them, then as many as fit ``budget`` tokens with the hole's own length left
@@ -125,12 +130,12 @@ def _context(editor: WindowEditor, controls: list, programs: list, bars: list[Ba
     for index, bar in enumerate(bars):
         if index in region:
             kept = [(track, part) for track, part in bar.parts if track not in targets]
-            bar = Bar(bar.opening, sorted(kept + [(track, [editor.fill]) for track in targets]))
+            bar = Bar(bar.opening, sorted(kept + [(track, [layout.fill]) for track in targets]))
         holed.append(bar)
     fill_length = sum(len(part) + 1 for index in region for track, part in bars[index].parts if track in targets)
     low, high = region[0], region[-1] + 1
     while True:
-        size = len(editor.write(controls, programs, holed[low:high], [])) + fill_length + len(region) + 2
+        size = len(layout.write(controls, programs, holed[low:high], [])) + fill_length + len(region) + 2
         grow_left = low > 0 and (region[0] - low <= high - region[-1] - 1 or high >= len(bars))
         # A dense hole may fill the training window alone; the bars that join it come first.
         short = (low > 0 and region[0] - low < MIN_CONTEXT_BARS) or \
@@ -144,7 +149,7 @@ def _context(editor: WindowEditor, controls: list, programs: list, bars: list[Ba
     return holed[low:high], low
 
 
-def _write_bars(sampler: GuidedSampler, tokenizer: Any, count: int, targets: list[int]) -> list[Bar]:
+def _write_bars(sampler: GuidedSampler, tokenizer: Tokenizer, count: int, targets: list[int]) -> list[Bar]:
     """Sample ``count`` bars of the target tracks after FILL_START; end them with FILL_END."""
     kinds, values = tokenizer.kinds, tokenizer.values
     # Only the target tracks play; the bars end when the hole is full (a BAR too many becomes FILL_END).
@@ -165,5 +170,4 @@ def _write_bars(sampler: GuidedSampler, tokenizer: Any, count: int, targets: lis
         tokens_in_bar += 1
     sampler.force(sampler.checker.closing_tokens())
     filled = np.asarray(sampler.tokens[started:], np.int32)
-    editor = WindowEditor(tokenizer)
-    return editor.parse(np.concatenate([[tokenizer.bos_id], filled]))[2][:count]
+    return tokenizer.layout().parse(np.concatenate([[tokenizer.bos_id], filled]))[2][:count]

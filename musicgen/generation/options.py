@@ -1,7 +1,11 @@
-"""Every generation option and its default, in one dataclass (imports no TensorFlow).
+"""Every option of generating and editing music, with its default (imports no TensorFlow).
 
-:class:`GenerationOptions` is shared by ``musicgen generate`` (which builds its options
-from these fields), :func:`musicgen.generation.compose.generate` and the file writer.
+:class:`SamplingOptions` (temperature, top-k, top-p, seed, where files go) is what every
+command that samples shares. :class:`GenerationOptions` adds what ``musicgen generate``
+and :func:`musicgen.generation.compose.generate` take; :class:`InfillOptions` and
+:class:`AccompanyOptions` what ``musicgen infill`` and ``musicgen accompany`` (and
+:func:`musicgen.generation.infill.infill`, :func:`musicgen.generation.accompaniment.accompany`)
+take. The commands build their flags from these fields.
 """
 
 from __future__ import annotations
@@ -18,8 +22,26 @@ TIMED_LENGTH_CAP = 8192  # token cap when --bars/--seconds decide the length
 
 
 @dataclass(frozen=True)
-class GenerationOptions:
-    """Every generation option and its default: the sibling of :class:`~musicgen.training.loop.TrainConfig`.
+class SamplingOptions:
+    """How tokens are drawn and where the files go: shared by every command that samples."""
+
+    temperature: float = option(1.0, "softmax temperature; lower is safer, 0 means greedy", metavar="T")
+    top_k: int = option(0, "sample among the K most likely tokens (0: off)", metavar="K")
+    top_p: float = option(1.0, "nucleus sampling: the smallest set of mass P, in (0, 1] (1: off)", metavar="P")
+    seed: int | None = option(None, "random seed", metavar="N", default_text="random, printed")
+    out_dir: str = option("generated", "output directory", flag="--out", metavar="DIR")
+    plot: bool = option(False, "also write a piano-roll PNG per piece")
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for an out-of-range option."""
+        check_sampling_options(self.temperature, self.top_k, self.top_p)
+        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
+            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class GenerationOptions(SamplingOptions):
+    """Every option of new pieces and continuations: the sibling of :class:`~musicgen.training.config.TrainConfig`.
 
     ``musicgen generate``, :func:`generate` and :func:`generate_files` all take these.
     """
@@ -31,10 +53,6 @@ class GenerationOptions:
     )
     bars: float | None = option(None, "stop after this many bars of new music", metavar="N")
     seconds: float | None = option(None, "stop after this many seconds of new music", metavar="S")
-    temperature: float = option(1.0, "softmax temperature; lower is safer, 0 means greedy", metavar="T")
-    top_k: int = option(0, "sample among the K most likely tokens (0: off)", metavar="K")
-    top_p: float = option(1.0, "nucleus sampling: the smallest set of mass P, in (0, 1] (1: off)", metavar="P")
-    seed: int | None = option(None, "random seed", metavar="N", default_text="random, printed")
     beam_size: int = option(
         0, "beam search with this many beams instead of sampling (returns the --num best)", metavar="K"
     )
@@ -64,19 +82,15 @@ class GenerationOptions:
         None, "General MIDI program 0-127 for single-instrument output (e.g. 40 violin)", metavar="N",
         default_text="as sampled",
     )
-    out_dir: str = option("generated", "output directory", flag="--out", metavar="DIR")
-    plot: bool = option(False, "also write a piano-roll PNG per piece")
     wav: bool = option(False, "also render a WAV per piece (needs FluidSynth)")
     soundfont: str | None = option(None, "General MIDI .sf2 soundfont for --wav", metavar="PATH",
                                    default_text="$MUSICGEN_SOUNDFONT or a system one")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an out-of-range or contradictory option."""
-        check_sampling_options(self.temperature, self.top_k, self.top_p)
+        super().validate()
         if not isinstance(self.num, int) or self.num < 1:
             raise ConfigError(f"--num must be a positive integer, got {self.num!r}")
-        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
-            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
         if self.tempo is not None:
             midi_io.check_tempo(self.tempo, "--tempo")
         if self.program is not None and not (isinstance(self.program, int) and 0 <= self.program <= 127):
@@ -107,6 +121,34 @@ class GenerationOptions:
         return TIMED_LENGTH_CAP if (self.bars or self.seconds) else DEFAULT_LENGTH
 
 
+
+
+@dataclass(frozen=True)
+class InfillOptions(SamplingOptions):
+    """Every option of ``musicgen infill``: which bars and tracks to write again."""
+
+    bars: str | None = option(None, "the bars to write again, e.g. 9-12 (counted from 1)", metavar="FIRST-LAST",
+                              required=True)
+    tracks: str | None = option(None, "only these tracks, by track name or instrument", metavar="NAMES",
+                                default_text="every track")
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.bars:
+            raise ConfigError("infill needs the bars to write again, e.g. --bars 9-12")
+
+
+@dataclass(frozen=True)
+class AccompanyOptions(SamplingOptions):
+    """Every option of ``musicgen accompany``: the new tracks."""
+
+    instruments: str | None = option(None, "the new tracks, e.g. bass,drums (General MIDI names or numbers)",
+                                     metavar="LIST", required=True)
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.instruments:
+            raise ConfigError("accompany needs the instruments of the new tracks, e.g. --instruments bass,drums")
 
 
 def check_sampling_options(temperature: float, top_k: int, top_p: float) -> None:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from musicgen.errors import ConfigError
 from musicgen.music.piece import END, START, TRACK, Piece
-from musicgen.tokens.base import Kind
+from musicgen.tokens import Kind
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
 
 
 @dataclass
@@ -49,7 +52,7 @@ def bar_starts(piece: Piece, bars: int | None = None) -> list[float]:
     return starts
 
 
-def plan_primer(piece: Piece, tokenizer: Any, budget: int, length: int, primer_bars: int | None = None,
+def plan_primer(piece: Piece, tokenizer: Tokenizer, budget: int, length: int, primer_bars: int | None = None,
                 controls: list[int] | None = None) -> PrimerPlan:
     """Prime with the primer's last bars whose tokens fit ``budget`` (or its last ``primer_bars``) of
     a sample of ``length`` tokens."""
@@ -66,16 +69,16 @@ def plan_primer(piece: Piece, tokenizer: Any, budget: int, length: int, primer_b
     if len(prefix) > budget:
         raise ConfigError(f"even the primer's last bar takes {len(prefix)} tokens, and --length {length} leaves room "
                           f"for {budget}; raise --length")
-    end = starts[-1] + _bar_length(piece, starts[-1]) if tokenizer.config.encoding == "notes" else piece.end_beat
+    end = starts[-1] + _bar_length(piece, starts[-1]) if tokenizer.has_bars else piece.end_beat
     order = sorted(range(len(piece.tracks)), key=lambda index: (piece.tracks[index].program, index))
     used = [index for index in order if np.any(piece.notes[:, TRACK] == index)]
     return PrimerPlan(prefix, piece, count, total, end, used)
 
 
-def continuation(plan: PrimerPlan, row: np.ndarray, tokenizer: Any, tempo: float) -> Piece:
+def continuation(plan: PrimerPlan, row: np.ndarray, tokenizer: Tokenizer, tempo: float) -> Piece:
     """The whole primer and, after it, the new music of a sampled ``row`` (the prefix, then new tokens)."""
     new = np.asarray(row[len(plan.prefix):], np.int32)
-    if tokenizer.config.encoding == "notes":
+    if tokenizer.has_bars:
         header = plan.prefix[: int(np.argmax(tokenizer.kinds[plan.prefix] == Kind.BAR))]
         music = tokenizer.decode_piece(np.concatenate([header, [tokenizer.id_of(Kind.BAR)], new]), tempo=tempo)
     else:
@@ -116,10 +119,10 @@ def _slice(piece: Piece, cut: float) -> Piece:
                                pedals=pedals)
 
 
-def _prefix(piece: Piece, tokenizer: Any, controls: list[int] | None) -> np.ndarray:
+def _prefix(piece: Piece, tokenizer: Tokenizer, controls: list[int] | None) -> np.ndarray:
     ids = np.asarray(tokenizer.encode_piece(piece), np.int32)
     ids = ids[:-1] if len(ids) and ids[-1] == tokenizer.eos_id else ids
-    if tokenizer.config.encoding != "notes":
+    if not tokenizer.has_bars:
         return ids
     kinds = tokenizer.kinds[ids]
     if controls is not None:  # the asked controls replace the primer's own
@@ -135,7 +138,7 @@ def _bar_length(piece: Piece, beat: float) -> float:
     return active[1] * 4 / active[2]
 
 
-def _last_program(prefix: np.ndarray, tokenizer: Any) -> int | None:
+def _last_program(prefix: np.ndarray, tokenizer: Tokenizer) -> int | None:
     programs = prefix[tokenizer.kinds[prefix] == Kind.PROGRAM]
     return int(tokenizer.values[programs[-1]]) if len(programs) else None
 

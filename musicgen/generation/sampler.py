@@ -24,12 +24,14 @@ import tensorflow as tf
 
 from musicgen.errors import CheckpointError, ConfigError
 from musicgen.generation.options import check_sampling_options
+from musicgen.generation.processors import StepContext, draw, masked_mass, sampling_chain
+from musicgen.generation.processors import greedy as greedy_token
 from musicgen.models.stepping import StepNetwork
-from musicgen.tokens import Kind
+from musicgen.tokens.grammar import Constraints
 
 if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
     from musicgen.training.checkpoint import Checkpoint
-from musicgen.tokens.grammar import Constraints, grammar_for
 
 # From this many sequences, "auto" leaves the products to TensorFlow's kernels (see Sampler
 # and the measurements in docs/benchmarks.md).
@@ -47,35 +49,6 @@ class SampleResult:
     loop_steps: int = 0  # iterations of the compiled loop (each advances every sequence)
 
 
-def filter_logits(logits: Any, top_k: Any, top_p: Any, use_top_k: bool, use_top_p: bool) -> Any:
-    """Keep the ``top_k`` largest logits and the nucleus of mass ``top_p``; the rest -inf."""
-    if not (use_top_k or use_top_p):
-        return logits
-    ranked = tf.sort(logits, axis=-1, direction="DESCENDING")
-    threshold = tf.fill(tf.shape(logits[:, :1]), -np.inf)
-    if use_top_k:
-        k = tf.minimum(top_k, tf.shape(logits)[-1])
-        threshold = tf.maximum(threshold, tf.gather(ranked, [k - 1], axis=1))
-    if use_top_p:
-        before = tf.math.cumsum(tf.nn.softmax(ranked), axis=-1, exclusive=True)
-        nucleus = tf.where(before < top_p, ranked, np.inf)
-        threshold = tf.maximum(threshold, tf.reduce_min(nucleus, axis=-1, keepdims=True))
-    return tf.where(logits >= threshold, logits, -np.inf)
-
-
-def sample_categorical(logits: Any, seed: Any) -> Any:
-    """One draw per row from ``softmax(logits)`` by the Gumbel-max trick.
-
-    ``argmax(logits + Gumbel noise)`` is an exact categorical sample; unlike
-    ``tf.random.stateless_categorical`` it also compiles under XLA on the CPU. XLA draws
-    other (equally deterministic) numbers than the plain graph for the same seed.
-    """
-    uniform = tf.random.stateless_uniform(
-        tf.shape(logits), seed, minval=np.finfo(np.float32).tiny, maxval=1.0, alg="philox"
-    )
-    return tf.argmax(logits - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
-
-
 class Sampler:
     """Samples token sequences from a language model and its tokenizer.
 
@@ -91,13 +64,13 @@ class Sampler:
     deterministic, but XLA and the plain graph draw different numbers for a seed.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, jit_compile: bool | str = "auto",
+    def __init__(self, model: Any, tokenizer: Tokenizer, jit_compile: bool | str = "auto",
                  constraints: Constraints | None = None) -> None:
         if jit_compile not in (True, False, "tokens", "auto"):
             raise ConfigError(f"jit_compile must be True, False, 'tokens' or 'auto', got {jit_compile!r}")
         self.step = StepNetwork(model)
         self.constraints = constraints
-        self.grammar = grammar_for(tokenizer, constraints)
+        self.grammar = tokenizer.grammar(constraints)
         self.tables = self.grammar.tables
         if self.tables.vocab_size != self.step.vocab_size:
             raise CheckpointError(
@@ -125,7 +98,6 @@ class Sampler:
         seed: int = 0,
         prefix: np.ndarray | None = None,
         max_time_steps: int | None = None,
-        disallow_programs: bool = False,
         max_bars: int | None = None,
         pitch_bias: np.ndarray | None = None,
     ) -> SampleResult:
@@ -134,9 +106,11 @@ class Sampler:
         ``prefix`` (BOS first) is fed before sampling starts; ``max_time_steps`` ends a
         sequence once that many grid steps were generated after the prefix (events
         encoding), ``max_bars`` once that many bars were (notes encoding);
-        ``temperature == 0`` is greedy decoding. ``pitch_bias`` (one value per token, see
-        :func:`musicgen.generation.steering.key_bias`) is added to the tempered logits on tracks
-        that are not drums (notes encoding); the masked-mass figures are taken before it.
+        ``temperature == 0`` is greedy decoding. The logits go through the chain of
+        :func:`musicgen.generation.processors.sampling_chain`: temperature, the grammar mask,
+        ``pitch_bias`` (one value per token, see :func:`musicgen.generation.steering.key_bias`,
+        added on tracks that are not drums), top-k and top-p. The masked-mass figures are of the
+        model's own distribution.
         Notes still sounding at the end are closed, so every row decodes without dropping
         an event.
         """
@@ -155,7 +129,7 @@ class Sampler:
             tf.constant(top_p, tf.float32),
             tf.constant(int(seed) % (1 << 63), tf.int64),
             self._limits(max_time_steps, max_bars),
-            tf.constant(self._allowed_base(disallow_programs)),
+            tf.constant(self._allowed_base()),
             tf.constant(bias),
         )
         tokens = tokens.numpy()[:, : int(steps.numpy())]
@@ -180,7 +154,6 @@ class Sampler:
         length: int = 512,
         prefix: np.ndarray | None = None,
         max_time_steps: int | None = None,
-        disallow_programs: bool = False,
         max_bars: int | None = None,
         pitch_bias: np.ndarray | None = None,
     ) -> SampleResult:
@@ -202,7 +175,7 @@ class Sampler:
         tokens, parents, steps, scores = self._loops[key](
             tf.constant(prefix),
             self._limits(max_time_steps, max_bars),
-            tf.constant(self._allowed_base(disallow_programs)),
+            tf.constant(self._allowed_base()),
             tf.constant(bias),
         )
         steps = int(steps.numpy())
@@ -233,28 +206,17 @@ class Sampler:
         return prefix
 
     def _check_bias(self, pitch_bias: np.ndarray | None) -> np.ndarray:
-        """``pitch_bias`` as float32 (zeros when None), if this grammar can apply it."""
+        """``pitch_bias`` as float32 (zeros when None)."""
         if pitch_bias is None:
             return np.zeros(self.tables.vocab_size, np.float32)
-        if not hasattr(self.masker, "pitch_bias"):
-            raise ConfigError("a pitch bias (key guidance) needs a model in the notes encoding")
         bias = np.asarray(pitch_bias, np.float32)
         if bias.shape != (self.tables.vocab_size,) or not np.isfinite(bias).all():
             raise ConfigError(f"a pitch bias must be {self.tables.vocab_size} finite values, one per token")
         return bias
 
-    def _allowed_base(self, disallow_programs: bool) -> np.ndarray:
-        """The tokens sampling may ever choose: those the training data had, and no PROGRAM
-        when the events encoding is asked for one instrument."""
-        allowed = np.ones(self.tables.vocab_size, bool)
-        if self.constraints is not None and self.constraints.allowed is not None:
-            allowed &= np.asarray(self.constraints.allowed, bool)
-        allowed[[self.tables.eos_id, self.tables.pad_id]] = True  # the grammar decides these
-        # Fill-in-the-middle markers are only ever given (musicgen.generation.infill), never sampled.
-        allowed[np.isin(self.tables.kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END)])] = False
-        if disallow_programs and self.tokenizer.config.encoding == "events":
-            allowed[self.tables.kinds == Kind.PROGRAM] = False
-        return allowed
+    def _allowed_base(self) -> np.ndarray:
+        """The tokens sampling may ever choose (:meth:`Constraints.sampleable`)."""
+        return (self.constraints or Constraints()).sampleable(self.tables.kinds)
 
     @staticmethod
     def _limits(max_time_steps: int | None, max_bars: int | None) -> Any:
@@ -307,22 +269,15 @@ class Sampler:
 
         def choose(t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base, bias):
             """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
-            scaled = logits if greedy else logits / temperature
             ended = grammar["ended"]
             allowed = masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis])
-            allowed = masker.limit(grammar, allowed, limits[1])
-            masked = tf.where(allowed, scaled, -np.inf)
-            # Diagnostic: the probability mass the grammar removed (finished rows excluded),
-            # 1 - sum(allowed probabilities), from the two log-normalisers.
-            kept = tf.exp(tf.reduce_logsumexp(masked, -1) - tf.reduce_logsumexp(scaled, -1))
-            mass = tf.where(ended, 0.0, tf.maximum(1.0 - kept, 0.0))
-            if use_bias:
-                masked = masked + masker.pitch_bias(grammar, bias)
-            if greedy:
-                token = tf.argmax(masked, axis=-1, output_type=tf.int32)
-            else:
-                filtered = filter_logits(masked, top_k, top_p, use_top_k, use_top_p)
-                token = sample_categorical(filtered, tf.stack([seed, tf.cast(t, tf.int64)]))
+            context = StepContext(masker.limit(grammar, allowed, limits[1]), masker.drums(grammar))
+            # Diagnostic: the probability mass the grammar removed (finished rows excluded).
+            mass = tf.where(ended, 0.0, masked_mass(logits, context.allowed))
+            chain = sampling_chain(None if greedy else temperature, top_k if use_top_k and not greedy else None,
+                                   top_p if use_top_p and not greedy else None, bias if use_bias else None)
+            scores = chain(logits, context)
+            token = greedy_token(scores) if greedy else draw(scores, tf.stack([seed, tf.cast(t, tf.int64)]))
             token = masker.rewrite(grammar, token, limits[1])
             grammar = masker.update(grammar, token)
             grammar["ended"] |= (limits[0] >= 0) & (grammar["elapsed"] >= limits[0])
@@ -381,12 +336,11 @@ class Sampler:
                 logits, states = step.step(token, states)
                 position = t + 1
                 allowed = masker.allowed(grammar) & (allowed_base | grammar["ended"][:, tf.newaxis])
-                allowed = masker.limit(grammar, allowed, limits[1])
-                if use_bias:
-                    logits = logits + masker.pitch_bias(grammar, bias)
-                log_probs = tf.nn.log_softmax(tf.where(allowed, logits, -np.inf))
+                context = StepContext(masker.limit(grammar, allowed, limits[1]), masker.drums(grammar))
+                processed = sampling_chain(bias=bias if use_bias else None)(logits, context)
+                log_probs = tf.nn.log_softmax(processed)
                 # A finished beam continues with PAD at no cost.
-                log_probs = tf.where(grammar["ended"][:, tf.newaxis], tf.where(allowed, 0.0, -np.inf), log_probs)
+                log_probs = tf.where(grammar["ended"][:, tf.newaxis], tf.where(context.allowed, 0.0, -np.inf), log_probs)
                 if_forced = position < prefix_length
                 candidates = tf.reshape(scores[:, tf.newaxis] + log_probs, [-1])
                 best_scores, best = tf.math.top_k(candidates, beam_size)

@@ -21,14 +21,18 @@ labelled the training pieces (:func:`choose_candidates`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musicgen.errors import ConfigError
 from musicgen.music.analysis import MAJOR_PROFILE, MINOR_PROFILE, note_density, parse_key, piece_key
 from musicgen.music.instruments import parse_instruments, program_name
-from musicgen.tokens.base import Kind
+from musicgen.tokens import Kind
+
+if TYPE_CHECKING:
+    from musicgen.data.profile import ModelProfile
+    from musicgen.tokens import Tokenizer
 
 DENSITY_NAMES = ("low", "medium", "high")
 CANDIDATES = 4  # the default --candidates, chosen by `musicgen evaluate --controls` (docs/results.md)
@@ -50,7 +54,7 @@ class Controls:
         return any(value is not None for value in (self.instruments, self.key, self.density, self.style))
 
 
-def control_tokens(tokenizer: Any, controls: Controls, checkpoint: str = "the checkpoint") -> list[int]:
+def control_tokens(tokenizer: Tokenizer, controls: Controls, checkpoint: str = "the checkpoint") -> list[int]:
     """The STYLE, KEY, DENSITY and TEMPO tokens ``controls`` ask for, in header order.
 
     Asking a checkpoint for a control it was not trained with is a :class:`ConfigError`
@@ -60,9 +64,9 @@ def control_tokens(tokenizer: Any, controls: Controls, checkpoint: str = "the ch
     config = tokenizer.config
     asked = [name for name, value in (("--style", controls.style), ("--key", controls.key),
                                       ("--density", controls.density)) if value is not None]
-    if config.encoding != "notes":
+    if not tokenizer.has_bars:
         if asked or controls.instruments is not None:
-            raise ConfigError(f"{checkpoint} uses the events encoding, which has no controls "
+            raise ConfigError(f"{checkpoint} uses the {config.encoding} encoding, which has no controls "
                               f"({', '.join(asked + (['--instruments'] if controls.instruments else []))}); "
                               "train a model in the notes encoding to steer it")
         return []
@@ -98,7 +102,7 @@ def density_bin(text: str, bins: int) -> int:
     raise ConfigError(f"--density must be one of {names}, got {text!r}")
 
 
-def instrument_tokens(tokenizer: Any, instruments: str, profile: Any = None) -> tuple[list[int], list[str]]:
+def instrument_tokens(tokenizer: Tokenizer, instruments: str, profile: ModelProfile | None = None) -> tuple[list[int], list[str]]:
     """The header's PROGRAM tokens for ``"piano,bass,drums"`` (program order, as the data's
     headers are), and warnings for instruments the training data never had."""
     programs = sorted(parse_instruments(instruments))
@@ -113,7 +117,7 @@ def instrument_tokens(tokenizer: Any, instruments: str, profile: Any = None) -> 
     return [tokenizer.id_of(Kind.PROGRAM, program) for program in programs], warnings
 
 
-def _profile_programs(tokenizer: Any, profile: Any) -> list[int]:
+def _profile_programs(tokenizer: Tokenizer, profile: ModelProfile | None) -> list[int]:
     if profile is None or not profile.allowed_tokens:
         return []
     return [int(tokenizer.values[token]) for token in profile.allowed_tokens
@@ -128,13 +132,13 @@ def check_steering_options(key_guidance: float = KEY_GUIDANCE, candidates: int =
         raise ConfigError(f"--candidates must be a positive integer, got {candidates!r}")
 
 
-def guidance_bias(tokenizer: Any, controls: Controls, strength: float) -> np.ndarray | None:
+def guidance_bias(tokenizer: Tokenizer, controls: Controls, strength: float) -> np.ndarray | None:
     """The sampler's pitch bias for ``controls``: :func:`key_bias` of the key asked for, or
     None when no key is asked for or ``strength`` is 0."""
     return key_bias(tokenizer, controls.key, strength) if controls.key is not None and strength else None
 
 
-def key_bias(tokenizer: Any, key: str | int, strength: float = KEY_GUIDANCE) -> np.ndarray:
+def key_bias(tokenizer: Tokenizer, key: str | int, strength: float = KEY_GUIDANCE) -> np.ndarray:
     """A logit bias over ``tokenizer``'s tokens that pulls pitches toward ``key``.
 
     Each PITCH token gets ``strength * log(profile[(pitch - tonic) % 12])`` of the key's
@@ -161,7 +165,7 @@ def density_bin_of(piece: Any, density_edges: Any) -> int:
     return int(np.searchsorted(density_edges, note_density(piece), "right"))
 
 
-def choose_candidates(pieces: list, tokenizer: Any, controls: Controls, candidates: int) -> list[int]:
+def choose_candidates(pieces: list, tokenizer: Tokenizer, controls: Controls, candidates: int) -> list[int]:
     """Of ``pieces`` (``candidates`` in a row per piece asked for), the index of the one kept
     for each: the first with the key and density bin ``controls`` ask for, else the first
     that has the most of them."""

@@ -115,6 +115,21 @@ class Piece:
             notes[rows, END] = sustained_ends(notes[rows], intervals)
         return dataclasses.replace(self, notes=notes, pedals=_empty(3))
 
+    def on_one_instrument(self, program: int, name: str = "") -> Piece:
+        """The piece with every pitched track merged into one track of ``program`` (the first
+        track, named ``name``); drum tracks stay as they are, after it."""
+        pitched = [index for index, track in enumerate(self.tracks) if not track.is_drum]
+        if not pitched:
+            return self
+        drums = [index for index, track in enumerate(self.tracks) if track.is_drum]
+        new_index = np.zeros(len(self.tracks), np.float64)  # pitched tracks -> 0
+        new_index[drums] = np.arange(1, len(drums) + 1)
+        notes, pedals = self.notes.copy(), self.pedals.copy()
+        notes[:, TRACK] = new_index[notes[:, TRACK].astype(np.int64)]
+        pedals[:, 1] = new_index[pedals[:, 1].astype(np.int64)]
+        tracks = (Track(program, name), *(self.tracks[index] for index in drums))
+        return dataclasses.replace(self, notes=notes, pedals=pedals, tracks=tracks)
+
     def sounding_beats(self) -> float:
         """The summed length of every note, in beats."""
         return float((self.notes[:, END] - self.notes[:, START]).sum())

@@ -11,14 +11,11 @@ back. :class:`BarLayout` does both directions for an encoding with bars (see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from musicgen.tokens.config import CONTROL_KINDS, Kind
-
-if TYPE_CHECKING:
-    from musicgen.tokens.base import Tokenizer
 
 
 @dataclass
@@ -32,7 +29,9 @@ class Bar:
 class BarLayout:
     """Parses token sequences of a bar encoding into header and bars, and writes them back."""
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    def __init__(self, tokenizer: Any) -> None:
+        """``tokenizer``: a :class:`~musicgen.tokens.base.Tokenizer` with bars (this module sits
+        below it: the contract returns a layout)."""
         self.kinds = tokenizer.kinds
         self.values = tokenizer.values
         self.track_offset = tokenizer.offset(Kind.TRACK)

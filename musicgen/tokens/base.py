@@ -1,182 +1,79 @@
-"""What every encoding shares: the configuration, the token kinds and the vocabulary table.
+"""The contract every encoding implements: :class:`Tokenizer`.
 
-:class:`TokenizerConfig` holds every tokenizer option of every encoding, with its default,
-in one place; it is saved beside every model and cache as one JSON record
-(:meth:`TokenizerConfig.to_dict`). :class:`Tokenizer` is the base class of the encodings
-(one module each in :mod:`musicgen.tokens`): ``Tokenizer(config)`` returns the
-encoding's subclass, built once per process and configuration. An encoding declares its
-vocabulary as a list of sections ``(Kind, values)``; the base turns it into the id tables
-(:attr:`Tokenizer.kinds`, :attr:`Tokenizer.values`) that encoding, decoding, the grammar
-and the sampler all read, so one table drives both directions.
+An encoding is one module of :mod:`musicgen.tokens` holding one subclass,
+``class NoteTokenizer(Tokenizer, encoding="notes")``, which registers it: then
+``Tokenizer(TokenizerConfig(encoding="notes"))`` builds it (once per process and
+configuration), and every caller speaks to it through this class only, never by its name.
+After note-seq's ``EventSequenceEncoderDecoder``, an encoding provides:
+
+- **its vocabulary**, :meth:`Tokenizer.sections`, a list of ``(Kind, values)`` that the base
+  turns into the id tables (:attr:`Tokenizer.kinds`, :attr:`Tokenizer.values`) which
+  encoding, decoding, the grammar and the sampler all read: one table drives both directions;
+- **music to tokens and back**: :meth:`Tokenizer.encode_piece`, :meth:`Tokenizer.decode_piece`,
+  :meth:`Tokenizer.decode_notes` (decoding is total: any integers decode);
+- **its grammar**, :meth:`Tokenizer.grammar`: what may come next, as a pure-Python checker
+  and as a tensor masker for the compiled sampler (:mod:`musicgen.tokens.grammar`);
+- **its structure**: :attr:`Tokenizer.has_bars` says whether a piece is a header (controls,
+  one PROGRAM per track) followed by BAR-delimited bars. With bars, training windows start
+  at a bar under their piece's header (:meth:`Tokenizer.bar_starts`), ``--bars N`` counts
+  BAR tokens, controls and instruments are asked for by writing the header, and pieces are
+  edited bar by bar through :meth:`Tokenizer.layout` (infilling, accompaniment, training's
+  fill-in-the-middle examples). Without, windows start anywhere and time is counted in grid
+  steps. :meth:`Tokenizer.bar_lines`, :meth:`Tokenizer.track_programs` and
+  :meth:`Tokenizer.note_lengths` answer what evaluation and the data profile ask of a piece.
+
+The options of every encoding are in one dataclass, :class:`musicgen.tokens.config.TokenizerConfig`.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-import enum
 import json
 import os
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from musicgen import options
 from musicgen.errors import ConfigError
 from musicgen.music.instruments import DEFAULT_PROGRAM
-from musicgen.music.midi_io import MAX_TEMPO
 from musicgen.music.piece import Piece, Track
+from musicgen.tokens.config import ENCODINGS, Kind, TokenizerConfig
+
+if TYPE_CHECKING:
+    from musicgen.tokens.bars import BarLayout
+    from musicgen.tokens.grammar import Constraints, Grammar
 
 
-class Kind(enum.IntEnum):
-    """The class of a token id (see :attr:`Tokenizer.kinds`)."""
-
-    PAD = 0
-    BOS = 1
-    EOS = 2
-    NOTE_ON = 3
-    NOTE_OFF = 4
-    TIME_SHIFT = 5
-    VELOCITY = 6
-    PROGRAM = 7
-    PEDAL_ON = 8
-    PEDAL_OFF = 9
-    BAR = 10
-    TIME_SIGNATURE = 11
-    TRACK = 12
-    POSITION = 13
-    PITCH = 14
-    DURATION = 15
-    STYLE = 16
-    KEY = 17
-    DENSITY = 18
-    TEMPO = 19
-    FILL = 20
-    FILL_START = 21
-    FILL_END = 22
-
-
-CONTROL_KINDS = (Kind.STYLE, Kind.KEY, Kind.DENSITY, Kind.TEMPO)  # in header order
-
-ENCODINGS = ("notes", "events")
-TIMINGS = ("beats", "seconds")
-PEDALS = ("extend", "events", "ignore")
-
-
-@dataclass(frozen=True)
-class TokenizerConfig:
-    """Every tokenizer option, in one place; saved beside a model and a cache as JSON."""
-
-    encoding: str = options.option(
-        "notes", "token encoding: 'notes' (each note with its track, pitch, velocity and duration, placed by "
-        "bar and position) or 'events' (note-on/off and time shifts)", choices=ENCODINGS, absent="events",
-        auto=True,
-    )
-    timing: str = options.option(
-        "beats", "time grid: 'beats' (steps of a quarter note, for scores and quantised MIDI) or 'seconds' "
-        "(absolute steps, for recorded performances)", choices=TIMINGS, absent="beats", auto=True,
-    )
-    steps_per_quarter: int = options.option(12, "time steps per quarter note (beats timing)", metavar="N")
-    steps_per_second: int = options.option(100, "time steps per second (seconds timing)", metavar="N", absent=100)
-    pedal: str = options.option(
-        "extend", "sustain pedal: 'extend' the notes it holds, keep it as pedal 'events', or 'ignore' it",
-        choices=PEDALS, absent="ignore", auto=True,
-    )
-    max_tracks: int = options.option(16, "most tracks a piece keeps (notes encoding)", metavar="N", absent=16)
-    bar_seconds: float = options.option(2.0, "length of a bar in seconds timing (notes encoding)", absent=2.0)
-    keys: bool = options.option(False, "a KEY token per piece, its Krumhansl-Schmuckler key (notes encoding)",
-                                absent=False)
-    density_edges: tuple[float, ...] = options.option(
-        (), "notes per bar that divide the DENSITY bins (notes encoding)", metavar="LOW,HIGH", absent=(),
-        default_text="none: no DENSITY token",
-    )
-    tempo_edges: tuple[float, ...] = options.option(
-        (), "quarter notes per minute that divide the TEMPO bins (notes encoding)", metavar="SLOW,FAST", absent=(),
-        default_text="none: no TEMPO token",
-    )
-    styles: tuple[str, ...] = options.option(
-        (), "style names, one STYLE token each: a piece's style is its top folder (notes encoding)",
-        metavar="NAME,NAME", absent=(), default_text="none: no STYLE token",
-    )
-    max_shift_steps: int = options.option(48, "longest single time shift, in steps (events encoding)", metavar="N")
-    velocity_bins: int = options.option(
-        32, "velocity bins (1: every note the same, for scores)", metavar="N", auto=True
-    )
-    min_pitch: int = options.option(21, "lowest pitch kept (MIDI number)", metavar="PITCH")
-    max_pitch: int = options.option(108, "highest pitch kept (MIDI number)", metavar="PITCH")
-    use_programs: bool = options.option(
-        True, "keep each track's General MIDI program (--no-programs merges pitched tracks into program 0)",
-        flag="--programs",
-    )
-    use_drums: bool = options.option(True, "keep drum tracks (--no-drums drops them)", flag="--drums")
-    default_tempo: float = options.option(120.0, "tempo written when a piece gives none (quarter notes per minute)")
-
-    def __post_init__(self) -> None:
-        for name in ("density_edges", "tempo_edges", "styles"):  # lists from JSON become tuples: hashable
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        checks = [
-            (self.encoding in ENCODINGS, f"encoding must be one of {', '.join(ENCODINGS)}"),
-            (self.timing in TIMINGS, f"timing must be one of {', '.join(TIMINGS)}"),
-            (self.pedal in PEDALS, f"pedal must be one of {', '.join(PEDALS)}"),
-            (1 <= self.steps_per_quarter <= 960, "steps_per_quarter must be in 1..960"),
-            (1 <= self.steps_per_second <= 1000, "steps_per_second must be in 1..1000"),
-            (1 <= self.max_tracks <= 64, "max_tracks must be in 1..64"),
-            (0.25 <= self.bar_seconds <= 16 and self.bar_seconds * self.steps_per_second <= 2000,
-             "bar_seconds must be in 0.25..16 with at most 2000 steps per bar"),
-            (list(self.density_edges) == sorted(set(self.density_edges)), "density_edges must increase"),
-            (list(self.tempo_edges) == sorted(set(self.tempo_edges)), "tempo_edges must increase"),
-            (len(set(self.styles)) == len(self.styles), "styles must be distinct"),
-            (1 <= self.max_shift_steps <= 100_000, "max_shift_steps must be in 1..100000"),
-            (1 <= self.velocity_bins <= 128, "velocity_bins must be in 1..128"),
-            (0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127"),
-            (0 < float(self.default_tempo) < MAX_TEMPO, f"default_tempo must be in (0, {MAX_TEMPO:g}) qpm"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                if self.encoding not in ENCODINGS and isinstance(self.encoding, str):
-                    raise ConfigError(
-                        f"unknown token encoding {self.encoding!r}: this musicgen knows {', '.join(ENCODINGS)} "
-                        "(the checkpoint or cache was made by a newer or different musicgen)"
-                    )
-                raise ConfigError(f"bad tokenizer config: {message} ({self})")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The one serialisation: a plain JSON-able dict of every option."""
-        return options.to_dict(self)
-
-    @property
-    def steps_per_unit(self) -> int:
-        """Grid steps per beat (beats timing) or per second (seconds timing)."""
-        return self.steps_per_quarter if self.timing == "beats" else self.steps_per_second
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TokenizerConfig:
-        """Inverse of :meth:`to_dict`; also reads records of older musicgen versions."""
-        # "tokenizer": "musicgen-events-v1" tagged the tokenizer.json files of version 0.1.
-        return options.from_dict(cls, values, "tokenizer config", legacy=("tokenizer",))
-
-
-class Tokenizer:
-    """Base class of the encodings: ``Tokenizer(config)`` gives the config's encoding.
+class Tokenizer(abc.ABC):
+    """The contract of an encoding (see the module docstring); ``Tokenizer(config)`` gives the
+    config's encoding.
 
     Tokenizers are immutable, so one is built per configuration and process and then
-    shared. Subclasses name their encoding (``class EventTokenizer(Tokenizer,
-    encoding="events")``) and implement :meth:`sections`, :meth:`encode_notes`,
-    :meth:`decode_notes` and :meth:`decode`.
+    shared. A subclass names its encoding (``class EventTokenizer(Tokenizer,
+    encoding="events")``), sets :attr:`has_bars` if its pieces have bars, and implements the
+    abstract methods; the rest (reading files, writing MIDI, lookups, saving) is shared.
+
+    >>> from musicgen.tokens import Tokenizer, TokenizerConfig
+    >>> tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1))
+    >>> tokenizer.encoding, tokenizer.has_bars
+    ('notes', True)
+    >>> tokenizer.describe(tokenizer.encode_notes([(0.0, 1.0, 60, 80, 0)]))
+    'BOS PROGRAM(0) BAR TIME_SIGNATURE(4/4) TRACK(0) POSITION(0) PITCH(60) DURATION(12) EOS'
     """
 
     pad_id = 0
     bos_id = 1
     eos_id = 2
     encoding: ClassVar[str] = ""
-    _registry: ClassVar[dict[str, type[Tokenizer]]] = {}
+    has_bars: ClassVar[bool] = False
     _instances: ClassVar[dict[TokenizerConfig, Tokenizer]] = {}
 
     def __init_subclass__(cls, encoding: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if encoding:
             cls.encoding = encoding
-            Tokenizer._registry[encoding] = cls
+            ENCODINGS[encoding] = cls
 
     def __new__(cls, config: TokenizerConfig | None = None) -> Tokenizer:
         config = TokenizerConfig() if config is None else config
@@ -185,14 +82,14 @@ class Tokenizer:
         cached = Tokenizer._instances.get(config)
         if cached is not None:
             return cached
-        if config.encoding not in Tokenizer._registry:
+        if config.encoding not in ENCODINGS:
             raise ConfigError(f"the {config.encoding!r} encoding is not loaded; import musicgen.tokens")
-        instance = super().__new__(Tokenizer._registry[config.encoding])
+        instance = super().__new__(ENCODINGS[config.encoding])
         instance._setup(config)
         Tokenizer._instances[config] = instance
         return instance
 
-    def __init__(self, config: TokenizerConfig | None = None) -> None:
+    def __init__(self, config: TokenizerConfig | None = None) -> None:  # noqa: B027 (not abstract: shared)
         """Nothing to do: :meth:`__new__` built (or reused) the tokenizer."""
 
     def _setup(self, config: TokenizerConfig) -> None:
@@ -215,14 +112,15 @@ class Tokenizer:
         self._id_of = {(int(k), int(v)): i for i, (k, v) in enumerate(zip(self.kinds, self.values, strict=True))}
 
     # ------------------------------------------------------------ per encoding
+    @abc.abstractmethod
     def sections(self) -> list[tuple[Kind, Any]]:
         """The vocabulary, in id order: ``(kind, values)`` per section."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def encode_piece(self, piece: Piece) -> np.ndarray:
         """Encode a :class:`~musicgen.music.piece.Piece` to a 1-D int32 id array, BOS to EOS."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def decode_piece(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
                      program: int | None = None, track_names: dict[int, str] | None = None) -> Piece:
         """Decode ids (any integers: decoding is total) to a :class:`~musicgen.music.piece.Piece` in beats.
@@ -231,11 +129,39 @@ class Tokenizer:
         ``time_signature`` and ``program`` stand in where the tokens give none;
         ``track_names`` names tracks by index.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
         """Decode ids to notes ``(start_step, end_step, pitch, velocity, program)`` on the grid."""
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def grammar(self, constraints: Constraints | None = None) -> Grammar:
+        """This encoding's grammar (checker and masker), limited to what ``constraints`` allow."""
+
+    @abc.abstractmethod
+    def track_programs(self, ids: Any) -> list[int]:
+        """The programs of the tracks a piece plays, in track order (128: drums)."""
+
+    # ------------------------------------------------- structure (bars, edits)
+    def bar_starts(self, ids: Any) -> np.ndarray:
+        """The positions in ``ids`` where a bar opens (where a training window may start under
+        the header); empty for an encoding without bars."""
+        return np.zeros(0, np.int64)
+
+    def bar_lines(self, ids: Any, tempo: float | None = None) -> list[float]:
+        """The bar lines of ``ids`` in beats (each bar's start, then the end of the last); empty
+        for an encoding without bars."""
+        return []
+
+    def note_lengths(self, ids: Any) -> dict[int, int]:
+        """Each program's longest note in ``ids``, in grid steps, where the grammar limits note
+        lengths by program (empty: no limit)."""
+        return {}
+
+    def layout(self) -> BarLayout:
+        """Header and bars of this encoding's sequences, parsed and written back (for edits)."""
+        raise ConfigError(f"the {self.encoding} encoding has no bars and tracks, so its pieces cannot be edited "
+                          "bar by bar; use a model in an encoding with bars (the notes encoding)")
 
     # -------------------------------------------------------- shared pipeline
     def encode(self, source: Any) -> np.ndarray:

@@ -55,7 +55,10 @@ import numpy as np
 from musicgen.errors import ConfigError
 from musicgen.music.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
-from musicgen.tokens.base import Kind, Tokenizer
+from musicgen.tokens.base import Tokenizer
+from musicgen.tokens.config import Kind
+from musicgen.tokens.events_grammar import GrammarChecker, GrammarMasker, GrammarTables
+from musicgen.tokens.grammar import Constraints, Grammar
 
 
 class EventTokenizer(Tokenizer, encoding="events"):
@@ -90,6 +93,18 @@ class EventTokenizer(Tokenizer, encoding="events"):
         self.time_shift_offset = self.offset(Kind.TIME_SHIFT)
         self.velocity_offset = self.offset(Kind.VELOCITY)
         self.program_offset = self.offset(Kind.PROGRAM)
+
+    def grammar(self, constraints: Constraints | None = None) -> Grammar:
+        """The events grammar (:mod:`musicgen.tokens.events_grammar`)."""
+        return Grammar(GrammarTables.from_tokenizer(self, constraints), GrammarChecker, GrammarMasker)
+
+    def track_programs(self, ids: Any) -> list[int]:
+        """The instruments a piece plays, in program order: one track each (the default
+        instrument when the piece has no PROGRAM token)."""
+        ids = np.asarray(ids).reshape(-1)
+        ids = ids[(ids >= 0) & (ids < self.vocab_size)]
+        programs = sorted(set(self.values[ids[self.kinds[ids] == Kind.PROGRAM]].tolist()))
+        return programs or [DEFAULT_PROGRAM]
 
     # ----------------------------------------------------------------- lookups
     def note_on_id(self, pitch: int) -> int:

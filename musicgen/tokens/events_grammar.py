@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from musicgen.errors import ConfigError
-from musicgen.tokens import Kind
+from musicgen.music.instruments import DRUM_PROGRAM
+from musicgen.tokens.config import Kind
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,10 @@ class GrammarChecker:
         if kind == Kind.NOTE_OFF:
             return key in self.sounding and key not in self.pending
         return True
+
+    def allowed_mask(self) -> np.ndarray:
+        """:meth:`allowed` of every token, as booleans over the vocabulary."""
+        return np.array([self.allowed(token) for token in range(self.tables.vocab_size)], bool)
 
     def feed(self, token: int) -> None:
         """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed."""
@@ -275,3 +280,9 @@ class GrammarMasker:
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
         """Sampled tokens as they are: the events encoding has no bars."""
         return tokens
+
+    def drums(self, state: dict) -> Any:
+        """``(batch,)``: the current instrument is the drum kit."""
+        import tensorflow as tf
+
+        return tf.equal(state["slot"], self.tables.program_slots.get(DRUM_PROGRAM, -1))

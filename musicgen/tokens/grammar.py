@@ -1,15 +1,12 @@
 """Which tokens may come next: each encoding's grammar, and what the training data allows.
 
-:func:`grammar_for` gives the tables, the pure-Python checker and the tensor masker of a
-tokenizer's encoding (:mod:`musicgen.tokens.events_grammar`, :mod:`musicgen.tokens.notes_grammar`). Both
-follow one protocol, which the sampler relies on:
+An encoding's :meth:`~musicgen.tokens.base.Tokenizer.grammar` gives its tables, its
+pure-Python checker and its tensor masker (:mod:`musicgen.tokens.events_grammar`,
+:mod:`musicgen.tokens.notes_grammar`). All follow one protocol, which the samplers rely on:
 
 - ``tables``: ``pad_id``, ``bos_id``, ``eos_id``, ``vocab_size``, ``kinds``, ``values``;
-- ``checker()``: ``feed(token)``, ``allowed(token)``, ``closing_tokens()``, ``started``, ``ended``;
-- ``masker()``: ``initial_state(batch)``, ``allowed(state)`` (batch, vocab) booleans,
-  ``update(state, tokens, count_time)``, ``limit(state, allowed, bar_limit)`` and
-  ``rewrite(state, tokens, bar_limit)`` (a bar limit, for encodings with bars), and the
-  state's ``ended`` and ``elapsed`` (grid steps, or bars, after the prefix).
+- ``checker()``, a :class:`Checker`: one sequence in Python, token by token;
+- ``masker()``, a :class:`Masker`: a batch of sequences as tensors, for compiled loops.
 
 :class:`Constraints` is what the training data had, saved with a checkpoint: the sampler
 gives zero probability to anything else.
@@ -18,9 +15,53 @@ gives zero probability to anything else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+from musicgen.tokens.config import Kind
+
+
+class Checker(Protocol):
+    """One sequence, fed token by token: what may come next, and how to close it."""
+
+    started: bool  # BOS was fed
+    ended: bool  # the sequence is over (only PAD may follow)
+
+    def feed(self, token: int) -> None:
+        """Advance past ``token``; ``ValueError`` if it is not allowed here."""
+
+    def allowed(self, token: int) -> bool:
+        """Whether ``token`` may come next."""
+
+    def allowed_mask(self) -> np.ndarray:
+        """:meth:`allowed` of every token at once, as booleans over the vocabulary."""
+
+    def closing_tokens(self) -> list[int]:
+        """The tokens that end the sequence cleanly from here."""
+
+
+class Masker(Protocol):
+    """The same rules for a batch, as tensors: a state dict of ``(batch, ...)`` tensors holding at
+    least ``ended`` and ``elapsed`` (grid steps, or bars, counted after the prefix)."""
+
+    def initial_state(self, batch_size: Any) -> dict:
+        """The state before BOS."""
+
+    def allowed(self, state: dict) -> Any:
+        """``(batch, vocab)`` booleans: the tokens that may come next."""
+
+    def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
+        """The state after ``tokens``; ``count_time`` false feeds a prefix without counting it."""
+
+    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
+        """``allowed`` under a limit of ``bar_limit`` bars (-1: none; encodings with bars)."""
+
+    def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
+        """``tokens`` with one that would open a bar past ``bar_limit`` turned into the end."""
+
+    def drums(self, state: dict) -> Any:
+        """``(batch,)`` booleans: the next token belongs to a drum track."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +73,16 @@ class Constraints:
     max_tracks: int | None = None
     max_durations: np.ndarray | None = None
 
+    def sampleable(self, kinds: np.ndarray) -> np.ndarray:
+        """Booleans over the vocabulary (of per-id ``kinds``): the tokens a sampler may ever
+        choose. Those the training data had, PAD and EOS (the grammar decides those), and never
+        a fill-in-the-middle marker: those are only ever given (:mod:`musicgen.generation.infill`)."""
+        kinds = np.asarray(kinds)
+        allowed = np.ones(len(kinds), bool) if self.allowed is None else np.asarray(self.allowed, bool).copy()
+        allowed[np.isin(kinds, [int(Kind.PAD), int(Kind.EOS)])] = True
+        allowed[np.isin(kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END)])] = False
+        return allowed
+
 
 @dataclass(frozen=True)
 class Grammar:
@@ -41,25 +92,14 @@ class Grammar:
     checker_class: type
     masker_class: type
 
-    def checker(self) -> Any:
+    def checker(self) -> Checker:
         return self.checker_class(self.tables)
 
-    def masker(self) -> Any:
+    def masker(self) -> Masker:
         return self.masker_class(self.tables)
 
 
-def grammar_for(tokenizer: Any, constraints: Constraints | None = None) -> Grammar:
-    """The grammar of ``tokenizer``'s encoding, limited by ``constraints``."""
-    if tokenizer.config.encoding == "notes":
-        from musicgen.tokens.notes_grammar import NoteChecker, NoteMasker, NoteTables
-
-        return Grammar(NoteTables(tokenizer, constraints), NoteChecker, NoteMasker)
-    from musicgen.tokens.events_grammar import GrammarChecker, GrammarMasker, GrammarTables
-
-    return Grammar(GrammarTables.from_tokenizer(tokenizer, constraints), GrammarChecker, GrammarMasker)
-
-
-def check_tokens(tokens: np.ndarray, grammar: Grammar) -> Any:
+def check_tokens(tokens: np.ndarray, grammar: Grammar) -> Checker:
     """Run a whole sequence (BOS first, PAD after EOS allowed) through a checker; return it."""
     checker = grammar.checker()
     for token in np.asarray(tokens).tolist():

@@ -68,7 +68,11 @@ import numpy as np
 from musicgen.music.analysis import KEY_COUNT, key_name, note_density, piece_key
 from musicgen.music.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
-from musicgen.tokens.base import Kind, Tokenizer
+from musicgen.tokens.bars import BarLayout
+from musicgen.tokens.base import Tokenizer
+from musicgen.tokens.config import Kind
+from musicgen.tokens.grammar import Constraints, Grammar
+from musicgen.tokens.notes_grammar import NoteChecker, NoteMasker, NoteTables
 
 BARS_OF_LONGEST_NOTE = 4  # beats timing: the longest DURATION is 4 bars of 4/4
 SECONDS_OF_LONGEST_NOTE = 16
@@ -102,6 +106,8 @@ def duration_steps(resolution: int, longest: int) -> tuple[int, ...]:
 
 class NoteTokenizer(Tokenizer, encoding="notes"):
     """Notes as (track, position, pitch, velocity, duration) groups in bars (see the module docstring)."""
+
+    has_bars = True
 
     def sections(self) -> list[tuple[Kind, Any]]:
         c = self.config
@@ -138,6 +144,42 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         super()._setup(config)
         self.default_meter = self.meters.index((4, 4)) if (4, 4) in self.meters else -1
         self._duration_offset = self.offset(Kind.DURATION)
+        self._layout = BarLayout(self)
+
+    def grammar(self, constraints: Constraints | None = None) -> Grammar:
+        """The notes grammar (:mod:`musicgen.tokens.notes_grammar`)."""
+        return Grammar(NoteTables(self, constraints), NoteChecker, NoteMasker)
+
+    def layout(self) -> BarLayout:
+        return self._layout
+
+    def bar_starts(self, ids: Any) -> np.ndarray:
+        return np.flatnonzero(np.asarray(ids) == self._layout.bar_id)
+
+    def track_programs(self, ids: Any) -> list[int]:
+        """The header's PROGRAM values: track ``i`` plays the ``i``-th."""
+        ids = np.asarray(ids).reshape(-1)
+        starts = self.bar_starts(ids)
+        header = ids[: starts[0]] if len(starts) else ids
+        header = header[(header >= 0) & (header < self.vocab_size)]
+        return self.values[header[self.kinds[header] == Kind.PROGRAM]].tolist()
+
+    def note_lengths(self, ids: Any) -> dict[int, int]:
+        """Each program's longest DURATION value in ``ids``."""
+        ids = np.asarray(ids).reshape(-1)
+        kinds, values = self.kinds[ids], self.values[ids]
+        header = np.asarray(self.track_programs(ids), np.int64)
+        track_positions = np.flatnonzero(kinds == Kind.TRACK)
+        durations = np.flatnonzero(kinds == Kind.DURATION)
+        if not len(durations) or not len(track_positions):
+            return {}
+        owner = np.searchsorted(track_positions, durations, side="right") - 1
+        tracks = values[track_positions[np.maximum(owner, 0)]]
+        programs = header[np.minimum(tracks, len(header) - 1)] if len(header) else np.zeros(len(tracks), np.int64)
+        longest: dict[int, int] = {}
+        for program, steps in zip(programs.tolist(), values[durations].tolist(), strict=True):
+            longest[program] = max(longest.get(program, 0), steps)
+        return longest
 
     def token_name(self, token_id: int) -> str:
         """Readable name: ``TIME_SIGNATURE(3/4)``, ``KEY(D minor)``, ``STYLE(reels)``."""

@@ -8,7 +8,7 @@ the track's events by ascending POSITION (inside the bar); at one position the p
 PITCH, VELOCITY (unless there is a single velocity bin) and DURATION. EOS needs a note
 played before it and comes where a BAR could. After EOS only PAD follows.
 
-The sampler also keeps to what the training data had (:class:`musicgen.tokens.grammar.Constraints`):
+The samplers also keep to what the training data had (:class:`musicgen.tokens.grammar.Constraints`):
 the tokens seen, at most as many tracks as a training piece, and no note longer than the
 longest of its program. With a bar limit, the BAR that would start one bar too many is
 turned into EOS (:meth:`NoteMasker.rewrite`), so ``--bars N`` gives exactly N bars.
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from musicgen.music.instruments import DRUM_PROGRAM, PROGRAM_COUNT
-from musicgen.tokens.base import CONTROL_KINDS, Kind
+from musicgen.tokens.config import CONTROL_KINDS, Kind
 
 # Phases: what the last token leaves open.
 (START, HEADER, BAR, METER, TRACK, POSITION, PEDAL_OFF, PEDAL_ON, PITCH, VELOCITY, NOTE, FILLED, FILLING,
@@ -276,12 +276,12 @@ class NoteMasker:
         allowed &= ~self.is_duration | (values <= longest)
         return allowed
 
-    def pitch_bias(self, state: dict, bias: Any) -> Any:
-        """``bias`` (one value per token) for each row, zero where the current track plays drums."""
+    def drums(self, state: dict) -> Any:
+        """``(batch,)``: the current track plays drums."""
         import tensorflow as tf
 
         program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
-        return tf.where(tf.equal(program, DRUM_PROGRAM)[:, tf.newaxis], 0.0, bias[tf.newaxis, :])
+        return tf.equal(program, DRUM_PROGRAM)
 
     def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
         """``allowed`` without a BAR past ``bar_limit`` bars before any note: the last bar must play."""

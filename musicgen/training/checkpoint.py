@@ -59,7 +59,7 @@ class Checkpoint:
     """A loaded checkpoint: the best model and what it needs to be used."""
 
     model: Any
-    tokenizer: Any
+    tokenizer: Tokenizer
     train_config: TrainConfig
     state: dict[str, Any]
     directory: Path
@@ -334,7 +334,7 @@ def _register_custom_objects() -> None:
                 raise
 
 
-def resolve_checkpoint(checkpoint: Any = None) -> Checkpoint:
+def resolve_checkpoint(checkpoint: Checkpoint | str | os.PathLike | None = None) -> Checkpoint:
     """A loaded checkpoint: ``checkpoint`` itself if loaded, else loaded from its directory.
 
     ``None`` means the shipped model, :data:`musicgen.paths.DEFAULT_CHECKPOINT`.

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer
 
 # Below this many training tokens a model from scratch rarely beats the n-gram; fine-tuning does better.
 SMALL_DATA_TOKENS = 100_000
@@ -57,7 +60,7 @@ class Feedback:
                 "ratio": self.ratio, "tokens": self.tokens, "verdict": self.verdict, "warnings": self.warnings}
 
 
-def assess(model: Any, tokenizer: Any, train_streams: list, val_streams: list, rows: list[dict],
+def assess(model: Any, tokenizer: Tokenizer, train_streams: list, val_streams: list, rows: list[dict],
            state: Any, train_tokens: int, pieces: int, progress: bool = False, base_fits: bool = True) -> Feedback:
     """Score ``model`` and the n-gram on ``val_streams`` and read ``rows`` (``history.csv``) for warnings
     (``base_fits`` false: the base model cannot keep this folder, so no warning offers it)."""

@@ -10,9 +10,15 @@ learn from a mangled copy of the music.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musicgen.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from musicgen.data.cache import TokenCache
+    from musicgen.tokens import TokenizerConfig
+    from musicgen.training.checkpoint import Checkpoint
+    from musicgen.training.config import TrainConfig
 
 # A folder may lose this share of its notes to the base's tokenizer (stray notes out of range).
 NOTES_LOST_TOLERANCE = 0.01
@@ -25,12 +31,12 @@ SHAPE_FIELDS = ("units", "num_layers", "embedding_dim")
 FIDELITY_FIELDS = ("encoding", "timing", "pedal")
 
 
-def requested_base(config: Any) -> str | None:
+def requested_base(config: TrainConfig) -> str | None:
     """``config.base`` as a checkpoint directory, ``AUTO``, or ``None`` (from scratch)."""
     return None if config.base in (None, "", SCRATCH) else str(config.base)
 
 
-def choose_base(config: Any, cache: Any, data: Any, given_tokenizer: bool,
+def choose_base(config: TrainConfig, cache: TokenCache, data: Any, given_tokenizer: bool,
                 open_data: Any) -> tuple[Any, Any, str, bool]:
     """For ``--from auto``: ``(base, cache, reason, fits)``, the shipped base model and the
     folder encoded with its tokenizer when the folder is small and the base can represent it,
@@ -78,7 +84,7 @@ def load_base(directory: str) -> Any:
     return load_checkpoint(directory)
 
 
-def base_tokenizer_config(base: Any, tokenizer_config: Any, tokenizer_options: dict | None) -> Any:
+def base_tokenizer_config(base: Checkpoint, tokenizer_config: TokenizerConfig | None, tokenizer_options: dict | None) -> Any:
     """The base's tokenizer configuration; a request for another encoding is a ``ConfigError``."""
     config = base.tokenizer.config
     requested = dict(tokenizer_options or {})
@@ -94,7 +100,7 @@ def base_tokenizer_config(base: Any, tokenizer_config: Any, tokenizer_options: d
     return config
 
 
-def check_representable(cache: Any, base: Any) -> None:
+def check_representable(cache: TokenCache, base: Checkpoint) -> None:
     """Refuse a folder whose notes the base's tokenizer loses (``DataError``)."""
     config = base.tokenizer.config
     pieces = cache.pieces

@@ -8,14 +8,18 @@ of each training piece is held out instead, and the checkpoint's ``split.json`` 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musicgen.data.splits import SPLIT_NAMES, hold_out_tails
 from musicgen.errors import ConfigError, DataError
 from musicgen.training.config import TrainConfig
 
+if TYPE_CHECKING:
+    from musicgen.data.cache import TokenCache
+    from musicgen.tokens import Tokenizer, TokenizerConfig
 
-def training_windows(config: TrainConfig, tokenizer: Any, streams: list) -> Any:
+
+def training_windows(config: TrainConfig, tokenizer: Tokenizer, streams: list) -> Any:
     """The :class:`~musicgen.data.windows.WindowPlan` of the training streams (augmented as configured)."""
     from musicgen.data import windows
 
@@ -25,7 +29,7 @@ def training_windows(config: TrainConfig, tokenizer: Any, streams: list) -> Any:
 
         augment = Augmentation(tokenizer, semitones=tuple(config.transpose_range), stretch=tuple(config.stretch_range))
     editor = None
-    if tokenizer.config.encoding == "notes":
+    if tokenizer.has_bars:
         from musicgen.data.window_edits import WindowEditor
 
         editor = WindowEditor(tokenizer, config.control_dropout, config.shuffle_tracks, config.infill)
@@ -39,7 +43,7 @@ def training_windows(config: TrainConfig, tokenizer: Any, streams: list) -> Any:
     return plan
 
 
-def open_training_data(data: Any, tokenizer_config: Any, tokenizer_options: dict | None, progress: bool) -> Any:
+def open_training_data(data: Any, tokenizer_config: TokenizerConfig | None, tokenizer_options: dict | None, progress: bool) -> Any:
     if not (hasattr(data, "streams") and hasattr(data, "tokenizer")):
         from musicgen.data.sources import open_data
 
@@ -55,7 +59,7 @@ def open_training_data(data: Any, tokenizer_config: Any, tokenizer_options: dict
     return data
 
 
-def check_enough(cache: Any) -> None:
+def check_enough(cache: TokenCache) -> None:
     """Refuse a data set of one piece: there is nothing to check a model on but the piece itself."""
     if len(cache.pieces) < 2:
         raise DataError(
@@ -64,14 +68,14 @@ def check_enough(cache: Any) -> None:
         )
 
 
-def split_streams(cache: Any, seq_len: int, tokenizer: Any) -> tuple[list, list, dict]:
+def split_streams(cache: TokenCache, seq_len: int, tokenizer: Tokenizer) -> tuple[list, list, dict]:
     """Training and validation streams plus ``split.json``'s content.
 
     When the validation split has no piece longer than a window (a tiny data set), the
     last tenth (at least one window) of each long training piece is held out instead; in
-    the notes encoding, where windows may be short, its last tenth of bars under its header.
+    an encoding with bars, where windows may be short, its last tenth of bars under its header.
     """
-    if tokenizer.config.encoding == "notes":
+    if tokenizer.has_bars:
         return _split_bar_streams(cache)
     train_streams = list(cache.streams("train"))
     val_streams = list(cache.streams("validation"))
@@ -99,7 +103,7 @@ def split_streams(cache: Any, seq_len: int, tokenizer: Any) -> tuple[list, list,
     return train_streams, val_streams, split
 
 
-def _split_bar_streams(cache: Any) -> tuple[list, list, dict]:
+def _split_bar_streams(cache: TokenCache) -> tuple[list, list, dict]:
     from musicgen.data.bar_windows import hold_out_bars
 
     train_streams, val_streams = list(cache.streams("train")), list(cache.streams("validation"))
@@ -114,7 +118,7 @@ def _split_bar_streams(cache: Any) -> tuple[list, list, dict]:
     return train_streams, val_streams, split
 
 
-def _split_record(cache: Any) -> dict:
+def _split_record(cache: TokenCache) -> dict:
     manifest = cache.manifest
     split = {name: cache.files(name) for name in SPLIT_NAMES}
     split.update(source_dir=str(manifest.get("source_dir", "")), cache=str(cache.directory),

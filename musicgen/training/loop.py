@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musicgen.data.bar_windows import tokens_to_hold
 from musicgen.data.profile import ModelProfile
@@ -39,6 +39,10 @@ from musicgen.training.inputs import (
 from musicgen.training.locks import DirectoryLock
 from musicgen.training.schedule import Schedule, TrainState, unigram_loss
 from musicgen.training.trainer import build_trainer
+
+if TYPE_CHECKING:
+    from musicgen.tokens import Tokenizer, TokenizerConfig
+    from musicgen.training.checkpoint import Checkpoint
 
 __all__ = ["Schedule", "TrainConfig", "TrainResult", "TrainState", "TrainingRun", "train"]
 
@@ -67,7 +71,7 @@ def train(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
-    tokenizer_config: Any = None,
+    tokenizer_config: TokenizerConfig | None = None,
     tokenizer_options: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train on ``data`` (a music folder, a prepared cache or a ``TokenCache``) into ``out_dir``.
@@ -101,7 +105,7 @@ def train(
 
 
 def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool, progress: bool,
-           tokenizer_config: Any, tokenizer_options: dict | None, chief: bool) -> TrainResult:
+           tokenizer_config: TokenizerConfig | None, tokenizer_options: dict | None, chief: bool) -> TrainResult:
     from musicgen.training import finetune
 
     saved_config = ckpt.read_train_config(out_dir) if resume and (out_dir / ckpt.CONFIG_FILE).is_file() else None
@@ -136,7 +140,7 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
     tokenizer = cache.tokenizer
     cached_train = cache.streams("train")
     train_tokens = sum(len(stream) for stream in cached_train) or cache.manifest["total_tokens"]
-    hold = tokens_to_hold(cached_train, tokenizer) if tokenizer.config.encoding == "notes" else 0
+    hold = tokens_to_hold(cached_train, tokenizer)
     config = recipe.resolve_model(config, train_tokens, base.train_config if base is not None else None, hold)
     requested_implementation = config.implementation  # recorded as asked: a resume elsewhere chooses anew
     config = dataclasses.replace(config, implementation=recipe.implementation(config))
@@ -171,8 +175,8 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
 class TrainingRun:
     """One training run: the model, the data plan, the state, and the loop of rounds."""
 
-    def __init__(self, config: TrainConfig, strategy: Any, tokenizer: Any, train_streams: list, val_streams: list,
-                 out_dir: Path, saved: TrainState | None, progress: bool, plan: Any = None, base: Any = None) -> None:
+    def __init__(self, config: TrainConfig, strategy: Any, tokenizer: Tokenizer, train_streams: list, val_streams: list,
+                 out_dir: Path, saved: TrainState | None, progress: bool, plan: Any = None, base: Checkpoint | None = None) -> None:
         self.config, self.strategy, self.tokenizer = config, strategy, tokenizer
         self.out_dir, self.saved, self.progress, self.base = out_dir, saved, progress, base
         self.train_streams, self.val_streams = train_streams, val_streams
@@ -367,7 +371,7 @@ def _is_chief_process(config: TrainConfig) -> bool:
                                           and "chief" not in cluster.get("cluster", {}))
 
 
-def _check_resume(out_dir: Path, config: TrainConfig, tokenizer: Any) -> TrainState | None:
+def _check_resume(out_dir: Path, config: TrainConfig, tokenizer: Tokenizer) -> TrainState | None:
     """The saved state to resume from (None before a first epoch), after checking the data and model match."""
     saved = ckpt.check_resumable(out_dir, config.architecture(), tokenizer)
     if saved is None:

@@ -20,7 +20,7 @@ by ``--seq-len`` keeps the batch of 16).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import os
 
 from musicgen.training.config import TrainConfig
 
@@ -84,7 +84,8 @@ def implementation(config: TrainConfig) -> str:
     return "keras" if tf.config.list_physical_devices("GPU") else "custom"
 
 
-def describe(config: TrainConfig, pieces: int, tokens: int, updates_per_epoch: int, base: Any = None) -> str:
+def describe(config: TrainConfig, pieces: int, tokens: int, updates_per_epoch: int,
+             base: str | os.PathLike | None = None) -> str:
     """One line saying what was chosen and for what data, e.g. ``80 pieces, 23k tokens: 1 x 256 LSTM ...``."""
     start = f"fine-tuning {base}" if base is not None else f"{config.num_layers} x {config.units} {config.cell.upper()}"
     epochs = config.max_updates / max(updates_per_epoch, 1)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musicgen import options
 from musicgen.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from musicgen.training.config import TrainConfig
 
 # Early stopping waits while the best validation loss is within this share of the unigram's:
 # a model on the unigram plateau has not started to learn, and more updates get it off.
@@ -72,7 +75,7 @@ class Schedule:
     min_updates: int
 
     @classmethod
-    def of(cls, config: Any) -> Schedule:
+    def of(cls, config: TrainConfig) -> Schedule:
         return cls(config.warmup_updates, config.patience_updates, config.lr_patience_updates, config.lr_factor,
                    config.min_learning_rate, config.min_updates)
 

@@ -9,10 +9,13 @@ builds or resumes the model.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musicgen.tokens import Tokenizer
 from musicgen.training import checkpoint as ckpt
+
+if TYPE_CHECKING:
+    from musicgen.training.config import TrainConfig
 
 PAD_ID = Tokenizer.pad_id
 
@@ -81,7 +84,7 @@ def masked_accuracy_class() -> type:
     return MaskedAccuracy
 
 
-def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_worker: bool = False,
+def build_trainer(config: TrainConfig, vocab_size: int, resume_from: Path | None, multi_worker: bool = False,
                   base_model: Any = None) -> tuple[Any, Any]:
     """The language model (compiled, owning the optimizer) and its ``fit`` wrapper.
 
@@ -116,13 +119,13 @@ def build_trainer(config: Any, vocab_size: int, resume_from: Path | None, multi_
     return model, trainer
 
 
-def _adam(config: Any) -> Any:
+def _adam(config: TrainConfig) -> Any:
     import keras
 
     return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.clipnorm or None)
 
 
-def _moved(model: Any, config: Any, loss: Any) -> Any:
+def _moved(model: Any, config: TrainConfig, loss: Any) -> Any:
     """A compiled model with ``config.implementation``'s layers, its weights and optimizer state kept."""
     from musicgen.models import language
 
