@@ -7,9 +7,14 @@ does not start TensorFlow until a model is needed.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from musicgen.errors import CheckpointError, ConfigError, DataError, MidiError, MusicgenError
+from musicgen.runtime import quiet_tensorflow
+
+# As quiet as the command line: no TensorFlow start-up chatter unless asked for.
+quiet_tensorflow(verbose=bool(os.environ.get("MUSICGEN_VERBOSE")))
 
 __version__ = "0.1.0"
 

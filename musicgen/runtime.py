@@ -21,9 +21,15 @@ import numpy as np
 
 
 def quiet_tensorflow(verbose: bool = False) -> None:
-    """Silence TensorFlow's C++ and Python logging unless ``verbose``."""
+    """Silence TensorFlow's C++ and Python logging unless ``verbose``.
+
+    ``import musicgen`` runs it, so the Python API is as quiet as the command line;
+    ``verbose`` (``--verbose``, or ``MUSICGEN_VERBOSE=1`` for the API) undoes that before
+    TensorFlow starts.
+    """
     if verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _SilentTensorFlowImport)]
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")

@@ -63,9 +63,20 @@ def test_corrupt_track_chunk(tmp_path) -> None:
         TOKENIZER.encode(path)
 
 
+def test_length_is_judged_by_time_not_by_ticks(tmp_path) -> None:
+    # A ten-minute movement at music21's 10,080 ticks per quarter note has over 10,000,000 ticks: music.
+    notes = [(60 + i % 12, i * 2.0, i * 2.0 + 2.0, 80) for i in range(600)]
+    quartet = write_mido_file(tmp_path / "quartet.mid", [Track(notes)], ticks_per_beat=10080)
+    assert midi_io.read_piece(quartet).end_beat == 1200.0
+    # One note six and a half hours long (an ABC export gone wrong) is refused, with its length.
+    broken = write_mido_file(tmp_path / "broken.mid", [Track([(60, 0, 6.5 * 3600 * 2, 80)])], ticks_per_beat=96)
+    with pytest.raises(MidiError, match=r"broken\.mid: 6\.5 hours long at its own tempo \(46,800 quarter notes\)"):
+        TOKENIZER.encode(broken)
+
+
 def test_absurd_tick_count_is_rejected_quickly(tmp_path) -> None:
-    # One event 2**27 ticks in: pretty_midi would build a huge tick table.
-    path = write_mido_file(tmp_path / "long.mid", [Track([(60, 0, 2**27 / 480, 80)])])
+    # One event 2**32 ticks in: a corrupt delta, refused while reading.
+    path = write_mido_file(tmp_path / "long.mid", [Track([(60, 0, 2**32 / 480, 80)])])
     with pytest.raises(MidiError, match=r"long\.mid: corrupt"):
         TOKENIZER.encode(path)
 

@@ -36,6 +36,9 @@ def test_structural_rules(tokenizer: Tokenizer) -> None:
     checker.feed(name(Kind.PROGRAM, 0))
     checker.feed(name(Kind.PROGRAM, 128))
     checker.feed(name(Kind.BAR))
+    assert not checker.allowed(name(Kind.TRACK, 0))  # the first bar states its meter first
+    assert checker.allowed_mask().sum() == len(tokenizer.meters)
+    checker.feed(name(Kind.TIME_SIGNATURE, tokenizer.meters.index((4, 4))))
     assert not checker.allowed(tokenizer.eos_id)  # no note yet
     assert not checker.allowed(name(Kind.TRACK, 2))  # only two tracks in the header
     checker.feed(name(Kind.TRACK, 1))

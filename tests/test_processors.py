@@ -71,7 +71,8 @@ def test_draw_samples_the_distribution_and_repeats_per_seed() -> None:
 
 
 def test_the_compiled_sampler_and_the_guided_sampler_choose_alike(tmp_path) -> None:
-    """The same chain behind both: greedy decoding from BOS gives the same tokens."""
+    """The same chain behind both: greedy decoding from BOS gives the same tokens (in seconds timing,
+    where the compiled sampler adds no rule of its own: no bar must reach its last beat)."""
     import keras
     from checkpoint_factory import write_checkpoint
 
@@ -81,7 +82,7 @@ def test_the_compiled_sampler_and_the_guided_sampler_choose_alike(tmp_path) -> N
     from musicgen.tokens import Tokenizer, TokenizerConfig
     from musicgen.training.checkpoint import load_checkpoint
 
-    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1, min_pitch=48, max_pitch=72, max_tracks=2))
+    tokenizer = Tokenizer(TokenizerConfig(timing="seconds", velocity_bins=1, min_pitch=48, max_pitch=72, max_tracks=2))
     keras.utils.set_random_seed(5)
     model = build_language_model(tokenizer.vocab_size, "lstm", 16, 1, embedding_dim=8)
     loaded = load_checkpoint(write_checkpoint(tmp_path / "ck", model, tokenizer))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 from musicgen.cli import add_verbose
@@ -111,4 +112,27 @@ def run(args: argparse.Namespace) -> int:
     best = "n/a" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
     print(f"{result.directory}: {result.updates:,} updates, {result.epochs:.1f} epochs ({result.stopped}), "
           f"best validation loss {best}")
+    if result.feedback is not None:
+        warning = masked_mass_warning(result.directory)
+        if warning and not args.quiet:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0 if result.updates or result.stopped == "time_budget" else 1
+
+
+CHECK_SAMPLES, CHECK_TOKENS = 4, 256
+
+
+def masked_mass_warning(directory: Path) -> str | None:
+    """A warning when the trained model's samples need more than :data:`MASKED_MASS_LIMIT` of its
+    probability removed per token by the grammar and the data's limits (a few short samples)."""
+    from musicgen.evaluation.heldout import MASKED_MASS_LIMIT
+    from musicgen.generation.sampler import Sampler
+    from musicgen.training.checkpoint import load_checkpoint
+
+    sampled = Sampler.from_checkpoint(load_checkpoint(directory), jit_compile=False).sample(
+        num=CHECK_SAMPLES, length=CHECK_TOKENS, seed=0)
+    if sampled.masked_mass_mean <= MASKED_MASS_LIMIT:
+        return None
+    return (f"sampling removes {sampled.masked_mass_mean:.1%} of the model's probability per token (the grammar and "
+            f"the training data's limits; a good model needs under {MASKED_MASS_LIMIT:.0%}): its samples are forced "
+            "more than chosen; train longer or on more music")

@@ -39,6 +39,7 @@ class BarWindowPlan:
     def __init__(self, streams: Sequence[np.ndarray], seq_len: int, tokenizer: Tokenizer, shuffle: bool, seed: int,
                  augment: Any = None, editor: Any = None) -> None:
         self.width, self.shuffle, self.seed = seq_len + 1, shuffle, seed
+        self.tokenizer = tokenizer
         self.editor = editor if editor is not None and editor.active else None
         self.pad_id = tokenizer.pad_id
         kinds, values = tokenizer.kinds, tokenizer.values
@@ -109,7 +110,7 @@ class BarWindowPlan:
                 targets = targets + rng.random() * (spare / max(count - 1, 1) if count > 1 else 0)
             starts = bars[np.maximum(np.searchsorted(bars, np.minimum(targets, spare), side="right") - 1, 0)]
             for start in starts.tolist():
-                chunk = body[start: start + room]
+                chunk = self.tokenizer.restate(body, start)[:room]  # the window's first bar restates its meter
                 window = np.concatenate([header, chunk])
                 if self.table is not None and low <= high:
                     window = self.table[int(rng.integers(low, high + 1))][window]
@@ -165,5 +166,5 @@ def hold_out_bars(streams: Sequence[np.ndarray], tokenizer: Tokenizer, fraction:
         cut = bars[min(max(1, round(len(bars) * (1 - fraction))), len(bars) - 1)]
         header = stream[: bars[0]]
         train.append(np.concatenate([stream[:cut], [tokenizer.eos_id]]).astype(np.int32))
-        validation.append(np.concatenate([header, stream[cut:]]).astype(np.int32))
+        validation.append(np.concatenate([header, tokenizer.restate(stream, cut)]).astype(np.int32))
     return train, validation

@@ -36,6 +36,7 @@ from musicgen.data.cache import (
     load_cache,
     write_cache,
 )
+from musicgen.data.duplicates import duplicate_groups, fingerprint
 from musicgen.data.profile import FolderProfile, PieceStats, choose_config, piece_stats
 from musicgen.data.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, assign_splits, check_fractions
 from musicgen.errors import DataError, MidiError
@@ -148,8 +149,10 @@ def _encode(midi_dir: Path, records: dict[str, dict], old: TokenCache | None, co
         if record.get("reused"):
             for entry in _old_pieces(old, path):
                 index = old.pieces.index(entry)
+                array = old.tokens[old.offsets[index]:old.offsets[index + 1]]
                 pieces.append({key: entry[key] for key in ("path", "file", "key", "notes", "stats")})
-                arrays.append(old.tokens[old.offsets[index]:old.offsets[index + 1]])
+                pieces[-1].update(_content(entry, array, tokenizer))
+                arrays.append(array)
             skipped.extend(record.get("skipped_pieces", []))
             continue
         for piece in record["pieces"]:
@@ -165,13 +168,15 @@ def _encode(midi_dir: Path, records: dict[str, dict], old: TokenCache | None, co
                           + ("" if config.use_drums else " or on the drums, which this configuration drops"))
                 skipped.append({"path": name, "reason": reason})
                 continue
-            pieces.append({"path": name, "file": path, "key": piece["key"], "notes": notes, "stats": piece["stats"]})
+            pieces.append({"path": name, "file": path, "key": piece["key"], "notes": notes, "stats": piece["stats"],
+                           **_content({}, ids, tokenizer)})
             arrays.append(ids)
     if not pieces:
         reasons = "; ".join(f"{entry['path']}: {entry['reason']}" for entry in skipped[:5])
         more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
         raise DataError(f"no usable music under {midi_dir}: all {len(skipped)} files or pieces failed: {reasons}{more}")
-    splits = assign_splits([piece["path"] for piece in pieces], fractions)
+    keys = [piece["path"] for piece in pieces]
+    splits = assign_splits(keys, fractions, duplicate_groups(keys, [(p["content"], p["parts"]) for p in pieces]))
     for piece, array in zip(pieces, arrays, strict=True):
         piece.update(split=splits[piece["path"]], tokens=len(array))
     dtype = np.int16 if tokenizer.vocab_size <= np.iinfo(np.int16).max else np.int32
@@ -194,6 +199,14 @@ def _encode(midi_dir: Path, records: dict[str, dict], old: TokenCache | None, co
         "skipped": skipped,
     }
     return manifest, tokens, offsets
+
+
+def _content(entry: dict, ids: np.ndarray, tokenizer: Tokenizer) -> dict:
+    """A piece's ``content`` and ``parts`` fingerprints (kept from an old entry that has them)."""
+    if "content" in entry and "parts" in entry:
+        return {"content": entry["content"], "parts": entry["parts"]}
+    content, parts = fingerprint(ids, tokenizer)
+    return {"content": content, "parts": parts}
 
 
 def _old_pieces(old: TokenCache | None, path: str) -> list[dict]:

@@ -21,10 +21,10 @@ from musicgen.music import analysis
 from musicgen.music.instruments import DRUM_PROGRAM, program_name
 from musicgen.music.piece import END, START, TRACK, VELOCITY, Piece
 from musicgen.tokens import ENCODINGS, TokenizerConfig
+from musicgen.tokens.grammar import Constraints
 
 if TYPE_CHECKING:
     from musicgen.tokens import Tokenizer
-    from musicgen.tokens.grammar import Constraints
 
 PERFORMED_BELOW = 0.6  # a folder whose onsets are on the 1/12-beat grid less often than this was performed
 PEDAL_PIECES = 0.1  # the pedal matters when at least this share of pieces uses it
@@ -217,6 +217,8 @@ class ModelProfile:
     names: dict[str, str] = field(default_factory=dict)  # "program:k" -> name of the k-th track of that program
     instrument_sets: list[list[int]] = field(default_factory=list)  # the pieces' program sets, commonest first
     keys: list[int] = field(default_factory=list)  # the KEY values of the pieces' headers (before transposing)
+    pitch_ranges: dict[str, list[int]] = field(default_factory=dict)  # program -> [lowest, highest] pitch
+    max_chords: dict[str, int] = field(default_factory=dict)  # program -> most notes at one position of a track
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -232,13 +234,13 @@ class ModelProfile:
 
         kinds, values = tokenizer.kinds, tokenizer.values
         seen = np.zeros(tokenizer.vocab_size, bool)
-        tracks, durations, keys = 0, {}, set()
+        tracks, played, keys = 0, {}, set()
         for stream in streams:
             seen[stream] = True
             keys.update(values[stream[kinds[stream] == Kind.KEY]].tolist())
             tracks = max(tracks, len(tokenizer.track_programs(stream)))
-            for program, steps in tokenizer.note_lengths(stream).items():
-                durations[program] = max(durations.get(program, 0), steps)
+            for program, figures in tokenizer.program_stats(stream).items():
+                played[program] = played[program].merged(figures) if program in played else figures
         # Every value of a kind the data had stays possible (transposed pitches, new lengths),
         # except the kinds whose values are what the data had: instruments, meters, tracks.
         exact = np.isin(kinds, [int(Kind.PROGRAM), int(Kind.TIME_SIGNATURE), int(Kind.TRACK)])
@@ -249,18 +251,25 @@ class ModelProfile:
             choices=list((manifest or {}).get("choices") or []),
             allowed_tokens=np.flatnonzero(allowed).tolist(),
             max_tracks=tracks,
-            max_durations={str(program): int(steps) for program, steps in sorted(durations.items())},
+            max_durations={str(program): figures.longest for program, figures in sorted(played.items())},
             # Without bars, an encoding merges the tracks of one program, so their names do not apply.
             names=_common_names(stats) if tokenizer.has_bars else {},
             instrument_sets=[list(programs) for programs, _ in Counter(
                 tuple(sorted(set(item["programs"]))) for item in stats if item.get("programs")).most_common(16)],
             keys=sorted(int(key) for key in keys),
+            pitch_ranges={str(program): [figures.lowest, figures.highest] for program, figures in sorted(played.items())},
+            max_chords={str(program): figures.chord for program, figures in sorted(played.items())},
         )
 
     def constraints(self, tokenizer: Tokenizer) -> Constraints:
-        """The sampler's :class:`musicgen.tokens.grammar.Constraints` for ``tokenizer``'s vocabulary."""
-        from musicgen.music.instruments import PROGRAM_COUNT
-        from musicgen.tokens.grammar import Constraints
+        """The samplers' :class:`musicgen.tokens.grammar.Constraints` for ``tokenizer``'s vocabulary.
+
+        Each program keeps to the pitches the data played on it, inside what the instrument can
+        play (:func:`musicgen.music.instruments.playable`), and to the data's largest chord; a
+        program the data lacks (an instrument asked for, or a profile from before these figures)
+        keeps to what the instrument can play.
+        """
+        from musicgen.music.instruments import PROGRAM_COUNT, playable
 
         allowed = None
         if self.allowed_tokens:
@@ -271,7 +280,14 @@ class ModelProfile:
             longest = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max, np.int64)
             for program, steps in self.max_durations.items():
                 longest[int(program)] = steps
-        return Constraints(allowed, self.max_tracks or None, longest)
+        instruments = np.array([playable(program) for program in range(PROGRAM_COUNT)], np.int64)
+        ranges, chords = instruments[:, :2].copy(), instruments[:, 2].copy()
+        for program, (lowest, highest) in self.pitch_ranges.items():
+            low, high = max(lowest, ranges[int(program), 0]), min(highest, ranges[int(program), 1])
+            ranges[int(program)] = (low, high) if low <= high else (lowest, highest)
+        for program, most in self.max_chords.items():
+            chords[int(program)] = most
+        return Constraints(allowed, self.max_tracks or None, longest, ranges, chords)
 
     def track_names(self, programs: list[int]) -> dict[int, str]:
         """Names for tracks playing ``programs`` (in track order), from the data's commonest names."""

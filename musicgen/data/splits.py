@@ -60,8 +60,12 @@ def hold_out_tails(streams: Sequence, minimum: int) -> tuple[list, list]:
     return heads, tails
 
 
-def assign_splits(paths: Sequence[str], fractions: Sequence[float] = DEFAULT_FRACTIONS) -> dict[str, str]:
+def assign_splits(paths: Sequence[str], fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                  groups: dict[str, str] | None = None) -> dict[str, str]:
     """The split of each relative path: a stable hash, plus a minimum-size rule.
+
+    With ``groups`` (path -> its group's key, see :func:`musicgen.data.duplicates.duplicate_groups`)
+    the groups are split as items and every path goes where its group goes, so twins share a split.
 
     Each path goes where :func:`split_of` puts it. Then, if there are at
     least as many files as splits with a non-zero fraction, every such split that came
@@ -69,6 +73,9 @@ def assign_splits(paths: Sequence[str], fractions: Sequence[float] = DEFAULT_FRA
     currently largest split (ties: train, validation, test): the file whose hash
     position lies nearest to the empty split. The rule depends only on the paths.
     """
+    if groups is not None:
+        by_group = assign_splits(sorted({groups[path] for path in paths}), fractions)
+        return {path: by_group[groups[path]] for path in paths}
     splits = {path: split_of(path, fractions) for path in paths}
     wanted = [name for name, fraction in zip(SPLIT_NAMES, fractions, strict=True) if fraction > 0]
     if len(paths) < len(wanted):

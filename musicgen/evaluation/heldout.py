@@ -25,6 +25,8 @@ from musicgen.errors import ConfigError, DataError
 from musicgen.models.likelihood import perplexity, score_model
 from musicgen.models.ngram import DEFAULT_ORDERS, fit_baseline
 
+MASKED_MASS_LIMIT = 0.05  # more probability than this removed per sampled token: the model breaks the rules
+
 if TYPE_CHECKING:
     from musicgen.tokens import Tokenizer
     from musicgen.training.checkpoint import Checkpoint
@@ -61,7 +63,9 @@ def evaluate(
     if not isinstance(samples, int) or samples < 0:
         raise ConfigError(f"--samples must be a non-negative integer, got {samples!r}")
     loaded = resolve_checkpoint(checkpoint)
-    streams, source = split_streams(loaded, data)
+    streams, source, left_out = split_streams(loaded, data)
+    if left_out:
+        _say(progress, f"left out {left_out} pieces that {loaded.directory} trained on")
     pieces = [s for s in streams[split] if len(s) >= 2]
     if not pieces:
         raise DataError(f"the {split} split of {source} has no piece of two or more tokens to score")
@@ -74,6 +78,7 @@ def evaluate(
         "checkpoint": str(loaded.directory), "data": str(source), "split": split, "pieces": len(pieces),
         "tokens": count, "notes": notes, "nll": nll, "nll_per_note": total / max(notes, 1),
         "perplexity": perplexity(nll), "accuracy": correct / count, "encoding": loaded.tokenizer.config.encoding,
+        "training_pieces_left_out": left_out,
         "scoring": "teacher forcing over whole pieces, every token after the first scored once",
     }
     baseline = None
@@ -102,11 +107,16 @@ def count_notes(pieces: list[np.ndarray], tokenizer: Tokenizer) -> int:
     return int(sum(np.count_nonzero(is_note[piece]) for piece in pieces))
 
 
-def split_streams(checkpoint: Checkpoint | str | os.PathLike, data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path]:
-    """Token streams per split of ``data`` and the data's path.
+def split_streams(checkpoint: Checkpoint | str | os.PathLike,
+                  data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path, int]:
+    """Token streams per split of ``data``, the data's path, and how many pieces were left out
+    because the checkpoint trained on them.
 
     ``data`` defaults to the checkpoint's recorded training data. When ``data`` is that
-    data, the split is the checkpoint's ``split.json``; otherwise the data's own split.
+    data, the split is the checkpoint's ``split.json``; otherwise the data's own split. Either
+    way a piece whose notes the checkpoint's training pieces played (``split.json``'s
+    ``train_content``), or whose file is one of them (its training path ends the piece's
+    path), leaves the validation and test splits (and ``all``, but for the checkpoint's own training pieces).
     """
     from musicgen.data.sources import open_data
 
@@ -124,13 +134,42 @@ def split_streams(checkpoint: Checkpoint | str | os.PathLike, data: str | os.Pat
     same = any(Path(p).resolve() in recorded_paths
                for p in (data, cache.directory, cache.manifest.get("source_dir", "")) if p)
     names = SPLIT_NAMES
+    by_path = dict(zip(cache.files("all"), cache.streams("all"), strict=True))
     if same and all(isinstance(recorded.get(name), list) for name in names):
-        by_path = dict(zip(cache.files("all"), cache.streams("all"), strict=True))
-        streams = {name: [by_path[p] for p in recorded[name] if p in by_path] for name in names}
-        streams["all"] = [*streams["train"], *streams["validation"], *streams["test"]]
+        chosen = {name: [p for p in recorded[name] if p in by_path] for name in names}
     else:
-        streams = {name: cache.streams(name) for name in (*names, "all")}
-    return streams, Path(data)
+        chosen = {name: cache.files(name) for name in names}
+    trained = _trained_on(checkpoint, cache, chosen["train"] if same else [])
+    # Another data set's training split still fits the n-gram, but is scored (``all``) only where new;
+    # the checkpoint's own training split is scored as asked (``--split train``, ``all``).
+    scored = {name: [path for path in chosen[name] if path not in trained or (same and name == "train")]
+              for name in names}
+    left_out = sum(len(chosen[name]) - len(scored[name]) for name in names)
+    streams = {name: [by_path[path] for path in (chosen if name == "train" else scored)[name]] for name in names}
+    streams["all"] = [by_path[path] for name in names for path in scored[name]]
+    return streams, Path(data), left_out
+
+
+def _trained_on(checkpoint: Checkpoint, cache: Any, own_training: list[str]) -> set[str]:
+    """The pieces of ``cache`` that the checkpoint trained on: by content, or by file."""
+    from musicgen.data.duplicates import fingerprint
+
+    recorded = checkpoint.split or {}
+    contents = set(recorded.get("train_content") or [])
+    source = Path(cache.manifest.get("source_dir") or cache.directory)
+    pieces = dict(zip(cache.files("all"), cache.streams("all"), strict=True))
+    contents |= {fingerprint(pieces[path], checkpoint.tokenizer)[0] for path in own_training}
+    files = set(recorded.get("train") or [])
+    trained = set()
+    for entry in cache.pieces:
+        path = entry["path"]
+        content = entry.get("content") or fingerprint(pieces[path], checkpoint.tokenizer)[0]
+        file, _, tune = path.partition("#")
+        parts = (source / file).resolve().parts
+        suffixes = {"/".join(parts[-count:]) + (f"#{tune}" if tune else "") for count in range(1, len(parts))}
+        if content in contents or suffixes & files:
+            trained.add(path)
+    return trained
 
 
 def sample_figures(checkpoint: Checkpoint | str | os.PathLike, reference: list[np.ndarray], samples: int, length: int | None,
@@ -179,6 +218,9 @@ def format_report(result: dict[str, Any]) -> str:
         f"  model   NLL {result['nll']:.4f} nats/token, {result['nll_per_note']:.3f} nats/note  "
         f"perplexity {result['perplexity']:.2f}  accuracy {result['accuracy']:.3f}",
     ]
+    if result.get("training_pieces_left_out"):
+        lines.insert(1, f"  left out {result['training_pieces_left_out']} pieces the checkpoint "
+                        "trained on (same notes, or the same file)")
     if "ngram_nll" in result:
         lines.append(
             f"  n-gram  NLL {result['ngram_nll']:.4f} nats/token, {result['ngram_nll_per_note']:.3f} nats/note  "
@@ -217,7 +259,23 @@ def format_report(result: dict[str, Any]) -> str:
                 f"{model['instruments_not_in_data']} not in the data, {model['notes_longer_than_in_data']} of "
                 f"{model['notes']} notes longer than their instrument's longest in the data"
             )
-    return "\n".join(lines)
+    return "\n".join(lines + [f"warning: {warning}" for warning in report_warnings(result)])
+
+
+def report_warnings(result: dict[str, Any]) -> list[str]:
+    """What makes an :func:`evaluate` result less than it seems: too few pieces scored, samples
+    that the grammar had to force."""
+    from musicgen.training.feedback import FEW_PIECES, FEW_TOKENS
+
+    found = []
+    if result["pieces"] < FEW_PIECES or result["tokens"] < FEW_TOKENS:
+        found.append(f"the {result['split']} split holds {result['pieces']} pieces ({result['tokens']:,} tokens): too "
+                     f"few to trust these figures (at least {FEW_PIECES} pieces and {FEW_TOKENS:,} tokens)")
+    mass = result.get("samples", {}).get("model", {}).get("masked_mass_mean")
+    if mass is not None and mass > MASKED_MASS_LIMIT:
+        found.append(f"sampling removed {mass:.1%} of the model's probability per token (a good model needs under "
+                     f"{MASKED_MASS_LIMIT:.0%}): its samples are forced more than chosen")
+    return found
 
 
 def _say(progress: bool, message: str) -> None:

@@ -19,9 +19,12 @@ from musicgen.generation import steering
 from musicgen.generation.edits import (
     TOKENS_PER_BAR_LIMIT,
     EditResult,
+    PartLimits,
     choose_seed,
+    count_note,
     save_edit,
     token_tracks,
+    within_limits,
 )
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import AccompanyOptions
@@ -64,10 +67,17 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     sampler.force([tokenizer.bos_id, *controls, *given, *new])
     for bar in bars:
         sampler.force(layout.bars_alone([bar]))  # the given part of the bar
+        # Where the given part plays, every new track plays too: in time with it, never an empty track.
+        least = 1 if bar.parts else 0
+        limits = {track: PartLimits(0, 127, TOKENS_PER_BAR_LIMIT, 128, least)
+                  for track in range(len(given), len(given) + len(new))}
+        counts: dict[int, int] = {}
+        waived: set[int] = set()
         for _ in range(TOKENS_PER_BAR_LIMIT):
-            token = sampler.sample(allowed, feed=False)
+            token = sampler.sample(within_limits(sampler, allowed, counts, limits, waived), feed=False)
             if token == bar_id:
                 break
+            count_note(counts, sampler.checker, token)
             sampler.force([token])
         else:
             sampler.force(sampler.checker.closing_tokens()[:-1])  # finish a note cut short
@@ -75,13 +85,12 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     first_new = len(piece.tracks)
     notes = decoded.notes[decoded.notes[:, TRACK] >= len(given)].copy()
     notes[:, TRACK] += first_new - len(given)
-    names = checkpoint.profile.track_names([int(values[token]) for token in given + new])
-    added = tuple(Track(int(values[token]), names.get(len(given) + index, ""))
-                  for index, token in enumerate(new))
+    added = tuple(Track(int(values[token]), program_name(int(values[token]))) for token in new)
     result = dataclasses.replace(piece, tracks=piece.tracks + added, notes=np.concatenate([piece.notes, notes]))
     kept = ", ".join(piece.tracks[s].name or program_name(piece.tracks[s].program) for s in token_tracks(piece))
     summary = (f"{len(notes)} notes in {len(added)} new tracks "
                f"({', '.join(program_name(track.program) for track in added)}) under {kept}, {len(bars)} bars")
     for warning in warnings:
         summary += f"; warning: {warning}"
-    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, "accompanied", options, tokenizer)
+    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, piece, "accompanied",
+                     options, tokenizer)

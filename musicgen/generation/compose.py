@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musicgen.generation import primers, steering
+from musicgen.generation.edits import write_piece
 from musicgen.generation.options import GenerationOptions
 from musicgen.generation.sampler import Sampler
 from musicgen.music import midi_io, render
+from musicgen.music.analysis import parse_key, piece_key
 from musicgen.music.instruments import program_name
+from musicgen.music.piece import Piece
 from musicgen.tokens import Kind
 from musicgen.training.checkpoint import resolve_checkpoint
 
@@ -83,9 +86,8 @@ def generate_files(
     if options.primer is not None:
         piece = midi_io.read_piece(options.primer)
         meter = midi_io.read_meter(piece)
-        budget = min(loaded.train_config.seq_len, length - 16) if length > 32 else length - 1
         asked = control_ids if (controls.any or options.tempo is not None) and control_ids else None
-        plan = primers.plan_primer(piece, tokenizer, budget, length, options.primer_bars, asked)
+        plan = primers.plan_primer(piece, tokenizer, loaded.train_config.seq_len, length, options.primer_bars, asked)
         prefix = plan.prefix
         print(f"continuing from the primer's last {plan.bars_used} of {plan.bars_total} bars "
               f"({len(prefix)} tokens)", file=sys.stderr)
@@ -109,13 +111,19 @@ def generate_files(
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   pitch_bias=steering.guidance_bias(tokenizer, controls, options.key_guidance))
     each = f"{options.candidates} candidates per piece, " if select else ""
-    print(f"sampling {draws} x {length} tokens ({each}seed {seed})...", file=sys.stderr)
+    span = (f"{options.bars:g} bars" if options.bars is not None else f"{options.seconds:g} s"
+            if options.seconds is not None else f"up to {length} tokens")
+    pieces = f"{draws} piece{'s' if draws != 1 else ''}"
+    print(f"sampling {pieces} of {span} ({each}seed {seed})...", file=sys.stderr)
     if options.beam_size > 1:
         result = sampler.beam_search(options.beam_size, num=options.num, **limits)
     else:
         result = sampler.sample(num=draws, temperature=options.temperature, top_k=options.top_k,
                                 top_p=options.top_p, seed=seed, **limits)
-    rows = result.tokens
+    # Models from before every training window restated its meter may write another meter than
+    # the one they stated: state the one they play.
+    allowed = sampler.constraints.allowed if sampler.constraints is not None else None
+    rows = np.stack([tokenizer.fit_meters(row, allowed) for row in result.tokens])
     if select:
         kept = steering.choose_candidates([tokenizer.decode_piece(row) for row in rows], tokenizer, controls,
                                           options.candidates)
@@ -143,20 +151,34 @@ def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, load
             piece = primers.continuation(plan, row, tokenizer, tempo)
         else:
             piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator))
-        names = loaded.profile.track_names([track.program for track in piece.tracks])
-        piece = dataclasses.replace(piece, tracks=tuple(
-            dataclasses.replace(track, name=names.get(index, track.name)) for index, track in enumerate(piece.tracks)
-        ))
+        piece = _named(piece, loaded, options)
         if options.program is not None:  # one instrument for the whole file, primer included
             piece = piece.on_one_instrument(options.program, program_name(options.program))
-        pm = midi_io.piece_to_midi(piece, tempo, resolution=tokenizer.midi_resolution(tempo))
-        render.write_midi(pm, path)
+        if not piece.key_signatures:  # the key asked for, else the one the notes are in
+            key = parse_key(options.key) if options.key is not None else piece_key(piece)
+            piece = dataclasses.replace(piece, key_signatures=((0.0, key),) if key is not None else ())
+        if plan is not None and options.program is None:  # the primer file, its own events kept, then the new bars
+            write_piece(piece, path, tokenizer, options.primer, plan.piece)
+        else:
+            write_piece(piece, path, tokenizer)
+        pm = midi_io.load_midi(path)
         summaries.append(render.describe_midi(pm))
         if options.plot:
             extra.append(render.write_piano_roll(pm, path.with_suffix(".png")))
         if soundfont_path is not None:
             extra.append(render.write_wav(path, soundfont_path))
     return summaries, extra
+
+
+def _named(piece: Piece, loaded: Checkpoint, options: GenerationOptions) -> Piece:
+    """``piece`` with its unnamed tracks named: after their instrument where the user asked for
+    instruments, else as the training data named that program's tracks."""
+    programs = [track.program for track in piece.tracks]
+    names = ({index: program_name(program) for index, program in enumerate(programs)}
+             if options.instruments is not None else loaded.profile.track_names(programs))
+    return dataclasses.replace(piece, tracks=tuple(
+        track if track.name else dataclasses.replace(track, name=names.get(index, "")) for index, track in
+        enumerate(piece.tracks)))
 
 
 def generate(checkpoint: Checkpoint | str | os.PathLike | None = None, options: GenerationOptions | None = None, **changes: Any) -> list[Path]:

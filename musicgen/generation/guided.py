@@ -37,6 +37,7 @@ class GuidedSampler:
             greedy,
             masked_mass,
             sampling_chain,
+            unsure_rows,
         )
         from musicgen.models.stepping import StepNetwork
 
@@ -55,11 +56,11 @@ class GuidedSampler:
         self.logits: Any = None
         chain = sampling_chain(temperature or None, top_k or None, top_p if top_p < 1.0 else None)
 
-        def choose(logits: Any, allowed: Any, seed: Any) -> tuple[Any, Any]:
-            context = StepContext(allowed)
-            scores = chain(logits, context)
+        def choose(logits: Any, allowed: Any, forced: Any, seed: Any) -> tuple[Any, Any]:
+            removed = masked_mass(logits, allowed)
+            scores = chain(logits, StepContext(allowed, unsure=unsure_rows(forced, removed)))
             token = greedy(scores) if temperature == 0 else draw(scores, seed)
-            return token[0], masked_mass(logits, allowed)[0]
+            return token[0], removed[0]
 
         self._choose = tf.function(choose, reduce_retracing=True)
         self.seed = int(seed) % (1 << 63)
@@ -67,13 +68,18 @@ class GuidedSampler:
         self.masked: list[float] = []
 
     def force(self, tokens: Any) -> None:
-        """Feed given tokens (they must be grammatical here)."""
+        """Feed given tokens: music from a file, or a token the caller chose. They are not held to
+        the training data's limits (a file may have more tracks, or wider parts, than the data)."""
         import tensorflow as tf
 
         for token in np.asarray(tokens, np.int64).reshape(-1).tolist():
-            self.checker.feed(token)
+            self.checker.feed(token, check=False)
             self.logits, self.states = self.step(tf.constant([token], tf.int32), self.states)
             self.tokens.append(token)
+
+    def can_sample(self, allowed: np.ndarray) -> bool:
+        """Whether some token is grammatical, kept to the data and in ``allowed`` here."""
+        return bool((self.checker.allowed_mask() & self.allowed & allowed).any())
 
     def sample(self, allowed: np.ndarray | None = None, feed: bool = True) -> int:
         """Draw the next token from the model, among the grammatical, allowed ones; return it.
@@ -91,7 +97,8 @@ class GuidedSampler:
         if not mask.any():
             raise ConfigError("nothing is allowed here: the guidance contradicts the grammar")
         seed = tf.constant([self.seed, len(self.masked)], tf.int64)
-        token, mass = self._choose(tf.cast(self.logits, tf.float32), tf.constant(mask[np.newaxis]), seed)
+        forced = tf.constant([self.checker.forced])
+        token, mass = self._choose(tf.cast(self.logits, tf.float32), tf.constant(mask[np.newaxis]), forced, seed)
         self.masked.append(float(mass))
         token = int(token)
         if feed:

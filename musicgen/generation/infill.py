@@ -20,15 +20,18 @@ from musicgen.errors import ConfigError
 from musicgen.generation.edits import (
     TOKENS_PER_BAR_LIMIT,
     EditResult,
+    PartLimits,
     choose_seed,
+    count_note,
     save_edit,
     token_tracks,
+    within_limits,
 )
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import InfillOptions
 from musicgen.music import midi_io
 from musicgen.music.instruments import parse_instrument, program_name
-from musicgen.music.piece import START, TRACK, Piece
+from musicgen.music.piece import END, PITCH, START, TRACK, Piece
 from musicgen.tokens import Kind
 from musicgen.tokens.bars import Bar, BarLayout
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from musicgen.training.checkpoint import Checkpoint
 
 MIN_CONTEXT_BARS = 2  # bars of context on each side of a hole, even past the training window
+LEAST_PERCENTILE = 10  # a track that played in the region keeps half this percentile of its notes per bar
 
 
 def parse_bars(text: str, count: int) -> range:
@@ -55,11 +59,12 @@ def parse_bars(text: str, count: int) -> range:
     return range(first - 1, last)
 
 
-def choose_tracks(piece: Piece, text: str | None) -> list[int]:
-    """Token tracks named by ``--tracks`` (track names, instrument names or programs); all without it."""
+def choose_tracks(piece: Piece, text: str | None, playing: list[int] | None = None) -> list[int]:
+    """Token tracks named by ``--tracks`` (track names, instrument names or programs); without it,
+    those ``playing`` (every track when not given)."""
     order = token_tracks(piece)
     if text is None:
-        return list(range(len(order)))
+        return sorted(playing) if playing is not None else list(range(len(order)))
     chosen = []
     for word in (part.strip() for part in text.split(",") if part.strip()):
         by_name = [i for i, source in enumerate(order) if piece.tracks[source].name.lower() == word.lower()]
@@ -96,10 +101,15 @@ def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoi
     layout = tokenizer.layout()
     controls, programs, all_bars = layout.parse(tokenizer.encode_piece(piece))
     region = parse_bars(options.bars, len(all_bars))
-    targets = choose_tracks(piece, options.tracks)
+    around = all_bars[max(region[0] - 1, 0):region[-1] + 2]
+    targets = choose_tracks(piece, options.tracks, sorted({track for bar in around for track, _ in bar.parts}))
+    if not targets:
+        raise ConfigError(f"--bars {options.bars}: no track plays in or around those bars; name the tracks to "
+                          "write with --tracks")
     context, first = _context(layout, controls, programs, all_bars, region, targets, checkpoint.train_config.seq_len)
     sampler.force(layout.write(controls, programs, context, [layout.fill_start]))
-    filled = _write_bars(sampler, tokenizer, len(region), targets)
+    limits = part_limits(all_bars, tokenizer, region, targets)
+    filled = _write_bars(sampler, tokenizer, len(region), limits)
     for offset, bar in enumerate(filled):
         all_bars[region[0] + offset].parts = sorted(
             [part for part in all_bars[region[0] + offset].parts if part[0] not in targets] + bar.parts)
@@ -114,11 +124,13 @@ def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoi
     new = decoded.notes[np.isin(decoded.notes[:, TRACK], targets) & (decoded.notes[:, START] >= start - 1e-9)
                         & (decoded.notes[:, START] < end - 1e-9)].copy()
     new[:, TRACK] = [order[int(track)] for track in new[:, TRACK]]
+    new = _before_next_onsets(new, old[~replaced])
     result = dataclasses.replace(piece, notes=np.concatenate([old[~replaced], new]))
     names = ", ".join(piece.tracks[source].name or program_name(piece.tracks[source].program) for source in sources)
     summary = (f"bars {region[0] + 1}-{region[-1] + 1} of {len(all_bars)} ({names}): {int(replaced.sum())} notes "
                f"replaced by {len(new)}; context bars {first + 1}-{first + len(context)}")
-    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, "infill", options, tokenizer)
+    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, piece, "infill", options,
+                     tokenizer, (region[0] + 1, region[-1] + 1))
 
 
 def _context(layout: BarLayout, controls: list, programs: list, bars: list[Bar], region: range,
@@ -146,26 +158,70 @@ def _context(layout: BarLayout, controls: list, programs: list, bars: list[Bar],
             low -= 1
         else:
             high += 1
-    return holed[low:high], low
+    return layout.restated(holed[:high], low), low
 
 
-def _write_bars(sampler: GuidedSampler, tokenizer: Tokenizer, count: int, targets: list[int]) -> list[Bar]:
-    """Sample ``count`` bars of the target tracks after FILL_START; end them with FILL_END."""
+def _before_next_onsets(new: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """``new`` notes cut where the next note of their track and pitch begins (a MIDI channel
+    cannot sound one pitch twice at once)."""
+    rows = np.concatenate([kept, new])
+    new = new.copy()
+    for index, (start, _, pitch, _, track) in enumerate(new[:, :5].tolist()):
+        later = rows[(rows[:, TRACK] == track) & (rows[:, PITCH] == pitch) & (rows[:, START] > start + 1e-9), START]
+        if len(later):
+            new[index, END] = min(new[index, END], later.min())
+    return new
+
+
+def part_limits(bars: list[Bar], tokenizer: Tokenizer, region: range, targets: list[int]) -> dict[int, PartLimits]:
+    """The :class:`PartLimits` of each target track, from the song's bars."""
     kinds, values = tokenizer.kinds, tokenizer.values
+    pitches: dict[int, list[int]] = {track: [] for track in targets}
+    counts: dict[int, list[int]] = {track: [] for track in targets}
+    chords: dict[int, int] = dict.fromkeys(targets, 1)
+    for bar in bars:
+        for track, part in bar.parts:
+            if track not in pitches:
+                continue
+            tokens = np.asarray(part, np.int64)
+            is_pitch = kinds[tokens] == Kind.PITCH
+            pitches[track] += values[tokens[is_pitch]].tolist()
+            counts[track].append(int(is_pitch.sum()))
+            group = np.cumsum(kinds[tokens] == Kind.POSITION)[is_pitch]
+            chords[track] = max(chords[track], int(np.bincount(group).max()) if len(group) else 1)
+    limits = {}
+    for track in targets:
+        if not pitches[track]:
+            continue
+        played = all(any(part_track == track for part_track, _ in bars[index].parts) for index in region)
+        limits[track] = PartLimits(min(pitches[track]), max(pitches[track]), max(counts[track]), chords[track],
+                                   int(np.ceil(np.percentile(counts[track], LEAST_PERCENTILE) / 2)) if played else 0)
+    return limits
+
+
+def _write_bars(sampler: GuidedSampler, tokenizer: Tokenizer, count: int, limits: dict[int, PartLimits]) -> list[Bar]:
+    """Sample ``count`` bars of the target tracks after FILL_START, each track kept to its
+    :class:`PartLimits`; end them with FILL_END."""
+    kinds, values = tokenizer.kinds, tokenizer.values
+    targets = sorted(limits)
     # Only the target tracks play; the bars end when the hole is full (a BAR too many becomes FILL_END).
-    allowed = ~((kinds == Kind.TRACK) & ~np.isin(values, targets)) & ~np.isin(
+    base = ~((kinds == Kind.TRACK) & ~np.isin(values, targets)) & ~np.isin(
         kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END)])
     bar_id, fill_end = tokenizer.id_of(Kind.BAR), tokenizer.id_of(Kind.FILL_END)
-    started, bars, tokens_in_bar = len(sampler.tokens), 0, 0
+    started, bars, tokens_in_bar, counts, waived = len(sampler.tokens), 0, 0, {}, set()
     while True:
+        checker = sampler.checker
+        allowed = base
+        if bars:
+            allowed = within_limits(sampler, base, counts, limits, waived)
         token = sampler.sample(allowed, feed=False)
         if token == bar_id:
             if bars == count:
                 token = fill_end
-            bars += 1
-            tokens_in_bar = 0
+            bars, tokens_in_bar, counts, waived = bars + 1, 0, {}, set()
         if token == fill_end or tokens_in_bar > TOKENS_PER_BAR_LIMIT:
             break
+        count_note(counts, checker, token)
         sampler.force([token])
         tokens_in_bar += 1
     sampler.force(sampler.checker.closing_tokens())

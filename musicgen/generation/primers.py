@@ -52,23 +52,33 @@ def bar_starts(piece: Piece, bars: int | None = None) -> list[float]:
     return starts
 
 
-def plan_primer(piece: Piece, tokenizer: Tokenizer, budget: int, length: int, primer_bars: int | None = None,
+NEW_MUSIC_ROOM = 16  # tokens a sample keeps for new music after its primer
+
+
+def plan_primer(piece: Piece, tokenizer: Tokenizer, context: int, length: int, primer_bars: int | None = None,
                 controls: list[int] | None = None) -> PrimerPlan:
-    """Prime with the primer's last bars whose tokens fit ``budget`` (or its last ``primer_bars``) of
-    a sample of ``length`` tokens."""
+    """Prime a sample of ``length`` tokens with the primer's last ``primer_bars`` bars, or else with
+    its last bars whose tokens fit ``context`` (the model's training window).
+
+    A recurrent model reads a primer of any length, so asked-for bars only have to leave
+    :data:`NEW_MUSIC_ROOM` tokens of ``length`` for the new music.
+    """
     starts = bar_starts(piece)
     total = len(starts)
     if primer_bars is not None and not 1 <= primer_bars <= total:
         raise ConfigError(f"--primer-bars {primer_bars} is outside the primer's 1..{total} bars")
+    room = max(length - NEW_MUSIC_ROOM, 1) if length > 2 * NEW_MUSIC_ROOM else length - 1
+    budget = room if primer_bars is not None else min(context, room)
     counts = [primer_bars] if primer_bars is not None else range(total, 0, -1)
     for count in counts:
         cut = starts[total - count]
         prefix = _prefix(_slice(piece, cut), tokenizer, controls)
-        if len(prefix) <= budget or count == 1 or primer_bars is not None:
+        if len(prefix) <= budget or count == 1:
             break
-    if len(prefix) > budget:
-        raise ConfigError(f"even the primer's last bar takes {len(prefix)} tokens, and --length {length} leaves room "
-                          f"for {budget}; raise --length")
+    if len(prefix) > room:
+        which = f"the primer's last {count} bars take" if count > 1 else "even the primer's last bar takes"
+        raise ConfigError(f"{which} {len(prefix)} tokens and --length {length} leaves room for {room}; "
+                          f"raise --length to {len(prefix) + NEW_MUSIC_ROOM} or more")
     end = starts[-1] + _bar_length(piece, starts[-1]) if tokenizer.has_bars else piece.end_beat
     order = sorted(range(len(piece.tracks)), key=lambda index: (piece.tracks[index].program, index))
     used = [index for index in order if np.any(piece.notes[:, TRACK] == index)]

@@ -10,7 +10,9 @@ behind infilling and accompaniment) runs the model's logits through a
 - :class:`PitchBias` adds a bias per token on pitched tracks (key guidance, see
   :func:`musicgen.generation.steering.key_bias`);
 - :class:`TopK` and :class:`TopP` keep the ``k`` most likely tokens, or the smallest set of
-  probability ``p``.
+  probability ``p``;
+- :class:`BestWhereUnsure` keeps only the best token on rows where the grammar forced a choice
+  the model did not expect to make (a meter it never meant to state: see :func:`unsure_rows`).
 
 A processor is ``processor(logits, context) -> logits`` in TensorFlow ops on ``(batch,
 vocab)`` float32 logits, so a chain runs inside ``tf.function``, ``tf.while_loop`` and XLA;
@@ -39,11 +41,13 @@ class StepContext:
     """What the processors of one step may read besides the logits.
 
     ``allowed`` is ``(batch, vocab)`` booleans (the grammar's and the caller's limits);
-    ``drums`` is ``(batch,)`` booleans, true where the token to come belongs to a drum track.
+    ``drums`` is ``(batch,)`` booleans, true where the token to come belongs to a drum track;
+    ``unsure`` is ``(batch,)`` booleans, true where the model's choice is only its ranking.
     """
 
     allowed: Any
     drums: Any = None
+    unsure: Any = None
 
 
 class LogitsProcessor:
@@ -117,12 +121,33 @@ class TopP(LogitsProcessor):
         return tf.where(logits >= smallest, logits, -np.inf)
 
 
+class BestWhereUnsure(LogitsProcessor):
+    """On ``context.unsure`` rows only the largest logit stays: where the grammar forces a choice
+    (a meter) that the model gave almost no probability, its ranking is all it says, and a draw
+    from the rest of its tail would be noise."""
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        if context.unsure is None:
+            return logits
+        best = tf.reduce_max(logits, axis=-1, keepdims=True)
+        return tf.where(context.unsure[:, tf.newaxis] & (logits < best), -np.inf, logits)
+
+
+UNSURE_MASS = 0.5  # a forced choice is the model's own when it gave it at least this probability
+
+
+def unsure_rows(forced: Any, mass: Any) -> Any:
+    """``(batch,)``: rows where the grammar forces the next token's kind (``forced``) and removed
+    more than :data:`UNSURE_MASS` of the model's probability (``mass``) doing so."""
+    return forced & (mass > UNSURE_MASS)
+
+
 def sampling_chain(temperature: Any = None, top_k: Any = None, top_p: Any = None, bias: Any = None,
                    mask: bool = True) -> LogitsProcessorList:
-    """The chain of a sampling step: temperature, the mask, the bias, top-k, top-p (each left
-    out when its argument is ``None``)."""
+    """The chain of a sampling step: temperature, the mask (and the best only where unsure), the
+    bias, top-k, top-p (each left out when its argument is ``None``)."""
     chain: list[LogitsProcessor] = [] if temperature is None else [Temperature(temperature)]
-    chain += [GrammarMask()] if mask else []
+    chain += [GrammarMask(), BestWhereUnsure()] if mask else []
     chain += [] if bias is None else [PitchBias(bias)]
     chain += [] if top_k is None else [TopK(top_k)]
     chain += [] if top_p is None else [TopP(top_p)]

@@ -24,10 +24,16 @@ import tensorflow as tf
 
 from musicgen.errors import CheckpointError, ConfigError
 from musicgen.generation.options import check_sampling_options
-from musicgen.generation.processors import StepContext, draw, masked_mass, sampling_chain
+from musicgen.generation.processors import (
+    StepContext,
+    draw,
+    masked_mass,
+    sampling_chain,
+    unsure_rows,
+)
 from musicgen.generation.processors import greedy as greedy_token
 from musicgen.models.stepping import StepNetwork
-from musicgen.tokens.grammar import Constraints
+from musicgen.tokens.grammar import Checker, Constraints
 
 if TYPE_CHECKING:
     from musicgen.tokens import Tokenizer
@@ -133,7 +139,7 @@ class Sampler:
             tf.constant(bias),
         )
         tokens = tokens.numpy()[:, : int(steps.numpy())]
-        rows = [self._finish(row) for row in np.concatenate([np.tile(prefix, (num, 1)), tokens], axis=1)]
+        rows = [self._finish(row, len(prefix)) for row in np.concatenate([np.tile(prefix, (num, 1)), tokens], axis=1)]
         count = int(count.numpy())
         return SampleResult(
             tokens=self._pad(rows),
@@ -188,7 +194,7 @@ class Sampler:
             for t in range(len(tokens) - 1, -1, -1):  # follow the parents back to the start
                 path.append(tokens[t, beam])
                 beam = parents[t, beam]
-            rows.append(self._finish(np.asarray([self.tables.bos_id, *path[::-1]], np.int32)))
+            rows.append(self._finish(np.asarray([self.tables.bos_id, *path[::-1]], np.int32), len(prefix)))
         return SampleResult(self._pad(rows), 0.0, 0.0, 0)
 
     def check_prefix(self, prefix: np.ndarray | None, length: int) -> np.ndarray:
@@ -229,8 +235,17 @@ class Sampler:
             padded[index, : len(row)] = row
         return padded
 
-    def _finish(self, row: np.ndarray) -> np.ndarray:
-        """Cut after EOS and append the tokens that close sounding notes."""
+    def _finish(self, row: np.ndarray, prefix_length: int = 1) -> np.ndarray:
+        """Cut after EOS and append the tokens that close sounding notes; a row that ran out of
+        length first drops its unfinished last bar (:meth:`Tokenizer.whole_prefix`), never
+        cutting into its first ``prefix_length`` tokens."""
+        kept, checker = self._fed(row)
+        if not checker.ended:
+            kept, checker = self._fed(np.asarray(kept[:max(self.tokenizer.whole_prefix(kept), prefix_length)]))
+        return np.asarray(kept + checker.closing_tokens(), np.int32)
+
+    def _fed(self, row: np.ndarray) -> tuple[list[int], Checker]:
+        """The tokens of ``row`` up to its end, and a checker fed with them."""
         checker = self.grammar.checker()
         kept = []
         for token in row.tolist():
@@ -240,7 +255,7 @@ class Sampler:
             kept.append(token)
             if checker.ended:
                 break
-        return np.asarray(kept + checker.closing_tokens(), np.int32)
+        return kept, checker
 
     def _run_primer(self, prefix: Any, batch_size: int) -> tuple[Any, list, dict]:
         """Feed all but the last prefix token once; return that token, the states and grammar."""
@@ -270,10 +285,11 @@ class Sampler:
         def choose(t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base, bias):
             """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
             ended = grammar["ended"]
-            allowed = masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis])
-            context = StepContext(masker.limit(grammar, allowed, limits[1]), masker.drums(grammar))
+            allowed = masker.limit(grammar, masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis]), limits[1])
+            removed = masked_mass(logits, allowed)
+            context = StepContext(allowed, masker.drums(grammar), unsure_rows(masker.forced(grammar), removed))
             # Diagnostic: the probability mass the grammar removed (finished rows excluded).
-            mass = tf.where(ended, 0.0, masked_mass(logits, context.allowed))
+            mass = tf.where(ended, 0.0, removed)
             chain = sampling_chain(None if greedy else temperature, top_k if use_top_k and not greedy else None,
                                    top_p if use_top_p and not greedy else None, bias if use_bias else None)
             scores = chain(logits, context)
@@ -336,7 +352,9 @@ class Sampler:
                 logits, states = step.step(token, states)
                 position = t + 1
                 allowed = masker.allowed(grammar) & (allowed_base | grammar["ended"][:, tf.newaxis])
-                context = StepContext(masker.limit(grammar, allowed, limits[1]), masker.drums(grammar))
+                allowed = masker.limit(grammar, allowed, limits[1])
+                unsure = unsure_rows(masker.forced(grammar), masked_mass(logits, allowed))
+                context = StepContext(allowed, masker.drums(grammar), unsure)
                 processed = sampling_chain(bias=bias if use_bias else None)(logits, context)
                 log_probs = tf.nn.log_softmax(processed)
                 # A finished beam continues with PAD at no cost.

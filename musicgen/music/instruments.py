@@ -61,6 +61,34 @@ ALIASES = {
 }
 
 
+# What each instrument can play, from orchestration practice, for instruments a model's training
+# data did not show (the data's own ranges come first): the written ranges of common General MIDI
+# programs as MIDI pitches, the most notes one part plays at once, and the drum kit's notes.
+PLAYABLE = (  # (programs, lowest, highest, most notes at once)
+    (range(0, 8), 21, 108, 10), (range(8, 16), 48, 96, 4), (range(16, 24), 36, 96, 10),
+    (range(24, 32), 40, 88, 6), (range(32, 40), 28, 67, 2), (range(40, 41), 55, 103, 2),
+    (range(41, 42), 48, 91, 2), (range(42, 43), 36, 76, 2), (range(43, 44), 28, 67, 2),
+    (range(44, 46), 28, 103, 4), (range(46, 47), 23, 103, 6), (range(47, 48), 40, 57, 2),
+    (range(48, 52), 28, 103, 8), (range(52, 55), 36, 84, 4), (range(55, 56), 36, 96, 4),
+    (range(56, 57), 52, 84, 1), (range(57, 58), 40, 72, 1), (range(58, 59), 28, 58, 1),
+    (range(59, 60), 52, 84, 1), (range(60, 61), 34, 77, 1), (range(61, 64), 34, 84, 4),
+    (range(64, 65), 56, 87, 1), (range(65, 66), 49, 81, 1), (range(66, 67), 44, 76, 1),
+    (range(67, 68), 36, 69, 1), (range(68, 69), 58, 91, 1), (range(69, 70), 52, 81, 1),
+    (range(70, 71), 34, 75, 1), (range(71, 72), 50, 94, 1), (range(72, 73), 74, 108, 1),
+    (range(73, 74), 60, 96, 1), (range(74, 80), 60, 96, 1), (range(80, 88), 36, 96, 2),
+    (range(88, 104), 36, 96, 6), (range(104, 112), 40, 88, 2), (range(112, 120), 48, 96, 2),
+    (range(120, 128), 36, 96, 2), (range(DRUM_PROGRAM, DRUM_PROGRAM + 1), 27, 87, 6),
+)
+
+
+def playable(program: int) -> tuple[int, int, int]:
+    """``(lowest, highest, most notes at once)`` that ``program`` can play (128: the drum kit's notes)."""
+    for programs, lowest, highest, most in PLAYABLE:
+        if program in programs:
+            return lowest, highest, most
+    raise ConfigError(f"program {program} is not a General MIDI program (0..127, or 128 for drums)")
+
+
 def program_name(program: int) -> str:
     """The General MIDI name of ``program`` (``"Drums"`` for :data:`DRUM_PROGRAM`)."""
     if program == DRUM_PROGRAM:

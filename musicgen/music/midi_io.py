@@ -175,7 +175,7 @@ def piece_to_midi(piece: Piece, tempo: float | None = None, resolution: int = 48
     source track or else its General MIDI program, drums on channel 10.
 
     The file plays at ``tempo`` (default: the piece's first tempo), with the piece's time
-    signatures and its sustain pedal as controller 64.
+    and key signatures and its sustain pedal as controller 64.
     """
     import pretty_midi
 
@@ -185,6 +185,8 @@ def piece_to_midi(piece: Piece, tempo: float | None = None, resolution: int = 48
     for beat, numerator, denominator in piece.time_signatures:
         numerator, denominator = check_time_signature((numerator, denominator))
         pm.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, beat * seconds_per_beat))
+    for beat, key in piece.key_signatures:
+        pm.key_signature_changes.append(pretty_midi.KeySignature(int(key), beat * seconds_per_beat))
     names = _track_names(piece)
     for index, track in enumerate(piece.tracks):
         instrument = pretty_midi.Instrument(program=0 if track.is_drum else track.program, is_drum=track.is_drum,

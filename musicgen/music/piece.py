@@ -28,10 +28,13 @@ DEFAULT_TEMPO = 120.0  # quarter notes per minute, what MIDI assumes without a t
 
 @dataclass(frozen=True)
 class Track:
-    """One part: its General MIDI program (128 for drums) and its name in the source."""
+    """One part: its General MIDI program (128 for drums), its name in the source, and where it
+    came from in a MIDI file (track and channel, -1 for a part of no MIDI file)."""
 
     program: int
     name: str = ""
+    midi_track: int = field(default=-1, compare=False)
+    channel: int = field(default=-1, compare=False)
 
     @property
     def is_drum(self) -> bool:
@@ -48,8 +51,9 @@ class Piece:
 
     ``time_signatures`` are ``(beat, numerator, denominator)`` and ``tempos`` ``(beat,
     quarter notes per minute)``, each sorted and starting at beat 0. ``pedals`` rows are
-    ``(beat, track, down)`` with ``down`` 1 for pedal down and 0 for pedal up. ``style``
-    labels the piece for a model's STYLE control.
+    ``(beat, track, down)`` with ``down`` 1 for pedal down and 0 for pedal up.
+    ``key_signatures`` are ``(beat, key)`` with ``key = tonic + 12 * minor`` (as MIDI and
+    :mod:`musicgen.music.analysis` number keys). ``style`` labels the piece for a model's STYLE control.
     """
 
     notes: np.ndarray = field(default_factory=lambda: _empty(5))
@@ -58,6 +62,7 @@ class Piece:
     tempos: tuple[tuple[float, float], ...] = ((0.0, DEFAULT_TEMPO),)
     pedals: np.ndarray = field(default_factory=lambda: _empty(3))
     style: str = ""  # the piece's style label: the top folder it was found in
+    key_signatures: tuple[tuple[float, int], ...] = ()
 
     def __post_init__(self) -> None:
         self.notes = np.asarray(self.notes, np.float64).reshape(-1, 5)
@@ -200,8 +205,10 @@ def piece_from_pretty_midi(pm: Any) -> Piece:
         (float(seconds_to_beats(pm, np.array([s.time]))[0]), int(s.numerator), int(s.denominator))
         for s in pm.time_signature_changes
     )
+    keys = tuple((float(seconds_to_beats(pm, np.array([k.time]))[0]), int(k.key_number))
+                 for k in pm.key_signature_changes)
     return Piece(notes, tuple(tracks), signatures or ((0.0, 4, 4),), tempos or ((0.0, DEFAULT_TEMPO),),
-                 pedal_rows[np.argsort(pedal_rows[:, 0], kind="stable")])
+                 pedal_rows[np.argsort(pedal_rows[:, 0], kind="stable")], key_signatures=keys)
 
 
 def seconds_to_beats(pm: Any, times: np.ndarray) -> np.ndarray:

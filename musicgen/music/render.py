@@ -82,26 +82,47 @@ def describe_midi(pm: Any) -> str:
     return f"{notes} notes, {pm.get_end_time():.1f} s, {instruments} instrument{plural}"
 
 
-def write_piano_roll(pm: Any, path: str | os.PathLike, steps_per_second: int = 50) -> Path:
-    """Draw the notes of ``pm`` (pitch against time, one colour per instrument) as a PNG."""
+def bar_span(pm: Any, first: int, last: int) -> tuple[float, float]:
+    """Start and end time in seconds of bars ``first..last`` (counted from 1) of ``pm``."""
+    downbeats = list(pm.get_downbeats())
+    downbeats.append(max(pm.get_end_time(), downbeats[-1] + 1e-3))
+    return downbeats[min(first - 1, len(downbeats) - 1)], downbeats[min(last, len(downbeats) - 1)]
+
+
+def draw_piano_roll(axes: Any, pm: Any, region: tuple[int, int] | None = None) -> None:
+    """Notes of ``pm`` on ``axes``: pitch against time, one colour per track (named in the legend),
+    a line at every bar, and bars ``region`` (first, last; from 1) shaded."""
+    from matplotlib import pyplot
+
+    from musicgen.music.instruments import DRUM_PROGRAM, program_name
+
+    colours = pyplot.get_cmap("tab10")
+    if region is not None:
+        axes.axvspan(*bar_span(pm, *region), color="0.88", zorder=0, label=f"bars {region[0]}-{region[1]}")
+    for downbeat in pm.get_downbeats():
+        axes.axvline(downbeat, color="0.75", linewidth=0.5, zorder=0)
+    for index, instrument in enumerate(pm.instruments):
+        name = instrument.name or program_name(DRUM_PROGRAM if instrument.is_drum else instrument.program)
+        for note in instrument.notes:
+            axes.broken_barh([(note.start, max(note.end - note.start, 1e-3))], (note.pitch - 0.4, 0.8),
+                             color=colours(index % 10), zorder=1)
+        axes.plot([], [], color=colours(index % 10), label=name, linewidth=6)
+    axes.set_ylabel("MIDI pitch")
+    axes.set_xlim(0, max(pm.get_end_time(), 1e-3))
+    if pm.instruments:
+        axes.legend(loc="upper right", fontsize="x-small", ncol=min(len(pm.instruments) + 1, 6))
+
+
+def write_piano_roll(pm: Any, path: str | os.PathLike, region: tuple[int, int] | None = None) -> Path:
+    """Draw the notes of ``pm`` (see :func:`draw_piano_roll`) as a PNG at ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(figsize=(12, 4), dpi=100)
-    colours = pyplot.get_cmap("tab10")
-    for index, instrument in enumerate(pm.instruments):
-        label = "drums" if instrument.is_drum else f"program {instrument.program}"
-        bars = [(note.start, max(note.end - note.start, 1e-3)) for note in instrument.notes]
-        for note, bar in zip(instrument.notes, bars, strict=True):
-            axes.broken_barh([bar], (note.pitch - 0.4, 0.8), color=colours(index % 10))
-        axes.plot([], [], color=colours(index % 10), label=label, linewidth=6)
+    draw_piano_roll(axes, pm, region)
     axes.set_xlabel("time (s)")
-    axes.set_ylabel("MIDI pitch")
-    axes.set_xlim(0, max(pm.get_end_time(), 1e-3))
-    if pm.instruments:
-        axes.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
     path = Path(path)
     with fileio.atomic_path(path) as temporary:

@@ -21,7 +21,8 @@ from musicgen.music.instruments import DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
 
 _SYSTEM_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1}  # mido rejects the other system messages
-MAX_TICK = 10_000_000  # as pretty_midi: a larger tick means a corrupt file
+MAX_TICK = 1 << 31  # a larger tick is no time at all: a corrupt delta
+MAX_HOURS = 3.0  # music longer than this (at its own tempo) is a broken export, not a piece
 DRUM_CHANNEL = 9
 SUSTAIN_CONTROLLER = 64
 
@@ -39,6 +40,7 @@ class _Events:
         self.names: dict[int, str] = {}  # MIDI track -> its name
         self.tempos: list[tuple[int, float]] = []  # (tick, quarter notes per minute)
         self.signatures: list[tuple[int, int, int]] = []  # (tick, numerator, denominator)
+        self.keys: list[tuple[int, int]] = []  # (tick, key: tonic + 12 * minor)
         self.pedals: list[tuple[int, int, int, int]] = []  # (tick, channel, track, value)
 
 
@@ -54,13 +56,18 @@ def read_smf(data: bytes, name: str = "<bytes>") -> Piece:
         raise MidiError(f"{name}: corrupt MIDI file: {error}") from None
     except IndexError:
         raise MidiError(f"{name}: truncated MIDI file (unexpected end of data)") from None
-    return _piece(events, ticks_per_quarter)
+    piece = _piece(events, ticks_per_quarter)
+    hours = float(piece.seconds(piece.end_beat)) / 3600
+    if hours > MAX_HOURS:
+        raise MidiError(f"{name}: {hours:.1f} hours long at its own tempo ({piece.end_beat:,.0f} quarter notes), "
+                        f"implausibly long for a piece of music (at most {MAX_HOURS:g} hours)")
+    return piece
 
 
 def _piece(events: _Events, ticks_per_quarter: int) -> Piece:
     keys = sorted(events.instruments, key=events.instruments.get)
     tracks = tuple(
-        Track(DRUM_PROGRAM if channel == DRUM_CHANNEL else program, events.names.get(track, ""))
+        Track(DRUM_PROGRAM if channel == DRUM_CHANNEL else program, events.names.get(track, ""), track, channel)
         for program, channel, track in keys
     )
     notes = np.zeros((0, 5), np.float64)
@@ -82,7 +89,14 @@ def _piece(events: _Events, ticks_per_quarter: int) -> Piece:
         tuple((tick / ticks_per_quarter, numerator, denominator) for tick, numerator, denominator in signatures),
         tuple((tick / ticks_per_quarter, tempo) for tick, tempo in tempos) or ((0.0, 120.0),),
         pedal_rows,
+        key_signatures=tuple((tick / ticks_per_quarter, key) for tick, key in _last_per_tick(events.keys)),
     )
+
+
+def key_of_signature(sharps: int, minor: bool) -> int:
+    """The key of a MIDI key signature (``sharps`` -7..7, negative for flats): ``tonic + 12 * minor``."""
+    major_tonic = (7 * sharps) % 12
+    return (major_tonic + 9) % 12 + 12 if minor else major_tonic
 
 
 def _last_per_tick(changes: list[tuple]) -> list[tuple]:
@@ -134,6 +148,8 @@ def _meta(events: _Events, kind: int, body: bytes, tick: int, track: int) -> Non
             events.tempos.append((tick, 60_000_000 / microseconds))
     elif kind == 0x58 and len(body) >= 2 and body[0] > 0:  # time signature
         events.signatures.append((tick, int(body[0]), 2 ** min(int(body[1]), 7)))
+    elif kind == 0x59 and len(body) == 2 and -7 <= int.from_bytes(body[:1], "big", signed=True) <= 7 and body[1] < 2:
+        events.keys.append((tick, key_of_signature(int.from_bytes(body[:1], "big", signed=True), body[1] == 1)))
 
 
 def _read_track(data: bytes, position: int, end: int, track: int, events: _Events) -> int:
@@ -148,7 +164,7 @@ def _read_track(data: bytes, position: int, end: int, track: int, events: _Event
         delta, position = _variable_length(data, position)
         tick += delta
         if tick >= MAX_TICK:
-            raise _Corrupt(f"largest tick is over {MAX_TICK}, implausibly long")
+            raise _Corrupt(f"a message at tick {tick:,} is beyond any plausible length")
         byte = data[position]
         if byte >= 0x80:
             position += 1

@@ -74,6 +74,17 @@ class BarLayout:
                 tokens.extend(part)
         return tokens + ending
 
+    def restated(self, bars: list[Bar], first: int) -> list[Bar]:
+        """``bars[first:]``, the first of them opening with the meter in force there (its own, or
+        the last one an earlier bar stated)."""
+        kept = list(bars[first:])
+        if not kept or len(kept[0].opening) > 1:
+            return kept
+        earlier = [bar.opening[1] for bar in bars[:first] if len(bar.opening) > 1]
+        if earlier:
+            kept[0] = Bar([*kept[0].opening, earlier[-1]], kept[0].parts)
+        return kept
+
     def bars_alone(self, bars: list[Bar]) -> list[int]:
         """The tokens of ``bars`` without a header or BOS (to follow a sequence already begun)."""
         return self.write([], [], bars, [])[1:]

@@ -20,7 +20,7 @@ After note-seq's ``EventSequenceEncoderDecoder``, an encoding provides:
   edited bar by bar through :meth:`Tokenizer.layout` (infilling, accompaniment, training's
   fill-in-the-middle examples). Without, windows start anywhere and time is counted in grid
   steps. :meth:`Tokenizer.bar_lines`, :meth:`Tokenizer.track_programs` and
-  :meth:`Tokenizer.note_lengths` answer what evaluation and the data profile ask of a piece.
+  :meth:`Tokenizer.program_stats` answer what evaluation and the data profile ask of a piece.
 
 The options of every encoding are in one dataclass, :class:`musicgen.tokens.config.TokenizerConfig`.
 """
@@ -39,6 +39,21 @@ from musicgen.errors import ConfigError
 from musicgen.music.instruments import DEFAULT_PROGRAM
 from musicgen.music.piece import Piece, Track
 from musicgen.tokens.config import ENCODINGS, Kind, TokenizerConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgramStats:
+    """What one program plays in a piece: its longest note (grid steps), its lowest and highest
+    pitch, and the most notes it starts together on one track."""
+
+    longest: int
+    lowest: int
+    highest: int
+    chord: int
+
+    def merged(self, other: ProgramStats) -> ProgramStats:
+        return ProgramStats(max(self.longest, other.longest), min(self.lowest, other.lowest),
+                            max(self.highest, other.highest), max(self.chord, other.chord))
 
 if TYPE_CHECKING:
     from musicgen.tokens.bars import BarLayout
@@ -148,14 +163,29 @@ class Tokenizer(abc.ABC):
         the header); empty for an encoding without bars."""
         return np.zeros(0, np.int64)
 
+    def restate(self, ids: Any, start: int) -> np.ndarray:
+        """``ids[start:]`` (``start`` a bar start) as a piece's continuation that reads on its own
+        under the piece's header: the bar restates what was said before it (its meter)."""
+        return np.asarray(ids)[start:]
+
+    def whole_prefix(self, ids: Any) -> int:
+        """How much of a sequence that ran out of length to keep: all of it, or (an encoding with
+        bars) up to its last BAR, so that an unfinished bar is not written out."""
+        return len(ids)
+
+    def fit_meters(self, ids: Any, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Sampled ``ids`` stating the meters their bars play (an encoding with meters; ``allowed``
+        limits them to a model's tokens); unchanged where they already do."""
+        return np.asarray(ids)
+
     def bar_lines(self, ids: Any, tempo: float | None = None) -> list[float]:
         """The bar lines of ``ids`` in beats (each bar's start, then the end of the last); empty
         for an encoding without bars."""
         return []
 
-    def note_lengths(self, ids: Any) -> dict[int, int]:
-        """Each program's longest note in ``ids``, in grid steps, where the grammar limits note
-        lengths by program (empty: no limit)."""
+    def program_stats(self, ids: Any) -> dict[int, ProgramStats]:
+        """What each program plays in ``ids``, for an encoding whose grammar keeps to it (empty:
+        this encoding's grammar limits nothing by program)."""
         return {}
 
     def layout(self) -> BarLayout:

@@ -131,13 +131,16 @@ class GrammarChecker:
             return key in self.sounding and key not in self.pending
         return True
 
+    forced = False  # the events grammar forces no kind of token
+
     def allowed_mask(self) -> np.ndarray:
         """:meth:`allowed` of every token, as booleans over the vocabulary."""
         return np.array([self.allowed(token) for token in range(self.tables.vocab_size)], bool)
 
-    def feed(self, token: int) -> None:
-        """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed."""
-        if not self.allowed(token):
+    def feed(self, token: int, check: bool = True) -> None:
+        """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed (unless not
+        ``check``: a token given from a file, which the training data's limits do not bind)."""
+        if check and not self.allowed(token):
             raise ValueError(f"token {token} ({Kind(self.tables.kinds[token]).name}) is not allowed here")
         kind, value = self._kinds[token], self._values[token]
         if kind == Kind.BOS:
@@ -280,6 +283,12 @@ class GrammarMasker:
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
         """Sampled tokens as they are: the events encoding has no bars."""
         return tokens
+
+    def forced(self, state: dict) -> Any:
+        """``(batch,)``: never: the events grammar forces no kind of token."""
+        import tensorflow as tf
+
+        return tf.zeros_like(state["ended"])
 
     def drums(self, state: dict) -> Any:
         """``(batch,)``: the current instrument is the drum kit."""

@@ -28,8 +28,8 @@ class Checker(Protocol):
     started: bool  # BOS was fed
     ended: bool  # the sequence is over (only PAD may follow)
 
-    def feed(self, token: int) -> None:
-        """Advance past ``token``; ``ValueError`` if it is not allowed here."""
+    def feed(self, token: int, check: bool = True) -> None:
+        """Advance past ``token``; ``ValueError`` if it is not allowed here (and ``check``)."""
 
     def allowed(self, token: int) -> bool:
         """Whether ``token`` may come next."""
@@ -39,6 +39,10 @@ class Checker(Protocol):
 
     def closing_tokens(self) -> list[int]:
         """The tokens that end the sequence cleanly from here."""
+
+    @property
+    def forced(self) -> bool:
+        """The grammar, not the model, decides the next token's kind."""
 
 
 class Masker(Protocol):
@@ -63,15 +67,22 @@ class Masker(Protocol):
     def drums(self, state: dict) -> Any:
         """``(batch,)`` booleans: the next token belongs to a drum track."""
 
+    def forced(self, state: dict) -> Any:
+        """``(batch,)`` booleans: the grammar, not the model, decides the next token's kind."""
+
 
 @dataclass(frozen=True)
 class Constraints:
-    """What training pieces had: the tokens seen, the most tracks (instruments) in one piece,
-    and each program's longest note in steps (``None``: no limit)."""
+    """What training pieces had, and what their instruments can play: the tokens seen, the most
+    tracks (instruments) in one piece, and per program (129 rows, drums last) the longest note
+    in steps, the ``(lowest, highest)`` pitch and the most notes at one position of a track
+    (``None``: no limit)."""
 
     allowed: np.ndarray | None = None
     max_tracks: int | None = None
     max_durations: np.ndarray | None = None
+    pitch_ranges: np.ndarray | None = None
+    max_chords: np.ndarray | None = None
 
     def sampleable(self, kinds: np.ndarray) -> np.ndarray:
         """Booleans over the vocabulary (of per-id ``kinds``): the tokens a sampler may ever

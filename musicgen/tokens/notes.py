@@ -69,10 +69,11 @@ from musicgen.music.analysis import KEY_COUNT, key_name, note_density, piece_key
 from musicgen.music.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
 from musicgen.tokens.bars import BarLayout
-from musicgen.tokens.base import Tokenizer
+from musicgen.tokens.base import ProgramStats, Tokenizer
 from musicgen.tokens.config import Kind
 from musicgen.tokens.grammar import Constraints, Grammar
 from musicgen.tokens.notes_grammar import NoteChecker, NoteMasker, NoteTables
+from musicgen.tokens.notes_meter import fit_meters
 
 BARS_OF_LONGEST_NOTE = 4  # beats timing: the longest DURATION is 4 bars of 4/4
 SECONDS_OF_LONGEST_NOTE = 16
@@ -156,6 +157,35 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
     def bar_starts(self, ids: Any) -> np.ndarray:
         return np.flatnonzero(np.asarray(ids) == self._layout.bar_id)
 
+    def restate(self, ids: Any, start: int) -> np.ndarray:
+        """``ids[start:]``, its first BAR followed by the TIME_SIGNATURE in force there (beats timing)."""
+        ids = np.asarray(ids)
+        rest = ids[start:]
+        if not self.meters or not len(rest) or rest[0] != self._layout.bar_id:
+            return rest
+        if len(rest) > 1 and self.kinds[rest[1]] == Kind.TIME_SIGNATURE:
+            return rest
+        return np.concatenate([rest[:1], [self.meter_before(ids, start)], rest[1:]]).astype(ids.dtype)
+
+    def whole_prefix(self, ids: Any) -> int:
+        """Up to the last BAR, where bars with notes come before it; else everything."""
+        ids = np.asarray(ids)
+        starts = self.bar_starts(ids)
+        if len(starts) < 2 or not np.any(self.kinds[ids[starts[0]:starts[-1]]] == Kind.DURATION):
+            return len(ids)
+        return int(starts[-1])
+
+    def fit_meters(self, ids: Any, allowed: np.ndarray | None = None) -> np.ndarray:
+        """See :func:`musicgen.tokens.notes_meter.fit_meters`."""
+        return fit_meters(self, ids, allowed)
+
+    def meter_before(self, ids: Any, position: int) -> int:
+        """The TIME_SIGNATURE token in force at ``position`` of ``ids`` (the default meter's if none)."""
+        before = np.asarray(ids)[:position]
+        before = before[(before >= 0) & (before < self.vocab_size)]
+        said = before[self.kinds[before] == Kind.TIME_SIGNATURE]
+        return int(said[-1]) if len(said) else self.id_of(Kind.TIME_SIGNATURE, max(self.default_meter, 0))
+
     def track_programs(self, ids: Any) -> list[int]:
         """The header's PROGRAM values: track ``i`` plays the ``i``-th."""
         ids = np.asarray(ids).reshape(-1)
@@ -164,22 +194,28 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         header = header[(header >= 0) & (header < self.vocab_size)]
         return self.values[header[self.kinds[header] == Kind.PROGRAM]].tolist()
 
-    def note_lengths(self, ids: Any) -> dict[int, int]:
-        """Each program's longest DURATION value in ``ids``."""
+    def program_stats(self, ids: Any) -> dict[int, ProgramStats]:
+        """Each program's longest DURATION, lowest and highest PITCH, and most PITCHes at one POSITION."""
         ids = np.asarray(ids).reshape(-1)
+        ids = ids[(ids >= 0) & (ids < self.vocab_size)]
         kinds, values = self.kinds[ids], self.values[ids]
         header = np.asarray(self.track_programs(ids), np.int64)
         track_positions = np.flatnonzero(kinds == Kind.TRACK)
-        durations = np.flatnonzero(kinds == Kind.DURATION)
-        if not len(durations) or not len(track_positions):
+        notes = np.flatnonzero(kinds == Kind.PITCH)
+        if not len(notes) or not len(track_positions) or not len(header):
             return {}
-        owner = np.searchsorted(track_positions, durations, side="right") - 1
-        tracks = values[track_positions[np.maximum(owner, 0)]]
-        programs = header[np.minimum(tracks, len(header) - 1)] if len(header) else np.zeros(len(tracks), np.int64)
-        longest: dict[int, int] = {}
-        for program, steps in zip(programs.tolist(), values[durations].tolist(), strict=True):
-            longest[program] = max(longest.get(program, 0), steps)
-        return longest
+        owner = values[track_positions[np.maximum(np.searchsorted(track_positions, notes, side="right") - 1, 0)]]
+        programs = header[np.minimum(owner, len(header) - 1)]
+        durations = np.flatnonzero(kinds == Kind.DURATION)
+        lengths = values[durations[np.minimum(np.searchsorted(durations, notes), len(durations) - 1)]]
+        opening = np.flatnonzero(np.isin(kinds, [int(Kind.POSITION), int(Kind.TRACK), int(Kind.BAR)]))
+        group = np.searchsorted(opening, notes, side="right")  # notes of one position share a group
+        stats = {}
+        for program in np.unique(programs).tolist():
+            mine = programs == program
+            stats[program] = ProgramStats(int(lengths[mine].max()), int(values[notes[mine]].min()),
+                                          int(values[notes[mine]].max()), int(np.bincount(group[mine]).max()))
+        return stats
 
     def token_name(self, token_id: int) -> str:
         """Readable name: ``TIME_SIGNATURE(3/4)``, ``KEY(D minor)``, ``STYLE(reels)``."""
@@ -416,7 +452,8 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
 
     def decode_piece(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
                      program: int | None = None, track_names: dict[int, str] | None = None) -> Piece:
-        """Decode ids to a :class:`Piece`: the header's tracks, with their notes, meters and pedal."""
+        """Decode ids to a :class:`Piece`: the header's tracks, with their notes, meters and pedal,
+        and the header's KEY as the key signature."""
         programs, notes, pedals, meters, _ = self._decode(ids)
         programs = self._track_programs(programs, notes, pedals)
         if program is not None:
@@ -430,4 +467,13 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         rows = np.array([(s * scale, e * scale, p, v, t) for s, e, p, v, t in notes], np.float64).reshape(-1, 5)
         pedal_rows = np.array([(s * scale, t, d) for s, t, d in pedals], np.float64).reshape(-1, 3)
         return Piece(rows, tuple(Track(code, names.get(i, "")) for i, code in enumerate(programs)),
-                     tuple(signatures), ((0.0, float(tempo)),), pedal_rows)
+                     tuple(signatures), ((0.0, float(tempo)),), pedal_rows, key_signatures=self._header_key(ids))
+
+    def _header_key(self, ids: Any) -> tuple[tuple[float, int], ...]:
+        """``((0.0, key),)`` for a KEY token before the first bar, else ``()``."""
+        ids = np.asarray(ids).reshape(-1)
+        starts = self.bar_starts(ids)
+        header = ids[: starts[0]] if len(starts) else ids
+        header = header[(header >= 0) & (header < self.vocab_size)]
+        keys = header[self.kinds[header] == Kind.KEY]
+        return ((0.0, int(self.values[keys[0]])),) if len(keys) else ()

@@ -68,14 +68,26 @@ class NoteTables:
         self.velocity = tokenizer.config.velocity_bins > 1
         self.max_tracks = tokenizer.config.max_tracks
         self.max_duration = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max, np.int64)
+        self.pitch_low, self.pitch_high = np.zeros(PROGRAM_COUNT, np.int64), np.full(PROGRAM_COUNT, 127, np.int64)
+        self.max_chord = np.full(PROGRAM_COUNT, 128, np.int64)
         if constraints is not None:
             if constraints.max_tracks:
                 self.max_tracks = min(self.max_tracks, int(constraints.max_tracks))
             if constraints.max_durations is not None:
                 self.max_duration = np.asarray(constraints.max_durations, np.int64)
+            if constraints.pitch_ranges is not None:
+                self.pitch_low, self.pitch_high = (np.asarray(constraints.pitch_ranges, np.int64)[:, column]
+                                                   for column in (0, 1))
+            if constraints.max_chords is not None:
+                self.max_chord = np.asarray(constraints.max_chords, np.int64)
+        self.needs_meter = bool(tokenizer.meters)  # beats timing: a piece states its meter at its first bar
         bar_values = [tokenizer.bar_length(meter) for meter in range(len(tokenizer.meters))]
         self.meter_length = np.array(bar_values or [0], np.int64)
         self.default_bar = tokenizer.bar_length(tokenizer.default_meter)
+        # The bar's last beat (a 1/denominator note), which a sampled bar must reach.
+        per_quarter = tokenizer.config.steps_per_quarter
+        self.meter_beat = np.array([per_quarter * 4 // bottom for _, bottom in tokenizer.meters] or [0], np.int64)
+        self.default_beat = per_quarter if tokenizer.meters else 0
         phase_table = np.zeros((ENDED + 1, self.vocab_size), bool)
         for phase, kinds in _PHASE_KINDS.items():
             phase_table[phase] = np.isin(self.kinds, [int(kind) for kind in kinds])
@@ -103,6 +115,8 @@ class NoteChecker:
         self.notes_played = 0
         self.last_control = -1
         self.filling = False  # after FILL_START: the bars of an infill
+        self.meter_set = False  # a TIME_SIGNATURE was given (beats timing wants one at the first bar)
+        self.chord = 0  # notes at the current position of the current track
 
     @property
     def started(self) -> bool:
@@ -112,6 +126,11 @@ class NoteChecker:
     def ended(self) -> bool:
         return self.phase == ENDED
 
+    @property
+    def forced(self) -> bool:
+        """The first bar must state its meter."""
+        return self.phase == BAR and self.tables.needs_meter and not self.meter_set
+
     def allowed(self, token: int) -> bool:
         """Whether ``token`` may come next."""
         tables = self.tables
@@ -119,6 +138,8 @@ class NoteChecker:
             return False
         kind, value = self._kinds[token], self._values[token]
         program = self.programs[self.track] if 0 <= self.track < len(self.programs) else 0
+        if self.forced:
+            return kind == Kind.TIME_SIGNATURE
         if kind == Kind.EOS:
             return self.notes_played > 0 and not self.filling
         if kind == Kind.FILL_END:
@@ -138,7 +159,8 @@ class NoteChecker:
         if kind in (Kind.PEDAL_ON, Kind.PEDAL_OFF):
             return program != DRUM_PROGRAM
         if kind == Kind.PITCH:
-            return value > self.pitch
+            return (value > self.pitch and tables.pitch_low[program] <= value <= tables.pitch_high[program]
+                    and self.chord < tables.max_chord[program])
         if kind == Kind.DURATION:
             return value <= tables.max_duration[program]
         return True
@@ -163,14 +185,18 @@ class NoteChecker:
         mask[position] &= (values[position] > self.position) & (values[position] < self.bar_length)
         mask[(kinds == Kind.PEDAL_ON) | (kinds == Kind.PEDAL_OFF)] &= program != DRUM_PROGRAM
         pitch = kinds == Kind.PITCH
-        mask[pitch] &= values[pitch] > self.pitch
+        mask[pitch] &= ((values[pitch] > self.pitch) & (values[pitch] >= tables.pitch_low[program])
+                        & (values[pitch] <= tables.pitch_high[program]) & (self.chord < tables.max_chord[program]))
         duration = kinds == Kind.DURATION
         mask[duration] &= values[duration] <= tables.max_duration[program]
+        if self.forced:
+            mask &= kinds == Kind.TIME_SIGNATURE
         return mask
 
-    def feed(self, token: int) -> None:
-        """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed."""
-        if not self.allowed(token):
+    def feed(self, token: int, check: bool = True) -> None:
+        """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed (unless not
+        ``check``: a token given from a file, which the training data's limits do not bind)."""
+        if check and not self.allowed(token):
             raise ValueError(f"token {token} ({self.tables.tokenizer.token_name(token)}) is not allowed here")
         kind, value = self._kinds[token], self._values[token]
         if kind == Kind.PROGRAM:
@@ -178,13 +204,13 @@ class NoteChecker:
         elif kind == Kind.BAR:
             self.track = -1  # the bar keeps the meter until a TIME_SIGNATURE changes it
         elif kind == Kind.TIME_SIGNATURE:
-            self.bar_length = int(self.tables.meter_length[value])
+            self.bar_length, self.meter_set = int(self.tables.meter_length[value]), True
         elif kind == Kind.TRACK:
             self.track, self.position = value, -1
         elif kind == Kind.POSITION:
-            self.position, self.pitch = value, -1
+            self.position, self.pitch, self.chord = value, -1, 0
         elif kind == Kind.PITCH:
-            self.pitch = value
+            self.pitch, self.chord = value, self.chord + 1
         elif kind == Kind.DURATION:
             self.notes_played += 1
         elif kind in CONTROL_KINDS:
@@ -213,8 +239,9 @@ class NoteMasker:
     """The grammar as tensors: an initial state, the allowed-token mask, the update and the bar limit.
 
     The state is a dict of ``(batch,)`` int32 tensors (``phase``, ``tracks``, ``track``,
-    ``position``, ``pitch``, ``bar_length``, ``bars``, ``notes_played``, ``elapsed``), the
-    ``(batch, max tracks)`` ``programs`` of the header's tracks, and ``ended``.
+    ``position``, ``pitch``, ``chord``, ``bar_length``, ``beat``, ``reach``, ``bars``,
+    ``notes_played``, ``elapsed``), the ``(batch, max tracks)`` ``programs`` of the header's
+    tracks, and the booleans ``ended``, ``filling`` and ``meter_set``.
     """
 
     def __init__(self, tables: NoteTables) -> None:
@@ -233,7 +260,12 @@ class NoteMasker:
         self.is_fill = tf.constant((kinds == Kind.FILL) | (kinds == Kind.FILL_START))
         self.control_rank = tf.constant(tables.control_rank.astype(np.int32))
         self.meter_length = tf.constant(tables.meter_length.astype(np.int32))
+        self.meter_beat = tf.constant(tables.meter_beat.astype(np.int32))
         self.max_duration = tf.constant(np.minimum(tables.max_duration, np.iinfo(np.int32).max).astype(np.int32))
+        self.pitch_low = tf.constant(tables.pitch_low.astype(np.int32))
+        self.pitch_high = tf.constant(tables.pitch_high.astype(np.int32))
+        self.max_chord = tf.constant(tables.max_chord.astype(np.int32))
+        self.is_meter = tf.constant(kinds == Kind.TIME_SIGNATURE)
         self.slots = max(1, tables.max_tracks)
 
     def initial_state(self, batch_size: Any) -> dict:
@@ -245,7 +277,8 @@ class NoteMasker:
             "phase": zeros + START, "tracks": zeros, "track": zeros - 1, "position": zeros - 1, "pitch": zeros - 1,
             "bar_length": zeros + self.tables.default_bar, "bars": zeros, "notes_played": zeros, "elapsed": zeros,
             "programs": tf.zeros(tf.stack([batch_size, self.slots]), tf.int32), "ended": tf.cast(zeros, tf.bool),
-            "last_control": zeros - 1, "filling": tf.cast(zeros, tf.bool),
+            "last_control": zeros - 1, "filling": tf.cast(zeros, tf.bool), "meter_set": tf.cast(zeros, tf.bool),
+            "chord": zeros, "reach": zeros, "beat": zeros + self.tables.default_beat,
         }
 
     def allowed(self, state: dict) -> Any:
@@ -270,11 +303,21 @@ class NoteMasker:
         allowed &= ~header_bar | (column("tracks") > 0)
         allowed &= ~self.is_track | ((values > column("track")) & (values < column("tracks")))
         allowed &= ~self.is_position | ((values > column("position")) & (values < column("bar_length")))
-        allowed &= ~self.is_pitch | (values > column("pitch"))
+        low, high = (tf.gather(bound, program)[:, tf.newaxis] for bound in (self.pitch_low, self.pitch_high))
+        chord_room = column("chord") < tf.gather(self.max_chord, program)[:, tf.newaxis]
+        allowed &= ~self.is_pitch | ((values > column("pitch")) & (values >= low) & (values <= high) & chord_room)
         allowed &= ~self.is_pedal | tf.not_equal(program, DRUM_PROGRAM)[:, tf.newaxis]
         longest = tf.gather(self.max_duration, program)[:, tf.newaxis]
         allowed &= ~self.is_duration | (values <= longest)
-        return allowed
+        return allowed & (~self.forced(state)[:, tf.newaxis] | self.is_meter)
+
+    def forced(self, state: dict) -> Any:
+        """``(batch,)``: the first bar must state its meter (beats timing)."""
+        import tensorflow as tf
+
+        if not self.tables.needs_meter:
+            return tf.zeros_like(state["ended"])
+        return tf.equal(state["phase"], BAR) & ~state["meter_set"]
 
     def drums(self, state: dict) -> Any:
         """``(batch,)``: the current track plays drums."""
@@ -284,11 +327,16 @@ class NoteMasker:
         return tf.equal(program, DRUM_PROGRAM)
 
     def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
-        """``allowed`` without a BAR past ``bar_limit`` bars before any note: the last bar must play."""
+        """``allowed`` as sampling wants it: a sampled bar (beats timing) ends only once a note
+        sounds into its last beat, so every bar is full; and under a limit of ``bar_limit`` bars
+        after the prefix (-1: none) no EOS comes before the last bar."""
         import tensorflow as tf
 
-        silent = (bar_limit >= 0) & (state["bars"] >= bar_limit) & (state["notes_played"] == 0) & ~state["filling"]
-        return allowed & ~(silent[:, tf.newaxis] & self.is_bar)
+        sampled = ~state["filling"] & (state["phase"] != START) & (state["phase"] != HEADER)
+        unfilled = sampled & (state["beat"] > 0) & (state["reach"] <= state["bar_length"] - state["beat"])
+        early = (bar_limit >= 0) & ~state["filling"] & (state["bars"] < bar_limit)
+        closing = self.is_bar | self.is_eos
+        return allowed & ~(early[:, tf.newaxis] & self.is_eos) & ~(unfilled[:, tf.newaxis] & closing)
 
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
         """``tokens`` with a BAR beyond ``bar_limit`` bars (after the prefix; -1: none) turned into EOS."""
@@ -325,6 +373,11 @@ class NoteMasker:
             "track": tf.where(bar, -1, tf.where(track, values, state["track"])),
             "position": tf.where(track, -1, tf.where(position, values, state["position"])),
             "pitch": tf.where(position, -1, tf.where(is_kind(Kind.PITCH), values, state["pitch"])),
+            "chord": tf.where(position, 0, state["chord"] + tf.cast(is_kind(Kind.PITCH), tf.int32)),
+            "reach": tf.where(bar, 0, tf.where(is_kind(Kind.DURATION), tf.maximum(state["reach"], state["position"] + values),
+                                               state["reach"])),
+            "beat": tf.where(meter, tf.gather(self.meter_beat, tf.where(meter, values, 0)), state["beat"]),
+            "meter_set": state["meter_set"] | meter,
             "bar_length": bar_length,
             "bars": state["bars"] + counted,
             "notes_played": state["notes_played"] + tf.cast(is_kind(Kind.DURATION), tf.int32),

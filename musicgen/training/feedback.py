@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 SMALL_DATA_TOKENS = 100_000
 # Memorising: validation loss this share above its best while training loss is below its value then.
 RISE_SHARE = 0.05
+# Held-out figures from fewer pieces or tokens than these say little.
+FEW_PIECES, FEW_TOKENS = 3, 2000
+# Training loss below this share of the validation loss: the model knows its training pieces, not music.
+OVERFIT_SHARE = 0.6
 BASE_HINT = "checkpoints/base"
 
 
@@ -32,6 +36,7 @@ class Feedback:
     ngram_order: int | None
     tokens: int  # held-out tokens scored
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the run did, said beside the verdict
 
     @property
     def ratio(self) -> float | None:
@@ -53,17 +58,20 @@ class Feedback:
         head = f"held-out NLL on {self.tokens:,} validation tokens: model {self.model_nll:.4f} nats/token"
         if self.ngram_nll is not None:
             head += f", {self.ngram_order}-gram baseline {self.ngram_nll:.4f} (ratio {self.ratio:.3f})"
-        return [head, f"verdict: {self.verdict}", *(f"warning: {warning}" for warning in self.warnings)]
+        return [head, f"verdict: {self.verdict}", *self.notes, *(f"warning: {warning}" for warning in self.warnings)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"model_nll": self.model_nll, "ngram_nll": self.ngram_nll, "ngram_order": self.ngram_order,
-                "ratio": self.ratio, "tokens": self.tokens, "verdict": self.verdict, "warnings": self.warnings}
+                "ratio": self.ratio, "tokens": self.tokens, "verdict": self.verdict, "warnings": self.warnings,
+                "notes": self.notes}
 
 
 def assess(model: Any, tokenizer: Tokenizer, train_streams: list, val_streams: list, rows: list[dict],
-           state: Any, train_tokens: int, pieces: int, progress: bool = False, base_fits: bool = True) -> Feedback:
+           state: Any, train_tokens: int, pieces: int, progress: bool = False, base_fits: bool = True,
+           held_out: dict[str, tuple[int, int]] | None = None, scratch_reason: str | None = None) -> Feedback:
     """Score ``model`` and the n-gram on ``val_streams`` and read ``rows`` (``history.csv``) for warnings
-    (``base_fits`` false: the base model cannot keep this folder, so no warning offers it)."""
+    (``base_fits`` false: the base model cannot keep this folder, so no warning offers it;
+    ``held_out``: each held-out split's pieces and tokens; ``scratch_reason``: why no base model)."""
     from musicgen.models.likelihood import score_model
     from musicgen.models.ngram import fit_baseline
 
@@ -74,8 +82,17 @@ def assess(model: Any, tokenizer: Tokenizer, train_streams: list, val_streams: l
     ngram_nll = baseline.model.nll(scored)
     feedback = Feedback(total / max(count, 1), ngram_nll if math.isfinite(ngram_nll) else None,
                         baseline.model.order, count)
-    feedback.warnings = warnings(feedback, rows, state, train_tokens, pieces, base_fits)
+    feedback.warnings = warnings(feedback, rows, state, train_tokens, pieces, base_fits) + few_held_out(held_out or {})
+    if state.base is None and scratch_reason:
+        feedback.notes.append(f"trained from scratch: {scratch_reason}")
     return feedback
+
+
+def few_held_out(held_out: dict[str, tuple[int, int]]) -> list[str]:
+    """A warning for each held-out split too small to judge a model by."""
+    return [f"the {name} split holds {count} piece{'s' if count != 1 else ''} ({tokens:,} tokens): too few to trust "
+            f"figures measured on it (at least {FEW_PIECES} pieces and {FEW_TOKENS:,} tokens); add music"
+            for name, (count, tokens) in held_out.items() if count < FEW_PIECES or tokens < FEW_TOKENS]
 
 
 def warnings(feedback: Feedback, rows: list[dict], state: Any, train_tokens: int, pieces: int,
@@ -101,7 +118,23 @@ def warnings(feedback: Feedback, rows: list[dict], state: Any, train_tokens: int
     rising = memorising(rows, offer_base)
     if rising:
         found.append(rising)
+    overfit = overfitting(rows)
+    if overfit:
+        found.append(overfit)
     return found
+
+
+def overfitting(rows: list[dict]) -> str | None:
+    """A warning when, at the best validation, training loss was below :data:`OVERFIT_SHARE` of it."""
+    scored = [row for row in rows if row.get("loss") is not None and math.isfinite(row.get("val_loss", math.nan))]
+    if not scored:
+        return None
+    best = min(scored, key=lambda row: row["val_loss"])
+    if best["loss"] >= OVERFIT_SHARE * best["val_loss"]:
+        return None
+    return (f"training loss {best['loss']:.3f} is below {OVERFIT_SHARE:.0%} of validation loss {best['val_loss']:.3f}: "
+            "the model knows its training pieces far better than music it has not heard; its samples may copy "
+            "them (check with 'musicgen evaluate --samples 8')")
 
 
 def memorising(rows: list[dict], offer_base: bool = True) -> str | None:

@@ -123,4 +123,7 @@ def _split_record(cache: TokenCache) -> dict:
     split = {name: cache.files(name) for name in SPLIT_NAMES}
     split.update(source_dir=str(manifest.get("source_dir", "")), cache=str(cache.directory),
                  build_id=manifest.get("build_id"), validation_source="validation split")
+    # What the training pieces play, so that evaluation on any data can leave them out.
+    split["train_content"] = sorted({piece["content"] for piece in cache.pieces
+                                     if piece.get("split") == "train" and "content" in piece})
     return split

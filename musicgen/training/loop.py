@@ -126,6 +126,7 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
     if base is not None:
         finetune.check_representable(cache, base)
     base_fits = True  # whether the end-of-run hints may offer fine-tuning the base model
+    reason = ""
     if requested == finetune.AUTO:
         base, cache, reason, base_fits = finetune.choose_base(
             config, cache, data, tokenizer_config is not None or bool(tokenizer_options),
@@ -165,7 +166,11 @@ def _train(data: Any, out_dir: Path, config: TrainConfig, resume: bool, overwrit
         result = run.fit()
         result.directory = out_dir
         if chief and result.updates:
-            result.feedback = run.assess(train_tokens, len(cache.pieces), base_fits)
+            held_out = {"validation": val_streams, "test": cache.streams("test")}
+            scratch = None if base is not None else (reason if requested == finetune.AUTO else "--from none was given")
+            result.feedback = run.assess(train_tokens, len(cache.pieces), base_fits,
+                                         {name: (len(streams), sum(len(s) for s in streams))
+                                          for name, streams in held_out.items()}, scratch)
         return result
     finally:
         if not chief:
@@ -344,14 +349,18 @@ class TrainingRun:
         ckpt.save_model_file(self.model, self.out_dir / ckpt.LAST_FILE)
         self.state.last_sha256 = ckpt.fileio.sha256_file(self.out_dir / ckpt.LAST_FILE)
 
-    def assess(self, train_tokens: int, pieces: int, base_fits: bool = True) -> Any:
+    def assess(self, train_tokens: int, pieces: int, base_fits: bool = True,
+               held_out: dict[str, tuple[int, int]] | None = None, scratch_reason: str | None = None) -> Any:
         """The end-of-run verdict on the best model (printed, and kept in ``state.json``);
-        ``base_fits`` false keeps the hints from offering a base model that cannot keep the folder."""
+        ``base_fits`` false keeps the hints from offering a base model that cannot keep the folder;
+        ``held_out`` gives the validation and test splits' pieces and tokens, ``scratch_reason``
+        why the run did not fine-tune a base model."""
         from musicgen.training import feedback
 
         best = ckpt.load_model_file(self.out_dir / ckpt.MODEL_FILE)
         verdict = feedback.assess(best, self.tokenizer, self.train_streams, self.val_streams, self.log.rows,
-                                  self.state, train_tokens, pieces, base_fits=base_fits)
+                                  self.state, train_tokens, pieces, base_fits=base_fits, held_out=held_out,
+                                  scratch_reason=scratch_reason)
         self.state.history["feedback"] = verdict.to_dict()
         ckpt.write_state(self.out_dir, self.state.to_dict())
         for line in verdict.lines():

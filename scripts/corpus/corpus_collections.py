@@ -35,6 +35,7 @@ from pathlib import Path
 
 from musicgen.errors import ConfigError, MidiError
 from musicgen.music.scores import SCORE_SUFFIXES, read_score_pieces
+from musicgen.music.smf import read_smf
 from musicgen.paths import BACH_MIDI_DIR, DATA_DIR
 
 BUNDLED_DIR = DATA_DIR / "midi"
@@ -251,6 +252,11 @@ def export_task(task: Task) -> Result:
         name = piece_name(task.source.name, piece.key)
         if task.held_out_titles and normalised_title(piece.title) in task.held_out_titles:
             result.held_out_matches[piece.key or "-"] = piece.title
+            continue
+        try:  # an export musicgen's own reader refuses (a six-hour tune) is broken, not music
+            read_smf(piece.midi, name)
+        except MidiError as error:
+            result.failed[piece.key] = str(error).split(": ", 1)[-1]
             continue
         if task.collection == BACH_OTHER:
             result.duplicate_of = _matching_chorale(piece.midi)

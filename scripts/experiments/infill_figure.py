@@ -12,28 +12,7 @@ from pathlib import Path
 
 import pretty_midi
 
-
-def bar_span(pm: pretty_midi.PrettyMIDI, first: int, last: int) -> tuple[float, float]:
-    """Start and end time in seconds of bars ``first..last`` (from 1)."""
-    downbeats = list(pm.get_downbeats())
-    end = pm.get_end_time()
-    downbeats.append(max(end, downbeats[-1] + 1e-3))
-    return downbeats[first - 1], downbeats[min(last, len(downbeats) - 1)]
-
-
-def draw(axes, pm: pretty_midi.PrettyMIDI, title: str, span: tuple[float, float]) -> None:
-    from matplotlib import pyplot
-
-    colours = pyplot.get_cmap("tab10")
-    axes.axvspan(*span, color="0.9", zorder=0)
-    for index, instrument in enumerate(pm.instruments):
-        bars = [(note.start, max(note.end - note.start, 1e-3)) for note in instrument.notes]
-        for note, bar in zip(instrument.notes, bars, strict=True):
-            axes.broken_barh([bar], (note.pitch - 0.4, 0.8), color=colours(index % 10), zorder=1)
-        axes.plot([], [], color=colours(index % 10), linewidth=6, label=instrument.name or f"program {instrument.program}")
-    axes.set_title(title, fontsize="medium", loc="left")
-    axes.set_ylabel("MIDI pitch")
-    axes.legend(loc="upper right", fontsize="x-small", ncol=len(pm.instruments))
+from musicgen.music.render import draw_piano_roll
 
 
 def main() -> None:
@@ -50,10 +29,11 @@ def main() -> None:
 
     first, last = (int(part) for part in args.bars.split("-"))
     before, after = pretty_midi.PrettyMIDI(args.original), pretty_midi.PrettyMIDI(args.infilled)
-    span = bar_span(before, first, last)
     figure, (top, bottom) = pyplot.subplots(2, 1, figsize=(12, 6), dpi=100, sharex=True, sharey=True)
-    draw(top, before, f"before: {Path(args.original).name}", span)
-    draw(bottom, after, f"after: bars {first}-{last} written again (shaded)", span)
+    draw_piano_roll(top, before, (first, last))
+    top.set_title(f"before: {Path(args.original).name}", fontsize="medium", loc="left")
+    draw_piano_roll(bottom, after, (first, last))
+    bottom.set_title(f"after: bars {first}-{last} written again (shaded)", fontsize="medium", loc="left")
     bottom.set_xlabel("time (s)")
     bottom.set_xlim(0, max(before.get_end_time(), after.get_end_time()))
     figure.tight_layout()
