@@ -64,8 +64,9 @@ def evaluate(
         raise ConfigError(f"--samples must be a non-negative integer, got {samples!r}")
     loaded = resolve_checkpoint(checkpoint)
     streams, source, left_out = split_streams(loaded, data)
+    left_out = left_out[split]
     if left_out:
-        _say(progress, f"left out {left_out} pieces that {loaded.directory} trained on")
+        _say(progress, f"left out {left_out} {split} pieces that {loaded.directory} trained on")
     pieces = [s for s in streams[split] if len(s) >= 2]
     if not pieces:
         raise DataError(f"the {split} split of {source} has no piece of two or more tokens to score")
@@ -108,9 +109,9 @@ def count_notes(pieces: list[np.ndarray], tokenizer: Tokenizer) -> int:
 
 
 def split_streams(checkpoint: Checkpoint | str | os.PathLike,
-                  data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path, int]:
-    """Token streams per split of ``data``, the data's path, and how many pieces were left out
-    because the checkpoint trained on them.
+                  data: str | os.PathLike | None) -> tuple[dict[str, list[np.ndarray]], Path, dict[str, int]]:
+    """Token streams per split of ``data``, the data's path, and how many pieces of each split
+    were left out because the checkpoint trained on them.
 
     ``data`` defaults to the checkpoint's recorded training data. When ``data`` is that
     data, the split is the checkpoint's ``split.json``; otherwise the data's own split. Either
@@ -144,7 +145,8 @@ def split_streams(checkpoint: Checkpoint | str | os.PathLike,
     # the checkpoint's own training split is scored as asked (``--split train``, ``all``).
     scored = {name: [path for path in chosen[name] if path not in trained or (same and name == "train")]
               for name in names}
-    left_out = sum(len(chosen[name]) - len(scored[name]) for name in names)
+    left_out = {name: len(chosen[name]) - len(scored[name]) for name in names}
+    left_out["all"] = sum(left_out.values())
     streams = {name: [by_path[path] for path in (chosen if name == "train" else scored)[name]] for name in names}
     streams["all"] = [by_path[path] for name in names for path in scored[name]]
     return streams, Path(data), left_out
@@ -219,7 +221,7 @@ def format_report(result: dict[str, Any]) -> str:
         f"perplexity {result['perplexity']:.2f}  accuracy {result['accuracy']:.3f}",
     ]
     if result.get("training_pieces_left_out"):
-        lines.insert(1, f"  left out {result['training_pieces_left_out']} pieces the checkpoint "
+        lines.insert(1, f"  left out {result['training_pieces_left_out']} {result['split']} pieces the checkpoint "
                         "trained on (same notes, or the same file)")
     if "ngram_nll" in result:
         lines.append(

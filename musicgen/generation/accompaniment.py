@@ -23,7 +23,6 @@ from musicgen.generation.edits import (
     choose_seed,
     count_note,
     save_edit,
-    token_tracks,
     within_limits,
 )
 from musicgen.generation.guided import GuidedSampler
@@ -87,7 +86,7 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     notes[:, TRACK] += first_new - len(given)
     added = tuple(Track(int(values[token]), program_name(int(values[token]))) for token in new)
     result = dataclasses.replace(piece, tracks=piece.tracks + added, notes=np.concatenate([piece.notes, notes]))
-    kept = ", ".join(piece.tracks[s].name or program_name(piece.tracks[s].program) for s in token_tracks(piece))
+    kept = ", ".join(piece.tracks[s].name or program_name(piece.tracks[s].program) for s in tokenizer.source_tracks(piece))
     summary = (f"{len(notes)} notes in {len(added)} new tracks "
                f"({', '.join(program_name(track.program) for track in added)}) under {kept}, {len(bars)} bars")
     for warning in warnings:

@@ -17,7 +17,7 @@ import numpy as np
 
 from musicgen.music import midi_io, render
 from musicgen.music.patch import MIDI_SUFFIXES, write_edited
-from musicgen.music.piece import TRACK, Piece
+from musicgen.music.piece import Piece
 from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
@@ -83,15 +83,16 @@ def _keep_to_the_song(base: np.ndarray, tokenizer: Tokenizer, track: int, chord:
 
 def within_limits(sampler: GuidedSampler, base: np.ndarray, counts: dict[int, int], limits: dict[int, PartLimits],
                   waived: set[int]) -> np.ndarray:
-    """What may come next in the bar being written: ``base`` kept to the tracks' ``limits``, the
-    current track's fewest notes ``waived`` (and remembered) where it cannot reach them any more,
-    and ``base`` alone where the limits leave nothing."""
+    """What may come next in the bar being written: ``base`` kept to the tracks' ``limits``. Where
+    that leaves nothing, the current track's fewest notes are ``waived`` (and remembered), then
+    every track's; where even that leaves nothing, ``base`` alone."""
     checker = sampler.checker
-    allowed = _keep_to_the_song(base, sampler.tokenizer, checker.track, checker.chord, counts, limits, waived)
-    if not sampler.can_sample(allowed):
-        waived.add(checker.track)
+    for waiving in (set(), {checker.track}, set(limits)):
+        waived |= waiving
         allowed = _keep_to_the_song(base, sampler.tokenizer, checker.track, checker.chord, counts, limits, waived)
-    return allowed if sampler.can_sample(allowed) else base
+        if sampler.can_sample(allowed):
+            return allowed
+    return base
 
 
 def count_note(counts: dict[int, int], checker: Checker, token: int) -> None:
@@ -103,12 +104,6 @@ def count_note(counts: dict[int, int], checker: Checker, token: int) -> None:
 def choose_seed(options: SamplingOptions) -> int:
     """The options' seed, or a random one (reported in the result, to reproduce the edit)."""
     return secrets.randbelow(1 << 31) if options.seed is None else options.seed
-
-
-def token_tracks(piece: Piece) -> list[int]:
-    """The source track of each token track (tracks with notes, in (program, source order))."""
-    used = [index for index in range(len(piece.tracks)) if np.any(piece.notes[:, TRACK] == index)]
-    return sorted(used, key=lambda index: (piece.tracks[index].program, index))
 
 
 def write_piece(piece: Piece, path: Path, tokenizer: Tokenizer, source: Any = None, before: Piece | None = None) -> None:

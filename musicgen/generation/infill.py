@@ -24,7 +24,6 @@ from musicgen.generation.edits import (
     choose_seed,
     count_note,
     save_edit,
-    token_tracks,
     within_limits,
 )
 from musicgen.generation.guided import GuidedSampler
@@ -59,10 +58,9 @@ def parse_bars(text: str, count: int) -> range:
     return range(first - 1, last)
 
 
-def choose_tracks(piece: Piece, text: str | None, playing: list[int] | None = None) -> list[int]:
-    """Token tracks named by ``--tracks`` (track names, instrument names or programs); without it,
-    those ``playing`` (every track when not given)."""
-    order = token_tracks(piece)
+def choose_tracks(piece: Piece, order: list[int], text: str | None, playing: list[int] | None = None) -> list[int]:
+    """Token tracks (``order``: the source track of each) named by ``--tracks`` (track names,
+    instrument names or programs); without it, those ``playing`` (every track when not given)."""
     if text is None:
         return sorted(playing) if playing is not None else list(range(len(order)))
     chosen = []
@@ -102,13 +100,16 @@ def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoi
     controls, programs, all_bars = layout.parse(tokenizer.encode_piece(piece))
     region = parse_bars(options.bars, len(all_bars))
     around = all_bars[max(region[0] - 1, 0):region[-1] + 2]
-    targets = choose_tracks(piece, options.tracks, sorted({track for bar in around for track, _ in bar.parts}))
+    order = tokenizer.source_tracks(piece)
+    targets = choose_tracks(piece, order, options.tracks, sorted({track for bar in around for track, _ in bar.parts}))
+    targets = [track for track in targets if sampler.allowed[tokenizer.id_of(Kind.TRACK, track)]]  # the model's tracks
     if not targets:
-        raise ConfigError(f"--bars {options.bars}: no track plays in or around those bars; name the tracks to "
-                          "write with --tracks")
+        raise ConfigError(f"--bars {options.bars}: no track that the model can write plays in or around those bars; "
+                          "name the tracks to write with --tracks")
     context, first = _context(layout, controls, programs, all_bars, region, targets, checkpoint.train_config.seq_len)
     sampler.force(layout.write(controls, programs, context, [layout.fill_start]))
-    limits = part_limits(all_bars, tokenizer, region, targets)
+    limits = part_limits(all_bars, tokenizer, region, {track: piece.notes[piece.notes[:, TRACK] == order[track], PITCH]
+                                                       for track in targets})
     filled = _write_bars(sampler, tokenizer, len(region), limits)
     for offset, bar in enumerate(filled):
         all_bars[region[0] + offset].parts = sorted(
@@ -117,7 +118,6 @@ def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoi
     lines = tokenizer.bar_lines(new_ids)
     start, end = lines[region[0]], lines[region[-1] + 1]
     decoded = tokenizer.decode_piece(new_ids)
-    order = token_tracks(piece)
     sources = [order[t] for t in targets]
     old = piece.notes
     replaced = np.isin(old[:, TRACK], sources) & (old[:, START] >= start - 1e-9) & (old[:, START] < end - 1e-9)
@@ -162,39 +162,43 @@ def _context(layout: BarLayout, controls: list, programs: list, bars: list[Bar],
 
 
 def _before_next_onsets(new: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """``new`` notes cut where the next note of their track and pitch begins (a MIDI channel
-    cannot sound one pitch twice at once)."""
+    """``new`` notes that a MIDI channel can play beside the ``kept`` ones, which cannot sound one
+    pitch twice at once: each cut where the next note of its track and pitch begins, and left out
+    where a kept note of its track and pitch still sounds."""
     rows = np.concatenate([kept, new])
-    new = new.copy()
+    new, keep = new.copy(), np.ones(len(new), bool)
     for index, (start, _, pitch, _, track) in enumerate(new[:, :5].tolist()):
-        later = rows[(rows[:, TRACK] == track) & (rows[:, PITCH] == pitch) & (rows[:, START] > start + 1e-9), START]
+        same = rows[(rows[:, TRACK] == track) & (rows[:, PITCH] == pitch)]
+        later = same[same[:, START] > start + 1e-9, START]
         if len(later):
             new[index, END] = min(new[index, END], later.min())
-    return new
+        mine = kept[(kept[:, TRACK] == track) & (kept[:, PITCH] == pitch)]
+        keep[index] = not np.any((mine[:, START] < start - 1e-9) & (mine[:, END] > start + 1e-9))
+    return new[keep]
 
 
-def part_limits(bars: list[Bar], tokenizer: Tokenizer, region: range, targets: list[int]) -> dict[int, PartLimits]:
-    """The :class:`PartLimits` of each target track, from the song's bars."""
-    kinds, values = tokenizer.kinds, tokenizer.values
-    pitches: dict[int, list[int]] = {track: [] for track in targets}
-    counts: dict[int, list[int]] = {track: [] for track in targets}
-    chords: dict[int, int] = dict.fromkeys(targets, 1)
+def part_limits(bars: list[Bar], tokenizer: Tokenizer, region: range,
+                pitches: dict[int, np.ndarray]) -> dict[int, PartLimits]:
+    """The :class:`PartLimits` of each target track (the keys of ``pitches``, its source track's
+    pitches in the song), from the song's bars."""
+    kinds = tokenizer.kinds
+    counts: dict[int, list[int]] = {track: [] for track in pitches}
+    chords: dict[int, int] = dict.fromkeys(pitches, 1)
     for bar in bars:
         for track, part in bar.parts:
             if track not in pitches:
                 continue
             tokens = np.asarray(part, np.int64)
             is_pitch = kinds[tokens] == Kind.PITCH
-            pitches[track] += values[tokens[is_pitch]].tolist()
             counts[track].append(int(is_pitch.sum()))
             group = np.cumsum(kinds[tokens] == Kind.POSITION)[is_pitch]
             chords[track] = max(chords[track], int(np.bincount(group).max()) if len(group) else 1)
     limits = {}
-    for track in targets:
-        if not pitches[track]:
+    for track in pitches:
+        if not len(pitches[track]) or not counts[track]:
             continue
         played = all(any(part_track == track for part_track, _ in bars[index].parts) for index in region)
-        limits[track] = PartLimits(min(pitches[track]), max(pitches[track]), max(counts[track]), chords[track],
+        limits[track] = PartLimits(int(pitches[track].min()), int(pitches[track].max()), max(counts[track]), chords[track],
                                    int(np.ceil(np.percentile(counts[track], LEAST_PERCENTILE) / 2)) if played else 0)
     return limits
 

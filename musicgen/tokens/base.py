@@ -188,6 +188,11 @@ class Tokenizer(abc.ABC):
         this encoding's grammar limits nothing by program)."""
         return {}
 
+    def source_tracks(self, piece: Piece) -> list[int]:
+        """The source track of ``piece`` that each token track stands for (an encoding with tracks)."""
+        raise ConfigError(f"the {self.encoding} encoding merges the tracks of one instrument; use a model in an "
+                          "encoding with bars and tracks (the notes encoding)")
+
     def layout(self) -> BarLayout:
         """Header and bars of this encoding's sequences, parsed and written back (for edits)."""
         raise ConfigError(f"the {self.encoding} encoding has no bars and tracks, so its pieces cannot be edited "

@@ -263,7 +263,7 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
     def encode_piece(self, piece: Piece) -> np.ndarray:
         """Encode a piece; see the module docstring for the exact layout."""
         piece = self.prepare(piece)
-        programs, track_of = self._tracks(piece)
+        programs, track_of, _ = self._tracks(piece)
         notes = piece.notes[track_of[piece.notes[:, 4].astype(np.int64)] >= 0]
         if not len(notes):
             return np.array([self.bos_id, self.eos_id], np.int32)
@@ -291,8 +291,14 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         events.sort()
         return self._tokens(controls, programs, bar_starts, meters, events)
 
-    def _tracks(self, piece: Piece) -> tuple[list[int], np.ndarray]:
-        """The programs of the kept tracks in token order, and each source track's token track (-1: dropped)."""
+    def source_tracks(self, piece: Piece) -> list[int]:
+        """The source track each token track stands for (a track beyond ``max_tracks`` joins a
+        kept one of its program, which stands for both)."""
+        return self._tracks(self.prepare(piece))[2]
+
+    def _tracks(self, piece: Piece) -> tuple[list[int], np.ndarray, list[int]]:
+        """The programs of the kept tracks in token order, each source track's token track (-1:
+        dropped), and the kept source tracks in token order."""
         counts = np.bincount(piece.notes[:, 4].astype(np.int64), minlength=len(piece.tracks))
         used = [index for index in range(len(piece.tracks)) if counts[index] > 0]
         kept = sorted(sorted(used, key=lambda index: -counts[index])[: self.config.max_tracks])
@@ -306,7 +312,7 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
                     if piece.tracks[kept_index].program == piece.tracks[index].program:
                         track_of[index] = position
                         break
-        return [piece.tracks[index].program for index in kept], track_of
+        return [piece.tracks[index].program for index in kept], track_of, kept
 
     def _bars(self, piece: Piece, end_step: int) -> tuple[np.ndarray, list[int]]:
         """Each bar's first step and meter index, bars enough to hold ``end_step``."""
