@@ -21,7 +21,7 @@ from musicgen.training.schedule import TrainState
 
 TINY = TrainConfig(
     units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, max_updates=6, eval_every=3,
-    warmup_updates=0, learning_rate=1e-2, seed=1, transpose_range=(-2, 2),
+    warmup_updates=0, learning_rate=1e-2, seed=1, transpose_range=(-2, 2), precision="float32",
 )
 
 
@@ -62,7 +62,8 @@ def test_fine_tuning_starts_where_the_base_model_is_on_the_new_data(base: Path, 
 
     out = workspace / "tuned"
     result = train(tunes, out, dataclasses.replace(TrainConfig(), base=str(base), max_updates=6, eval_every=3,
-                                                   seq_len=32, batch_size=4, warmup_updates=0), progress=False)
+                                                   seq_len=32, batch_size=4, warmup_updates=0, precision="float32"),
+                   progress=False)
     tuned = checkpoint.load_checkpoint(out)
     base_checkpoint = checkpoint.load_checkpoint(base)
     assert tuned.tokenizer.config == base_checkpoint.tokenizer.config

@@ -24,12 +24,12 @@ from musicgen.training.loop import TrainConfig, train
 
 TINY = TrainConfig(
     units=16, num_layers=1, embedding_dim=8, dropout=0.0, seq_len=32, batch_size=4, max_updates=6, eval_every=2,
-    warmup_updates=2, learning_rate=1e-2, seed=3, transpose_range=(-3, 3),
+    warmup_updates=2, learning_rate=1e-2, seed=3, transpose_range=(-3, 3), precision="float32",
 )
 TINY_FLAGS = [
     "--units", "16", "--layers", "1", "--embedding-dim", "8", "--dropout", "0", "--seq-len", "32",
     "--batch-size", "4", "--max-updates", "6", "--eval-every", "2", "--warmup-updates", "2",
-    "--learning-rate", "0.01", "--seed", "3", "--transpose-range=-3,3",
+    "--learning-rate", "0.01", "--seed", "3", "--transpose-range=-3,3", "--precision", "float32",
 ]
 
 
@@ -145,18 +145,21 @@ def test_time_budget_stops_mid_round_with_a_checkpoint_and_resumes(cache, traine
     _assert_same_weights(workspace / "reference" / "last.keras", out / "last.keras")
 
 
-def test_mixed_precision_and_keras_layers_build_and_train_on_cpu(cache, workspace: Path) -> None:
-    """No GPU here: check --mixed-precision and --implementation keras (cuDNN on a GPU) run."""
+def test_bfloat16_and_keras_layers_train_on_cpu_and_the_checkpoint_loads_in_float32(cache, workspace: Path) -> None:
+    """No GPU here: --precision bfloat16 with --implementation keras (cuDNN on a GPU) runs; the
+    checkpoint it writes computes in float32 when loaded; float16 is refused on a CPU."""
     import keras
 
-    config = dataclasses.replace(TINY, max_updates=2, mixed_precision=True, implementation="keras")
+    config = dataclasses.replace(TINY, max_updates=2, precision="bfloat16", implementation="keras")
     result = train(cache, workspace / "mixed", config, progress=False)
     assert np.isfinite(result.history[0]["loss"])
     assert keras.config.dtype_policy().name == "float32"
     model = checkpoint.load_checkpoint(workspace / "mixed", implementation="keras").model
-    assert model.get_layer("rnn_1").dtype_policy.name == "mixed_float16"
+    assert model.get_layer("rnn_1").dtype_policy.name == "float32"
     assert isinstance(model.get_layer("rnn_1"), keras.layers.LSTM)
     assert model(np.ones((1, 4), np.int32)).dtype == "float32"
+    with pytest.raises(ConfigError, match="float16 needs a GPU"):
+        train(cache, workspace / "half", dataclasses.replace(config, precision="float16"), progress=False)
 
 
 def test_a_checkpoint_moves_between_implementations_with_its_optimizer_state(cache, workspace: Path) -> None:
@@ -313,7 +316,7 @@ def test_config_round_trip_and_unknown_keys() -> None:
     assert old == TrainConfig(
         base=None, cell="gru", control_dropout=0.0, shuffle_tracks=0.0, infill=0.0, implementation="custom", units=256,
         num_layers=2, embedding_dim=128, dropout=0.2, seq_len=256, batch_size=16, learning_rate=2e-3,
-        transpose_range=(-3, 3), warmup_updates=0, min_updates=0,
+        transpose_range=(-3, 3), warmup_updates=0, min_updates=0, precision="float32",
     )
 
 

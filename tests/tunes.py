@@ -33,6 +33,6 @@ def train_tune_model(root: Path) -> Path:
     code = main(["train", str(folder), "--out", str(out), "--units", "128", "--layers", "1", "--embedding-dim", "32",
                  "--seq-len", "96", "--batch-size", "8", "--max-updates", "900", "--learning-rate", "0.01",
                  "--dropout", "0", "--no-augment", "--eval-every", "30", "--patience", "900", "--lr-patience", "60",
-                 "--control-dropout", "0.2", "--quiet"])
+                 "--control-dropout", "0.2", "--precision", "float32", "--quiet"])
     assert code == 0
     return out

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (each calls every variant once); the median counts (default: 5)")
     parser.add_argument("--naive-tokens", type=int, default=12, help="tokens for the slow naive method")
     parser.add_argument("--skip-plain", action="store_true", help="skip the variants without XLA")
+    parser.add_argument("--precision", choices=("float32", "bfloat16", "both"), default="float32",
+                        help="the step network's products; 'both' adds the shipped sampler in bfloat16 beside "
+                        "float32, interleaved (default float32)")
+    parser.add_argument("--no-machine", action="store_true", help="skip measuring the machine's product rates")
 
 
 def build_benchmark_model() -> tuple[Any, Any]:
@@ -127,7 +131,9 @@ def run(args: argparse.Namespace) -> dict:
 
     model, tokenizer = build_benchmark_model()
     length, repeats = args.tokens, args.repeats
-    samplers = {"": Sampler(model, tokenizer)}
+    precisions = ("float32", "bfloat16") if args.precision == "both" else (args.precision,)
+    samplers = {"" if precision == "float32" else f"_{precision}": Sampler(model, tokenizer, precision=precision)
+                for precision in precisions}
     if not args.skip_plain:
         samplers["_no_xla"] = Sampler(model, tokenizer, jit_compile=False)
         samplers["_whole_loop_xla"] = Sampler(model, tokenizer, jit_compile=True)
@@ -136,7 +142,7 @@ def run(args: argparse.Namespace) -> dict:
     for batch in (1, 64):
         calls: dict[str, Any] = {}
         for suffix, sampler in samplers.items():
-            if suffix == "_whole_loop_xla" and samplers[""].loop_mode(batch) is True:
+            if suffix == "_whole_loop_xla" and next(iter(samplers.values())).loop_mode(batch) is True:
                 continue  # the shipped sampler already runs this
             seeds = iter(range(1_000_000))
 
@@ -157,7 +163,24 @@ def run(args: argparse.Namespace) -> dict:
     timing = time_calls(lambda: naive_refeed(model, args.naive_tokens), repeats=1, warmup=1)
     result["naive_refeed"] = round(args.naive_tokens / timing.median, 2)
     print(f"naive re-feeding batch 1: {result['naive_refeed']} tokens/s", file=sys.stderr)
+    extra: dict[str, Any] = {}
+    if "batch1_bfloat16" in result:
+        extra["bfloat16_ratio"] = {f"batch{batch}": round(result[f"batch{batch}_bfloat16"] / result[f"batch{batch}"], 3)
+                                   for batch in (1, 64)}
+    if not args.no_machine:
+        from musicgen.bench import machine_report
+
+        machine = machine_report({"square_2048": (2048, 2048, 2048), "step_batch1": (1, UNITS, 4 * UNITS),
+                                  "step_batch64": (64, UNITS, 4 * UNITS)})
+        flops = 2 * (4 * UNITS * (UNITS + UNITS) * (LAYERS - 1) + 4 * UNITS * UNITS + UNITS * VOCAB_SIZE)
+        rates = machine["matmul_gflops"]
+        extra["machine"] = machine
+        extra["share_of_step_product_rate"] = {
+            name: round(rate * flops / 1e9 / rates[f"step_{name.split('_')[0]}"][
+                "bfloat16" if name.endswith("bfloat16") else "float32"], 3)
+            for name, rate in result.items() if name.startswith("batch")}
     return {
+        **extra,
         "tokens_per_s": result,
         "model": f"{LAYERS} x {UNITS} LSTM, vocab {VOCAB_SIZE}, embedding {EMBEDDING_DIM}, random weights",
         "tokens_per_call": length,

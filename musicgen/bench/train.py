@@ -1,4 +1,6 @@
-"""``musicgen bench train``: training tokens/s of musicgen's recurrent layer against Keras's.
+"""``musicgen bench train``: training tokens/s of musicgen's recurrent layer against Keras's,
+and in bfloat16 against float32 (``--precision both``), with the share of the machine's own
+matrix-product rate (measured in the same run) that training reaches.
 
 Both models are built with the same architecture and trained with the project's real
 step (Adam with ``clipnorm=1.0``, sparse cross-entropy from logits,
@@ -59,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="model.compile(jit_compile=...) for the Keras model (default auto: Keras's own "
         "choice, no XLA on CPU)",
     )
+    parser.add_argument(
+        "--precision", choices=("float32", "bfloat16", "both"), default="float32",
+        help="precision of musicgen's layer's products; 'both' times the custom layer in each, interleaved "
+        "(default float32)",
+    )
+    parser.add_argument("--no-machine", action="store_true", help="skip measuring the machine's product rates")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
@@ -145,16 +153,23 @@ def run(args: argparse.Namespace) -> dict:
     from musicgen.runtime import set_seed
 
     set_seed(args.seed)
-    implementations = IMPLEMENTATIONS if args.implementation == "both" else (args.implementation,)
+    from musicgen.models.precision import apply_precision
+
+    layers = IMPLEMENTATIONS if args.implementation == "both" else (args.implementation,)
+    precisions = ("float32", "bfloat16") if args.precision == "both" else (args.precision,)
     jit_settings = {
         "custom": _JIT_VALUES[args.jit_compile],
         "keras": _JIT_VALUES[args.keras_jit_compile],
     }
-    models = {}
-    for implementation in implementations:
-        model = build_model(args, implementation)
-        compile_for_training(model, jit_settings[implementation])
-        models[implementation] = model
+    models, variants = {}, {}
+    for implementation in layers:
+        for precision in precisions if implementation == "custom" else ("float32",):
+            name = implementation if precision == "float32" else f"{implementation}_{precision}"
+            model = build_model(args, implementation)
+            apply_precision(model, precision)
+            compile_for_training(model, jit_settings[implementation])
+            models[name], variants[name] = model, (implementation, precision)
+    implementations = tuple(models)
 
     rng = np.random.default_rng(args.seed)
     shape = (args.batch_size, args.seq_len)
@@ -203,13 +218,43 @@ def run(args: argparse.Namespace) -> dict:
             # Whether TensorFlow's oneDNN kernels were on: on an oversubscribed CPU they
             # measured slower in wall time for the fused layer (docs/benchmarks.md).
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
-            "jit_compile": {name: args.jit_compile if name == "custom" else args.keras_jit_compile
+            "jit_compile": {name: args.jit_compile if variants[name][0] == "custom" else args.keras_jit_compile
                             for name in implementations},
+            "precision": {name: variants[name][1] for name in implementations},
         },
     }
-    if len(implementations) == 2:
+    if "custom" in tokens_per_s and "keras" in tokens_per_s:
         result["ratio"] = round(tokens_per_s["custom"] / tokens_per_s["keras"], 3)
         result["cpu_ratio"] = round(
             statistics.median(cpu_seconds["keras"]) / statistics.median(cpu_seconds["custom"]), 3
         )
+    if "custom" in tokens_per_s and "custom_bfloat16" in tokens_per_s:
+        result["bfloat16_ratio"] = round(tokens_per_s["custom_bfloat16"] / tokens_per_s["custom"], 3)
+    if not args.no_machine:
+        result.update(_fractions(args, tokens_per_s, variants))
     return result
+
+
+def training_flops_per_token(args: argparse.Namespace) -> float:
+    """Matrix-product FLOPs of one training token: forward products times three (the backward
+    pass does two more of each size), recurrent layers and logits."""
+    gates = {"lstm": 4, "gru": 3}.get(args.cell, 1)
+    macs = sum(gates * args.units * ((args.embedding_dim if index == 0 else args.units) + args.units)
+               for index in range(args.layers)) + args.units * args.vocab_size
+    return 3 * 2 * macs
+
+
+def _fractions(args: argparse.Namespace, tokens_per_s: dict, variants: dict) -> dict:
+    """The machine's product rates, and the share of them each variant's training reaches."""
+    from musicgen.bench import machine_report
+
+    gates = {"lstm": 4, "gru": 3}.get(args.cell, 1) * args.units
+    machine = machine_report({"square_2048": (2048, 2048, 2048),
+                              "input_projection": (args.batch_size * args.seq_len, args.units, gates),
+                              "recurrent_step": (args.batch_size, args.units, gates)})
+    flops = training_flops_per_token(args)
+    square = machine["matmul_gflops"]["square_2048"]
+    reached = {name: round(rate * flops / 1e9 / square[variants[name][1]], 3) for name, rate in tokens_per_s.items()}
+    return {"machine": machine, "training_gflops": {name: round(rate * flops / 1e9, 1)
+                                                    for name, rate in tokens_per_s.items()},
+            "share_of_square_product_rate": reached}

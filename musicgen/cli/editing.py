@@ -13,7 +13,7 @@ from musicgen.options import add_options, given
 if TYPE_CHECKING:
     from musicgen.generation.edits import EditResult
 
-SAMPLING = ("temperature", "top_k", "top_p", "seed")
+SAMPLING = ("temperature", "top_k", "top_p", "seed", "precision")
 OUTPUT = ("out_dir", "plot")
 
 

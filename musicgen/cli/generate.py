@@ -32,7 +32,7 @@ examples:
 
 GROUPS = {
     "length (tokens, or time converted through the grid and tempo)": ("length", "bars", "seconds"),
-    "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size"),
+    "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size", "precision"),
     "steering (models in the notes encoding with controls)": ("instruments", "key", "key_guidance", "density", "candidates",
                                                                "style"),
     "music": ("primer", "primer_bars", "tempo", "program"),

@@ -65,7 +65,7 @@ GROUPS = {
         "seq_len", "batch_size", "augment", "transpose_range", "stretch_range", "control_dropout",
         "shuffle_tracks", "infill", "seed",
     ),
-    "devices": ("clipnorm", "jit_compile", "deterministic", "distribute", "cpu_replicas", "mixed_precision"),
+    "devices": ("clipnorm", "jit_compile", "deterministic", "distribute", "cpu_replicas", "precision"),
 }
 
 

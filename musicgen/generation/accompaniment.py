@@ -27,6 +27,7 @@ from musicgen.generation.edits import (
 )
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import AccompanyOptions
+from musicgen.models.precision import choose_precision
 from musicgen.music import midi_io
 from musicgen.music.instruments import program_name
 from musicgen.music.piece import TRACK, Track
@@ -51,7 +52,8 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     checkpoint = resolve_checkpoint(checkpoint)
     tokenizer = checkpoint.tokenizer
     seed = choose_seed(options)
-    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed)
+    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed,
+                            choose_precision(options.precision)[0])
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
     controls, given, bars = layout.parse(tokenizer.encode_piece(piece))

@@ -24,6 +24,7 @@ from musicgen.generation import primers, steering
 from musicgen.generation.edits import write_piece
 from musicgen.generation.options import GenerationOptions
 from musicgen.generation.sampler import Sampler
+from musicgen.models.precision import choose_precision
 from musicgen.music import midi_io, render
 from musicgen.music.analysis import parse_key, piece_key
 from musicgen.music.instruments import program_name
@@ -80,7 +81,9 @@ def generate_files(
     draws = options.num * options.candidates if select else options.num
     # XLA compiling takes seconds; it pays off only on long runs.
     jit_compile = "auto" if draws * length >= XLA_MIN_TOKENS else False
-    sampler = sampler or Sampler.from_checkpoint(loaded, jit_compile=jit_compile)
+    if sampler is None:
+        sampler = Sampler.from_checkpoint(loaded, jit_compile=jit_compile,
+                                          precision=choose_precision(options.precision)[0])
     control_ids = steering.control_tokens(tokenizer, controls, f"checkpoint {loaded.directory}")
     plan, meter = None, None
     if options.primer is not None:
@@ -114,7 +117,7 @@ def generate_files(
     span = (f"{options.bars:g} bars" if options.bars is not None else f"{options.seconds:g} s"
             if options.seconds is not None else f"up to {length} tokens")
     pieces = f"{draws} piece{'s' if draws != 1 else ''}"
-    print(f"sampling {pieces} of {span} ({each}seed {seed})...", file=sys.stderr)
+    print(f"sampling {pieces} of {span} ({each}seed {seed}, {sampler.step.precision})...", file=sys.stderr)
     if options.beam_size > 1:
         result = sampler.beam_search(options.beam_size, num=options.num, **limits)
     else:

@@ -28,7 +28,7 @@ class GuidedSampler:
     """One sequence, token by token: :meth:`force` given tokens, :meth:`sample` the model's."""
 
     def __init__(self, checkpoint: Checkpoint, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, precision: str = "float32") -> None:
         import tensorflow as tf
 
         from musicgen.generation.processors import (
@@ -50,7 +50,7 @@ class GuidedSampler:
         constraints = checkpoint.profile.constraints(tokenizer)
         self.checker = tokenizer.grammar(constraints).checker()
         self.allowed = constraints.sampleable(tokenizer.kinds)
-        self.network = StepNetwork(checkpoint.model)
+        self.network = StepNetwork(checkpoint.model, precision)
         self.step = tf.function(self.network.step, reduce_retracing=True)
         self.states = self.network.initial_states(1)
         self.logits: Any = None

@@ -28,6 +28,7 @@ from musicgen.generation.edits import (
 )
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import InfillOptions
+from musicgen.models.precision import choose_precision
 from musicgen.music import midi_io
 from musicgen.music.instruments import parse_instrument, program_name
 from musicgen.music.piece import END, PITCH, START, TRACK, Piece
@@ -94,7 +95,8 @@ def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoi
     checkpoint = resolve_checkpoint(checkpoint)
     tokenizer = checkpoint.tokenizer
     seed = choose_seed(options)
-    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed)
+    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed,
+                            choose_precision(options.precision)[0])
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
     controls, programs, all_bars = layout.parse(tokenizer.encode_piece(piece))

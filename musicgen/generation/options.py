@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from musicgen.errors import ConfigError
 from musicgen.generation.steering import CANDIDATES, KEY_GUIDANCE, check_steering_options
+from musicgen.models.precision import PRECISIONS
 from musicgen.music import midi_io
 from musicgen.options import option
 
@@ -31,6 +32,9 @@ class SamplingOptions:
     seed: int | None = option(None, "random seed", metavar="N", default_text="random, printed")
     out_dir: str = option("generated", "output directory", flag="--out", metavar="DIR")
     plot: bool = option(False, "also write a piano-roll PNG per piece")
+    precision: str = option(
+        "auto", "precision of the model's matrix products: auto (bfloat16 where the CPU has bfloat16 units), "
+        "float32 or bfloat16; a seed gives the same file for one machine and precision", choices=PRECISIONS[:3])
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an out-of-range option."""

@@ -68,13 +68,14 @@ class Sampler:
     ``"auto"`` (default) the first below :data:`WHOLE_LOOP_XLA_MAX_BATCH` sequences, the
     second from there; ``False`` no XLA (starts fastest, runs slowest). Each mode is
     deterministic, but XLA and the plain graph draw different numbers for a seed.
+    ``precision`` (``"float32"`` or ``"bfloat16"``) is the step network's products'.
     """
 
     def __init__(self, model: Any, tokenizer: Tokenizer, jit_compile: bool | str = "auto",
-                 constraints: Constraints | None = None) -> None:
+                 constraints: Constraints | None = None, precision: str = "float32") -> None:
         if jit_compile not in (True, False, "tokens", "auto"):
             raise ConfigError(f"jit_compile must be True, False, 'tokens' or 'auto', got {jit_compile!r}")
-        self.step = StepNetwork(model)
+        self.step = StepNetwork(model, precision)
         self.constraints = constraints
         self.grammar = tokenizer.grammar(constraints)
         self.tables = self.grammar.tables
@@ -89,10 +90,11 @@ class Sampler:
         self._loops: dict[tuple, Any] = {}
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint, jit_compile: bool | str = "auto") -> Sampler:
+    def from_checkpoint(cls, checkpoint: Checkpoint, jit_compile: bool | str = "auto",
+                        precision: str = "float32") -> Sampler:
         """The sampler of a loaded checkpoint's model, kept to what its training data had."""
         return cls(checkpoint.model, checkpoint.tokenizer, jit_compile=jit_compile,
-                   constraints=checkpoint.profile.constraints(checkpoint.tokenizer))
+                   constraints=checkpoint.profile.constraints(checkpoint.tokenizer), precision=precision)
 
     def sample(
         self,

@@ -7,25 +7,25 @@ gradient written by hand (``tf.custom_gradient``). Why it is fast on CPU:
 - Every gate is kept in its own ``(T, B, units)`` tensor: its input projection over all
   timesteps is one large matrix product before the loop, and nothing ever splits or
   concatenates a wide ``(T, B, 4 * units)`` tensor along its last axis (a strided copy).
-- The per-step recurrent product is one independent product per gate (two half-width
-  blocks for the vanilla RNN), which TensorFlow's executor runs in parallel: a (32, 512)
-  by (512, 2048) product is too small for oneDNN to spread over threads well, forward
-  and backward (figures in docs/benchmarks.md).
-- The forward loop writes only what the backward pass needs (activated gates, cell
-  states). Everything element-wise that the backward pass needs and that does not depend
-  on the carried gradient is precomputed over all timesteps at once, so the backward loop
-  only multiplies the carried gradient by precomputed factors and does the recurrent
-  products against kernels transposed once before the loop (``transpose_b=True`` inside
-  the loop costs more CPU time).
-- Both loops run up to 8 timesteps per ``while_loop`` iteration (unrolled), dividing the
-  loop's per-iteration control work by 8; steps are read as zero-copy slices and written
-  once each.
-- The weight gradients (kernel, recurrent kernel, bias) and the input gradient are
-  large matrix products over all timesteps after the loop (bias sums too, as
-  ``ones @ values``, several times faster than a column reduction).
+- The per-step recurrent product is one independent product per gate (two half-width blocks
+  for the vanilla RNN), run in parallel: a (32, 512) by (512, 2048) product is too small for
+  oneDNN to spread over threads (docs/benchmarks.md).
+- The forward loop writes only what the backward pass needs (activated gates, cell states).
+  What the backward pass needs that does not depend on the carried gradient is precomputed
+  over all timesteps, so its loop only multiplies the carried gradient by precomputed factors
+  and by kernels transposed once before it (``transpose_b=True`` inside costs more).
+- Both loops run up to 8 timesteps per ``while_loop`` iteration (unrolled); steps are read
+  as zero-copy slices and written once each.
+- The weight and input gradients are large products over all timesteps after the loop
+  (bias sums too, as ``ones @ values``, several times faster than a column reduction).
 
 Weight layouts are Keras's: LSTM gates i, f, c, o; GRU z, r, h with ``reset_after=True``
 and a ``(2, 3 * units)`` bias ``[input_bias; recurrent_bias]``.
+
+**Precision.** Every product goes through :func:`product`, in the dtype of the weights given:
+kernels cast to ``bfloat16`` (inputs, states and biases ``float32``) run the products on
+bfloat16 units while gates, cell state and sums over time stay ``float32``; the kernel
+gradients come back in the kernels' dtype. With ``float32`` kernels nothing is cast.
 """
 
 from __future__ import annotations
@@ -45,16 +45,32 @@ def _flat(values):
     return tf.reshape(values, [-1, tf.shape(values)[2]])
 
 
+def product(a, b, dtype=None, out=None, **options):
+    """``a @ b`` computed in ``dtype`` (default: ``b``'s, a weight) and returned in ``out``
+    (default: ``a``'s); ``options`` are ``tf.matmul``'s (``transpose_a``, ``transpose_b``)."""
+    dtype, out = dtype or b.dtype, out or a.dtype
+    a = a if a.dtype == dtype else tf.cast(a, dtype)
+    b = b if b.dtype == dtype else tf.cast(b, dtype)
+    result = tf.matmul(a, b, **options)
+    return result if result.dtype == out else tf.cast(result, out)
+
+
+def _like(value, weight):
+    """``value`` in ``weight``'s dtype: cast once, for several products."""
+    return value if value.dtype == weight.dtype else tf.cast(value, weight.dtype)
+
+
 def _project(inputs, kernel, bias):
     """All timesteps' input projections in one matrix product: (T, B, D) -> (T, B, G)."""
     shape = tf.shape(inputs)
-    projected = tf.nn.bias_add(tf.matmul(_flat(inputs), kernel), bias)
+    projected = tf.nn.bias_add(product(_flat(inputs), kernel, out=bias.dtype), bias)
     return tf.reshape(projected, [shape[0], shape[1], tf.shape(kernel)[1]])
 
 
 def _blocked_matmul(left, column_blocks):
     """``left @ concat(column_blocks)`` as independent products the executor runs in parallel."""
-    return tf.concat([tf.matmul(left, block) for block in column_blocks], axis=1)
+    low = _like(left, column_blocks[0])
+    return tf.concat([product(low, block, out=left.dtype) for block in column_blocks], axis=1)
 
 
 def _shift_in(first, sequence):
@@ -70,7 +86,8 @@ def _project_blocks(inputs, kernel, bias, count: int):
     """
     kernels = tf.split(kernel, count, axis=1)
     biases = tf.split(bias, count, axis=0)
-    return [_project(inputs, block, block_bias) for block, block_bias in zip(kernels, biases, strict=True)]
+    low = _like(inputs, kernel)  # cast once for every block's projection
+    return [_project(low, block, block_bias) for block, block_bias in zip(kernels, biases, strict=True)]
 
 
 def _transposed_blocks(kernel, count: int):
@@ -85,7 +102,7 @@ def _transposed_blocks(kernel, count: int):
 
 def _sum_of_products(lefts, rights):
     """``sum_j lefts[j] @ rights[j]``: independent products the executor runs in parallel."""
-    return tf.add_n([tf.matmul(left, right) for left, right in zip(lefts, rights, strict=True)])
+    return tf.add_n([product(left, right) for left, right in zip(lefts, rights, strict=True)])
 
 
 def _weight_gradients(inputs, previous_outputs, d_input_blocks, d_recurrent_blocks, kernel):
@@ -98,16 +115,18 @@ def _weight_gradients(inputs, previous_outputs, d_input_blocks, d_recurrent_bloc
     flat_previous = _flat(previous_outputs)
     d_input = [_flat(block) for block in d_input_blocks]
     d_recurrent = [_flat(block) for block in d_recurrent_blocks]
-    d_kernel = tf.concat([tf.matmul(flat_inputs, block, transpose_a=True) for block in d_input], axis=1)
+    weights = kernel.dtype  # the gradients come back in the kernels' dtype, computed in it
+    d_kernel = tf.concat([product(flat_inputs, block, weights, weights, transpose_a=True) for block in d_input],
+                         axis=1)
     d_recurrent_kernel = tf.concat(
-        [tf.matmul(flat_previous, block, transpose_a=True) for block in d_recurrent], axis=1
+        [product(flat_previous, block, weights, weights, transpose_a=True) for block in d_recurrent], axis=1
     )
     # Outside a loop, Grappler folds an explicit transpose into the product anyway, so
     # this one states ``transpose_b`` directly (unlike the backward loops' kernels).
     kernel_blocks = tf.split(kernel, len(d_input), axis=1)
     d_inputs = tf.add_n(
         [
-            tf.matmul(block, kernel_block, transpose_b=True)
+            product(block, kernel_block, transpose_b=True)
             for block, kernel_block in zip(d_input, kernel_blocks, strict=True)
         ]
     )
@@ -223,7 +242,8 @@ def lstm_step(h, c, projected, recurrent):
     Returns ``(h, c, (i, f, g, o))``: the new state and the activated gates (the backward
     pass keeps them; a sampler ignores them).
     """
-    pre = [block + tf.matmul(h, kernel) for block, kernel in zip(projected, recurrent, strict=True)]
+    low = _like(h, recurrent[0])  # cast once for the four products
+    pre = [block + product(low, kernel, out=h.dtype) for block, kernel in zip(projected, recurrent, strict=True)]
     return lstm_update(c, *pre)
 
 
@@ -316,9 +336,10 @@ def gru_step(h, projected, recurrent, candidate_bias):
     ``projected`` carries :func:`gru_folded_bias`; ``candidate_bias`` is the recurrent
     bias of the candidate block. Returns ``(h, (z, r, candidate, inner_h))``.
     """
-    pre_z = projected[0] + tf.matmul(h, recurrent[0])
-    pre_r = projected[1] + tf.matmul(h, recurrent[1])
-    inner_h = tf.nn.bias_add(tf.matmul(h, recurrent[2]), candidate_bias)
+    low = _like(h, recurrent[0])  # cast once for the three products
+    pre_z = projected[0] + product(low, recurrent[0], out=h.dtype)
+    pre_r = projected[1] + product(low, recurrent[1], out=h.dtype)
+    inner_h = tf.nn.bias_add(product(low, recurrent[2], out=h.dtype), candidate_bias)
     return gru_update(h, pre_z, pre_r, projected[2], inner_h)
 
 
@@ -464,7 +485,8 @@ _SEQUENCES = {}
 def sequence_function(kind: str, jit_compile: bool = False):
     """The fused sequence function for ``kind`` (``lstm``, ``gru``, ``rnn_tanh``, ``rnn_relu``).
 
-    Arguments, all time-major and in one dtype:
+    Arguments, time-major, in one dtype (or the kernel and recurrent kernel in a lower one, in
+    which the products run; see the module docstring):
     ``lstm(inputs, h, c, kernel, recurrent_kernel, bias) -> (outputs, final_h, final_c)``;
     ``gru(inputs, h, kernel, recurrent_kernel, bias (2, 3U)) -> (outputs, final_h)``;
     ``rnn_*(inputs, h, kernel, recurrent_kernel, bias) -> (outputs, final_h)``.

@@ -6,7 +6,8 @@ through :mod:`musicgen.models.kernels`: input projections of all timesteps in on
 product, a lean time-major loop, and a hand-written backward pass whose weight
 gradients are single large matrix products. Anything else (masks, recurrent dropout
 while training, unknown cells, other activations) takes Keras's generic loop, so
-behaviour never changes, only speed.
+behaviour never changes, only speed. ``product_dtype`` (``"bfloat16"``) runs the fused
+loop's products in a lower precision, its states and gates staying in the layer's.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ class Recurrent(keras.layers.RNN):
         )
         self.use_fast_path = use_fast_path
         self.jit_kernels = jit_kernels
+        # The fused loop's matrix products run in this dtype (None: the layer's own); a run's
+        # choice (musicgen.models.precision), not part of the saved model.
+        self.product_dtype: str | None = None
 
     def fast_path_applies(self, mask=None, training: bool = False) -> bool:
         """Whether a call with this ``mask`` and ``training`` takes the fused kernels."""
@@ -118,8 +122,9 @@ class Recurrent(keras.layers.RNN):
         cell = self.cell
         kind = fast_path_kind(cell)
         dtype = sequences.dtype
-        kernel = tf.cast(cell.kernel, dtype)
-        recurrent_kernel = tf.cast(cell.recurrent_kernel, dtype)
+        weights = self.product_dtype or dtype  # cast once here: the kernels' products run in it
+        kernel = tf.cast(cell.kernel, weights)
+        recurrent_kernel = tf.cast(cell.recurrent_kernel, weights)
         bias = getattr(cell, "bias", None)
         if bias is None:
             columns = recurrent_kernel.shape[1]

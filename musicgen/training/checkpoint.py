@@ -35,6 +35,7 @@ from typing import Any
 from musicgen import fileio
 from musicgen.data.profile import ModelProfile
 from musicgen.errors import CheckpointError, ConfigError
+from musicgen.models.precision import apply_precision
 from musicgen.tokens import Tokenizer, TokenizerConfig
 from musicgen.training.config import TrainConfig
 
@@ -189,6 +190,9 @@ def load_checkpoint(directory: str | os.PathLike, compile: bool = False, impleme
         )
     if not compile:
         model = _on_implementation(model, train_config, implementation)
+        # Whatever precision it was trained in, a loaded model computes in float32 until a run asks
+        # for another (its weights are float32 either way).
+        apply_precision(model, "float32")
     return Checkpoint(model, tokenizer, train_config, state, directory, split, read_profile(directory))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from musicgen import options
 from musicgen.errors import ConfigError
 from musicgen.models.architecture import CELL_KINDS, IMPLEMENTATIONS
+from musicgen.models.precision import PRECISIONS
 from musicgen.training.distribute import STRATEGIES
 
 ARCHITECTURE_FIELDS = ("cell", "units", "num_layers", "embedding_dim", "one_hot", "dropout")
@@ -111,7 +112,10 @@ class TrainConfig:
         "none", "tf.distribute strategy (multiworker reads TF_CONFIG)", choices=STRATEGIES
     )
     cpu_replicas: int = option(0, "with --distribute mirrored: mirror over N logical CPU devices", metavar="N")
-    mixed_precision: bool = option(False, "mixed_float16 compute with float32 logits (for GPUs)")
+    precision: str = option(
+        "auto", "precision of the recurrent layers' matrix products (weights, state and loss stay float32): auto "
+        "(bfloat16 where the CPU or GPU has it, float16 on older GPUs, else float32)", choices=PRECISIONS,
+        absent="float32")
     jit_compile: str = option("auto", "XLA compilation of the training step", choices=JIT_CHOICES)
     deterministic: bool = option(True, "deterministic TensorFlow ops on a CPU (same seed, same weights)")
 
@@ -123,7 +127,11 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys are a ``ConfigError``."""
         # musicgen 0.1 also kept a copy of the tokenizer config here (tokenizer.json is its record)
-        # and counted its patience in epochs.
+        # and counted its patience in epochs; until 3 Dec 2026 --mixed-precision meant float16.
+        values = dict(values)
+        if "mixed_precision" in values:
+            mixed = values.pop("mixed_precision")
+            values.setdefault("precision", "float16" if mixed else "float32")
         return options.from_dict(cls, values, "training option",
                                  legacy=("tokenizer", "early_stopping_patience", "lr_patience"))
 

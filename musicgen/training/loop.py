@@ -202,12 +202,15 @@ class TrainingRun:
         import keras
 
         from musicgen.data import windows
+        from musicgen.models.precision import apply_precision, choose_precision
         from musicgen.training import distribute
         from musicgen.training.history import HistoryLog
 
         config = self.config
+        self.precision, why = choose_precision(config.precision)
+        _say(self.progress, f"precision: {self.precision} ({why})")
         previous_policy = keras.config.dtype_policy()
-        if config.mixed_precision:
+        if self.precision == "float16":  # everything in float16, with Keras's loss scaling (GPUs)
             keras.config.set_dtype_policy("mixed_float16")
         try:
             with self.strategy.scope():
@@ -218,6 +221,8 @@ class TrainingRun:
                 )
         finally:
             keras.config.set_dtype_policy(previous_policy)
+        if self.precision == "bfloat16":
+            apply_precision(self.model, self.precision)
         # The uncompiled view that model.keras holds (no optimizer state).
         self.export = keras.Model(self.model.input, self.model.output, name=self.model.name)
         self.steps = min(self.plan.batches, config.steps_per_epoch or self.plan.batches)
