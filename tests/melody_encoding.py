@@ -169,7 +169,7 @@ class MelodyMasker:
                 "notes": state["notes"] + tf.cast(tf.equal(kinds, int(Kind.DURATION)), tf.int32),
                 "elapsed": state["elapsed"] + tf.where(count_time, steps, tf.zeros_like(steps)), "ended": ended}
 
-    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
+    def limit(self, state: dict, allowed: Any, bar_limit: Any, every_track: Any = False) -> Any:
         return allowed
 
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:

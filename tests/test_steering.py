@@ -168,7 +168,11 @@ def test_evaluate_controls_reports_hit_rates(model_dir: Path, capsys) -> None:
     assert [row["setting"] for row in report["key"]["settings"]] == ["C major", "F# major"]
     assert report["key"]["rate"] >= 0.75  # the two keys of the data, told apart
     assert report["key"]["samples"] == 8 and report["density"]["samples"] == 12
-    assert report["instruments"]["settings"][0]["setting"] == "33,73" and report["instruments"]["rate"] == 1.0
+    rows = {row["setting"]: row for row in report["instruments"]["settings"]}
+    assert list(rows)[:3] == ["piano,bass,drums", "strings", "flute,piano"]  # what users ask for, first
+    assert rows["piano,bass,drums"]["hits"] == 0 and "had no drums" in rows["piano,bass,drums"]["refused"]
+    assert rows["33,73"]["hits"] == rows["33,73"]["samples"] == 4  # the data's own set plays throughout
+    assert any("Acoustic Grand Piano" in note for note in rows["flute,piano"]["stand_ins"])
     assert main(["evaluate", "--checkpoint", str(model_dir), "--controls", "--samples-per-setting", "2",
                  "--bars", "2", "--quiet"]) == 0
     out = capsys.readouterr().out

@@ -28,6 +28,7 @@ from musicgen.models.ngram import DEFAULT_ORDERS, fit_baseline
 MASKED_MASS_LIMIT = 0.05  # more probability than this removed per sampled token: the model breaks the rules
 
 if TYPE_CHECKING:
+    from musicgen.data.cache import TokenCache
     from musicgen.tokens import Tokenizer
     from musicgen.training.checkpoint import Checkpoint
 
@@ -152,7 +153,7 @@ def split_streams(checkpoint: Checkpoint | str | os.PathLike,
     return streams, Path(data), left_out
 
 
-def _trained_on(checkpoint: Checkpoint, cache: Any, own_training: list[str]) -> set[str]:
+def _trained_on(checkpoint: Checkpoint, cache: TokenCache, own_training: list[str]) -> set[str]:
     """The pieces of ``cache`` that the checkpoint trained on: by content, or by file."""
     from musicgen.data.duplicates import fingerprint
 

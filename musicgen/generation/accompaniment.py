@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musicgen.errors import ConfigError
-from musicgen.generation import steering
 from musicgen.generation.edits import (
     TOKENS_PER_BAR_LIMIT,
     EditResult,
@@ -25,6 +24,7 @@ from musicgen.generation.edits import (
     save_edit,
     within_limits,
 )
+from musicgen.generation.ensemble import plan_ensemble
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import AccompanyOptions
 from musicgen.models.precision import choose_precision
@@ -51,17 +51,20 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     options.validate()
     checkpoint = resolve_checkpoint(checkpoint)
     tokenizer = checkpoint.tokenizer
+    kinds, values = tokenizer.kinds, tokenizer.values
     seed = choose_seed(options)
-    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed,
-                            choose_precision(options.precision)[0])
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
     controls, given, bars = layout.parse(tokenizer.encode_piece(piece))
-    new, warnings = steering.instrument_tokens(tokenizer, options.instruments, checkpoint.profile)
+    constraints = checkpoint.profile.constraints(tokenizer)
+    ensemble = plan_ensemble(tokenizer, options.instruments, checkpoint.profile, constraints,
+                             taken=tuple(int(values[token]) for token in given))
+    new = ensemble.tokens(tokenizer)
+    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed,
+                            choose_precision(options.precision)[0], ensemble.constraints(constraints))
     if len(given) + len(new) > tokenizer.config.max_tracks:
         raise ConfigError(f"the file has {len(given)} tracks; with {len(new)} more the model would write "
                           f"{len(given) + len(new)}, over its {tokenizer.config.max_tracks}")
-    kinds, values = tokenizer.kinds, tokenizer.values
     allowed = ~((kinds == Kind.TRACK) & (values < len(given))) & ~np.isin(
         kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END), int(Kind.EOS)])
     bar_id = tokenizer.id_of(Kind.BAR)
@@ -86,12 +89,12 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     first_new = len(piece.tracks)
     notes = decoded.notes[decoded.notes[:, TRACK] >= len(given)].copy()
     notes[:, TRACK] += first_new - len(given)
-    added = tuple(Track(int(values[token]), program_name(int(values[token]))) for token in new)
+    added = tuple(Track(program, program_name(program)) for program in ensemble.written)
     result = dataclasses.replace(piece, tracks=piece.tracks + added, notes=np.concatenate([piece.notes, notes]))
     kept = ", ".join(piece.tracks[s].name or program_name(piece.tracks[s].program) for s in tokenizer.source_tracks(piece))
     summary = (f"{len(notes)} notes in {len(added)} new tracks "
                f"({', '.join(program_name(track.program) for track in added)}) under {kept}, {len(bars)} bars")
-    for warning in warnings:
-        summary += f"; warning: {warning}"
+    for note in ensemble.notes:
+        summary += f"; note: {note}"
     return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, piece, "accompanied",
                      options, tokenizer)

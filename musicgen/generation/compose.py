@@ -22,6 +22,7 @@ import numpy as np
 
 from musicgen.generation import primers, steering
 from musicgen.generation.edits import write_piece
+from musicgen.generation.ensemble import Ensemble, plan_ensemble
 from musicgen.generation.options import GenerationOptions
 from musicgen.generation.sampler import Sampler
 from musicgen.models.precision import choose_precision
@@ -60,7 +61,7 @@ class GenerationResult:
 
 
 def generate_files(
-    checkpoint: Checkpoint | str | os.PathLike | None = None, options: GenerationOptions | None = None, sampler: Sampler | None = None, **changes: Any
+    checkpoint: Checkpoint | str | os.PathLike | None = None, options: GenerationOptions | None = None, **changes: Any
 ) -> GenerationResult:
     """Sample pieces and write one ``.mid`` each to ``options.out_dir``; see :func:`generate`.
 
@@ -81,9 +82,13 @@ def generate_files(
     draws = options.num * options.candidates if select else options.num
     # XLA compiling takes seconds; it pays off only on long runs.
     jit_compile = "auto" if draws * length >= XLA_MIN_TOKENS else False
-    if sampler is None:
-        sampler = Sampler.from_checkpoint(loaded, jit_compile=jit_compile,
-                                          precision=choose_precision(options.precision)[0])
+    ensemble = None
+    if options.instruments is not None:
+        ensemble = plan_ensemble(tokenizer, options.instruments, loaded.profile, loaded.profile.constraints(tokenizer))
+        for note in ensemble.notes:
+            print(f"note: {note}", file=sys.stderr)
+    sampler = Sampler.from_checkpoint(loaded, jit_compile=jit_compile, precision=choose_precision(options.precision)[0],
+                                      ensemble=ensemble)
     control_ids = steering.control_tokens(tokenizer, controls, f"checkpoint {loaded.directory}")
     plan, meter = None, None
     if options.primer is not None:
@@ -95,11 +100,7 @@ def generate_files(
         print(f"continuing from the primer's last {plan.bars_used} of {plan.bars_total} bars "
               f"({len(prefix)} tokens)", file=sys.stderr)
     else:
-        programs: list[int] = []
-        if options.instruments is not None:
-            programs, warnings = steering.instrument_tokens(tokenizer, options.instruments, loaded.profile)
-            for warning in warnings:
-                print(f"warning: {warning}", file=sys.stderr)
+        programs = ensemble.tokens(tokenizer) if ensemble is not None else []
         # Asked-for instruments close the header: a BAR after them, so the model adds no track.
         opening = [tokenizer.id_of(Kind.BAR)] if programs else []
         prefix = np.array([tokenizer.bos_id, *control_ids, *programs, *opening], np.int32)
@@ -111,8 +112,10 @@ def generate_files(
     if max_bars is not None and tokenizer.kinds[prefix[-1]] == Kind.BAR:
         max_bars -= 1  # the prefix's closing BAR already opened the first new bar
     prefix = sampler.check_prefix(prefix, length)
+    # Asked-for instruments each play at least once in every two bars (the grammar's every_track rule).
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
-                  pitch_bias=steering.guidance_bias(tokenizer, controls, options.key_guidance))
+                  pitch_bias=steering.guidance_bias(tokenizer, controls, options.key_guidance),
+                  every_track=ensemble is not None)
     each = f"{options.candidates} candidates per piece, " if select else ""
     span = (f"{options.bars:g} bars" if options.bars is not None else f"{options.seconds:g} s"
             if options.seconds is not None else f"up to {length} tokens")
@@ -136,7 +139,7 @@ def generate_files(
     paths = render.reserve_paths(options.out_dir, stem, options.num, seed)
     try:
         summaries, extra = _write_pieces(paths, rows, options, loaded, plan, tempo, (numerator, denominator),
-                                         soundfont_path)
+                                         soundfont_path, ensemble)
     except BaseException:
         render.release_paths(paths)  # no empty placeholder is left behind as if it were MIDI
         raise
@@ -144,7 +147,8 @@ def generate_files(
 
 
 def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, loaded: Checkpoint, plan: Any, tempo: float,
-                  meter: tuple[int, int], soundfont_path: Any) -> tuple[list[str], list[Path]]:
+                  meter: tuple[int, int], soundfont_path: Any, ensemble: Ensemble | None = None
+                  ) -> tuple[list[str], list[Path]]:
     """Decode each sampled row into a piece and write it (and its PNG / WAV when asked)."""
     tokenizer = loaded.tokenizer
     numerator, denominator = meter
@@ -154,6 +158,8 @@ def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, load
             piece = primers.continuation(plan, row, tokenizer, tempo)
         else:
             piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=(numerator, denominator))
+        if ensemble is not None:  # stand-ins written on the instruments asked for
+            piece = ensemble.written_piece(piece)
         piece = _named(piece, loaded, options)
         if options.program is not None:  # one instrument for the whole file, primer included
             piece = piece.on_one_instrument(options.program, program_name(options.program))

@@ -21,6 +21,7 @@ from musicgen.errors import ConfigError
 from musicgen.generation.options import check_sampling_options
 
 if TYPE_CHECKING:
+    from musicgen.tokens.grammar import Constraints
     from musicgen.training.checkpoint import Checkpoint
 
 
@@ -28,7 +29,7 @@ class GuidedSampler:
     """One sequence, token by token: :meth:`force` given tokens, :meth:`sample` the model's."""
 
     def __init__(self, checkpoint: Checkpoint, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int = 0, precision: str = "float32") -> None:
+                 seed: int = 0, precision: str = "float32", constraints: Constraints | None = None) -> None:
         import tensorflow as tf
 
         from musicgen.generation.processors import (
@@ -47,7 +48,8 @@ class GuidedSampler:
             raise ConfigError(f"checkpoint {checkpoint.directory} uses the {tokenizer.encoding} encoding; infilling and "
                               "accompaniment need bars and tracks: train a model in the notes encoding")
         self.tokenizer = tokenizer
-        constraints = checkpoint.profile.constraints(tokenizer)
+        if constraints is None:  # what the training data had
+            constraints = checkpoint.profile.constraints(tokenizer)
         self.checker = tokenizer.grammar(constraints).checker()
         self.allowed = constraints.sampleable(tokenizer.kinds)
         self.network = StepNetwork(checkpoint.model, precision)

@@ -36,6 +36,7 @@ from musicgen.models.stepping import StepNetwork
 from musicgen.tokens.grammar import Checker, Constraints
 
 if TYPE_CHECKING:
+    from musicgen.generation.ensemble import Ensemble
     from musicgen.tokens import Tokenizer
     from musicgen.training.checkpoint import Checkpoint
 
@@ -91,10 +92,14 @@ class Sampler:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint, jit_compile: bool | str = "auto",
-                        precision: str = "float32") -> Sampler:
-        """The sampler of a loaded checkpoint's model, kept to what its training data had."""
-        return cls(checkpoint.model, checkpoint.tokenizer, jit_compile=jit_compile,
-                   constraints=checkpoint.profile.constraints(checkpoint.tokenizer), precision=precision)
+                        precision: str = "float32", ensemble: Ensemble | None = None) -> Sampler:
+        """The sampler of a loaded checkpoint's model, kept to what its training data had (and
+        each stand-in of ``ensemble`` to what its asked instrument plays)."""
+        constraints = checkpoint.profile.constraints(checkpoint.tokenizer)
+        if ensemble is not None:
+            constraints = ensemble.constraints(constraints)
+        return cls(checkpoint.model, checkpoint.tokenizer, jit_compile=jit_compile, constraints=constraints,
+                   precision=precision)
 
     def sample(
         self,
@@ -108,6 +113,7 @@ class Sampler:
         max_time_steps: int | None = None,
         max_bars: int | None = None,
         pitch_bias: np.ndarray | None = None,
+        every_track: bool = False,
     ) -> SampleResult:
         """Sample ``num`` sequences of at most ``length`` tokens after BOS (closing excluded).
 
@@ -120,7 +126,8 @@ class Sampler:
         added on tracks that are not drums), top-k and top-p. The masked-mass figures are of the
         model's own distribution.
         Notes still sounding at the end are closed, so every row decodes without dropping
-        an event.
+        an event. ``every_track`` (notes encoding): every track of the header plays at least
+        once in every two bars (its bar closes only then), so no asked instrument stays silent.
         """
         check_sampling_options(temperature, top_k, top_p)
         if not isinstance(num, int) or num < 1:
@@ -136,7 +143,7 @@ class Sampler:
             tf.constant(max(top_k, 1), tf.int32),
             tf.constant(top_p, tf.float32),
             tf.constant(int(seed) % (1 << 63), tf.int64),
-            self._limits(max_time_steps, max_bars),
+            self._limits(max_time_steps, max_bars, every_track),
             tf.constant(self._allowed_base()),
             tf.constant(bias),
         )
@@ -164,6 +171,7 @@ class Sampler:
         max_time_steps: int | None = None,
         max_bars: int | None = None,
         pitch_bias: np.ndarray | None = None,
+        every_track: bool = False,
     ) -> SampleResult:
         """The ``num`` most probable grammatical sequences found by beam search.
 
@@ -182,7 +190,7 @@ class Sampler:
             self._loops[key] = self._build_beam_loop(*key[1:])
         tokens, parents, steps, scores = self._loops[key](
             tf.constant(prefix),
-            self._limits(max_time_steps, max_bars),
+            self._limits(max_time_steps, max_bars, every_track),
             tf.constant(self._allowed_base()),
             tf.constant(bias),
         )
@@ -227,9 +235,11 @@ class Sampler:
         return (self.constraints or Constraints()).sampleable(self.tables.kinds)
 
     @staticmethod
-    def _limits(max_time_steps: int | None, max_bars: int | None) -> Any:
-        """``[grid steps, bars]`` after the prefix (-1: no limit), as the compiled loops take them."""
-        return tf.constant([-1 if limit is None else int(limit) for limit in (max_time_steps, max_bars)], tf.int32)
+    def _limits(max_time_steps: int | None, max_bars: int | None, every_track: bool = False) -> Any:
+        """``[grid steps, bars]`` after the prefix (-1: no limit) and ``every_track`` (1 or 0), as the
+        compiled loops take them."""
+        steps, bars = (-1 if limit is None else int(limit) for limit in (max_time_steps, max_bars))
+        return tf.constant([steps, bars, int(bool(every_track))], tf.int32)
 
     def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
         padded = np.full((len(rows), max(len(row) for row in rows)), self.tables.pad_id, np.int32)
@@ -287,7 +297,8 @@ class Sampler:
         def choose(t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base, bias):
             """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
             ended = grammar["ended"]
-            allowed = masker.limit(grammar, masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis]), limits[1])
+            allowed = masker.limit(grammar, masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis]), limits[1],
+                                   limits[2] > 0)
             removed = masked_mass(logits, allowed)
             context = StepContext(allowed, masker.drums(grammar), unsure_rows(masker.forced(grammar), removed))
             # Diagnostic: the probability mass the grammar removed (finished rows excluded).
@@ -354,7 +365,7 @@ class Sampler:
                 logits, states = step.step(token, states)
                 position = t + 1
                 allowed = masker.allowed(grammar) & (allowed_base | grammar["ended"][:, tf.newaxis])
-                allowed = masker.limit(grammar, allowed, limits[1])
+                allowed = masker.limit(grammar, allowed, limits[1], limits[2] > 0)
                 unsure = unsure_rows(masker.forced(grammar), masked_mass(logits, allowed))
                 context = StepContext(allowed, masker.drums(grammar), unsure)
                 processed = sampling_chain(bias=bias if use_bias else None)(logits, context)

@@ -27,11 +27,9 @@ import numpy as np
 
 from musicgen.errors import ConfigError
 from musicgen.music.analysis import MAJOR_PROFILE, MINOR_PROFILE, note_density, parse_key, piece_key
-from musicgen.music.instruments import parse_instruments, program_name
 from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
-    from musicgen.data.profile import ModelProfile
     from musicgen.tokens import Tokenizer
 
 DENSITY_NAMES = ("low", "medium", "high")
@@ -100,28 +98,6 @@ def density_bin(text: str, bins: int) -> int:
         return int(word)
     names = ", ".join(DENSITY_NAMES) if bins == len(DENSITY_NAMES) else f"0..{bins - 1}"
     raise ConfigError(f"--density must be one of {names}, got {text!r}")
-
-
-def instrument_tokens(tokenizer: Tokenizer, instruments: str, profile: ModelProfile | None = None) -> tuple[list[int], list[str]]:
-    """The header's PROGRAM tokens for ``"piano,bass,drums"`` (program order, as the data's
-    headers are), and warnings for instruments the training data never had."""
-    programs = sorted(parse_instruments(instruments))
-    if len(programs) > tokenizer.config.max_tracks:
-        raise ConfigError(f"--instruments asks for {len(programs)} tracks; the model writes at most "
-                          f"{tokenizer.config.max_tracks}")
-    warnings = []
-    known = set(_profile_programs(tokenizer, profile))
-    for program in programs:
-        if known and program not in known:
-            warnings.append(f"the training data had no {program_name(program)}; the model has never played it")
-    return [tokenizer.id_of(Kind.PROGRAM, program) for program in programs], warnings
-
-
-def _profile_programs(tokenizer: Tokenizer, profile: ModelProfile | None) -> list[int]:
-    if profile is None or not profile.allowed_tokens:
-        return []
-    return [int(tokenizer.values[token]) for token in profile.allowed_tokens
-            if token < tokenizer.vocab_size and tokenizer.kinds[token] == Kind.PROGRAM]
 
 
 def check_steering_options(key_guidance: float = KEY_GUIDANCE, candidates: int = CANDIDATES) -> None:

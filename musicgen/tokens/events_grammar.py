@@ -276,8 +276,8 @@ class GrammarMasker:
             "ended": state["ended"] | (kinds == int(Kind.EOS)),
         }
 
-    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
-        """``allowed`` as it is: the events encoding has no bars."""
+    def limit(self, state: dict, allowed: Any, bar_limit: Any, every_track: Any = False) -> Any:
+        """``allowed`` as it is: the events encoding has no bars and no tracks."""
         return allowed
 
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:

@@ -58,8 +58,9 @@ class Masker(Protocol):
     def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
         """The state after ``tokens``; ``count_time`` false feeds a prefix without counting it."""
 
-    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
-        """``allowed`` under a limit of ``bar_limit`` bars (-1: none; encodings with bars)."""
+    def limit(self, state: dict, allowed: Any, bar_limit: Any, every_track: Any = False) -> Any:
+        """``allowed`` under a limit of ``bar_limit`` bars (-1: none; encodings with bars), and with
+        ``every_track``, no bar closed before every track played in it or the bar before."""
 
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
         """``tokens`` with one that would open a bar past ``bar_limit`` turned into the end."""

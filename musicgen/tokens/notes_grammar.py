@@ -266,6 +266,7 @@ class NoteMasker:
         self.pitch_high = tf.constant(tables.pitch_high.astype(np.int32))
         self.max_chord = tf.constant(tables.max_chord.astype(np.int32))
         self.is_meter = tf.constant(kinds == Kind.TIME_SIGNATURE)
+        self.values64 = tf.constant(values.astype(np.int64))
         self.slots = max(1, tables.max_tracks)
 
     def initial_state(self, batch_size: Any) -> dict:
@@ -279,6 +280,7 @@ class NoteMasker:
             "programs": tf.zeros(tf.stack([batch_size, self.slots]), tf.int32), "ended": tf.cast(zeros, tf.bool),
             "last_control": zeros - 1, "filling": tf.cast(zeros, tf.bool), "meter_set": tf.cast(zeros, tf.bool),
             "chord": zeros, "reach": zeros, "beat": zeros + self.tables.default_beat,
+            "heard": tf.cast(zeros, tf.int64), "heard_before": tf.cast(zeros, tf.int64) - 1,
         }
 
     def allowed(self, state: dict) -> Any:
@@ -326,17 +328,28 @@ class NoteMasker:
         program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
         return tf.equal(program, DRUM_PROGRAM)
 
-    def limit(self, state: dict, allowed: Any, bar_limit: Any) -> Any:
+    def limit(self, state: dict, allowed: Any, bar_limit: Any, every_track: Any = False) -> Any:
         """``allowed`` as sampling wants it: a sampled bar (beats timing) ends only once a note
-        sounds into its last beat, so every bar is full; and under a limit of ``bar_limit`` bars
-        after the prefix (-1: none) no EOS comes before the last bar."""
+        sounds into its last beat, so every bar is full; under a limit of ``bar_limit`` bars
+        after the prefix (-1: none) no EOS comes before the last bar; and with ``every_track``
+        a bar closes only once every track played in it or in the bar before, and no TRACK
+        skips a track that still owes its note, so each plays at least once in any two bars."""
         import tensorflow as tf
 
         sampled = ~state["filling"] & (state["phase"] != START) & (state["phase"] != HEADER)
         unfilled = sampled & (state["beat"] > 0) & (state["reach"] <= state["bar_length"] - state["beat"])
         early = (bar_limit >= 0) & ~state["filling"] & (state["bars"] < bar_limit)
         closing = self.is_bar | self.is_eos
-        return allowed & ~(early[:, tf.newaxis] & self.is_eos) & ~(unfilled[:, tf.newaxis] & closing)
+        allowed &= ~(early[:, tf.newaxis] & self.is_eos) & ~(unfilled[:, tf.newaxis] & closing)
+        owed = tf.bitwise.bitwise_and(_bits_below(state["tracks"]),
+                                      tf.bitwise.invert(tf.bitwise.bitwise_or(state["heard"], state["heard_before"])))
+        owed = tf.where(sampled & tf.cast(every_track, tf.bool), owed, tf.zeros_like(owed))
+        # A TRACK v skips tracks track..v-1 (from 0 after BAR): none of them may still owe a note.
+        skipped = tf.bitwise.bitwise_and(_bits_below(self.values64[tf.newaxis, :]),
+                                         tf.bitwise.invert(_bits_below(tf.maximum(state["track"], 0)))[:, tf.newaxis])
+        skips_owed = tf.not_equal(tf.bitwise.bitwise_and(skipped, owed[:, tf.newaxis]), 0)
+        allowed &= ~(self.is_track & skips_owed)
+        return allowed & ~(tf.not_equal(owed, 0)[:, tf.newaxis] & closing)
 
     def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
         """``tokens`` with a BAR beyond ``bar_limit`` bars (after the prefix; -1: none) turned into EOS."""
@@ -387,4 +400,17 @@ class NoteMasker:
             "last_control": tf.where(tf.gather(self.control_rank, tokens) >= 0, tf.gather(self.control_rank, tokens),
                                      state["last_control"]),
             "filling": state["filling"] | is_kind(Kind.FILL_START),
+            # Tracks with a note in this bar and in the bar before, as bits (the every_track rule).
+            "heard": tf.where(bar, tf.zeros_like(state["heard"]), tf.bitwise.bitwise_or(state["heard"], tf.where(
+                is_kind(Kind.DURATION), _bits_below(state["track"] + 1) - _bits_below(state["track"]), 0))),
+            "heard_before": tf.where(bar & (state["phase"] != HEADER), state["heard"], state["heard_before"]),
         }
+
+
+def _bits_below(count: Any) -> Any:
+    """int64 ``2**count - 1``: the bits of tracks ``0..count-1`` (all bits from 63 on)."""
+    import tensorflow as tf
+
+    count = tf.cast(count, tf.int64)
+    return tf.where(count >= 63, tf.constant(-1, tf.int64),
+                    tf.bitwise.left_shift(tf.constant(1, tf.int64), tf.clip_by_value(count, 0, 62)) - 1)
