@@ -110,7 +110,7 @@ def test_resuming_with_another_from_is_refused(base: Path, tunes: Path, workspac
 
 
 def test_from_auto_fine_tunes_the_shipped_base_on_a_small_folder_it_can_represent(
-        base: Path, tunes: Path, workspace: Path, monkeypatch) -> None:
+        base: Path, tunes: Path, performed: Path, workspace: Path, monkeypatch) -> None:
     from musicgen import paths
 
     monkeypatch.setattr(paths, "BASE_CHECKPOINT", base)
@@ -130,16 +130,43 @@ def test_from_auto_fine_tunes_the_shipped_base_on_a_small_folder_it_can_represen
                          ).write(str(drums / f"song_{index}.mid"))
     train(drums, workspace / "drums", dataclasses.replace(TrainConfig(), **schedule), progress=False)
     assert checkpoint.read_train_config(workspace / "drums").base is None
-    # A performed folder (onsets off the beat grid): the base's beat grid would lose its timing.
-    performed = workspace / "performed"
-    performed.mkdir()
-    for index in range(4):
-        onsets = [step * 0.5 + 0.013 * ((step * 7 + index) % 11) for step in range(40)]
-        make_pretty_midi([Track([(60 + step % 7, onset, onset + 0.4, 70) for step, onset in enumerate(onsets)])]
-                         ).write(str(performed / f"take_{index}.mid"))
+    # A performed folder (onsets off the beat grid): the base's 1/12-beat grid would move them up to 21 ms.
     train(performed, workspace / "performed_run", dataclasses.replace(TrainConfig(), **schedule), progress=False)
     assert checkpoint.read_train_config(workspace / "performed_run").base is None
     assert checkpoint.load_tokenizer(workspace / "performed_run").config.timing == "seconds"
+
+
+@pytest.fixture(scope="module")
+def performed(workspace: Path) -> Path:
+    """Four takes played off the beat grid (onsets up to 130 ms late, at 120 BPM)."""
+    folder = workspace / "performed"
+    folder.mkdir()
+    for index in range(4):
+        onsets = [step * 0.5 + 0.013 * ((step * 7 + index) % 11) for step in range(40)]
+        make_pretty_midi([Track([(60 + step % 7, onset, onset + 0.4, 70) for step, onset in enumerate(onsets)])]
+                         ).write(str(folder / f"take_{index}.mid"))
+    return folder
+
+
+def test_a_performance_fine_tunes_a_base_whose_grid_keeps_its_timing(performed: Path, workspace: Path,
+                                                                      monkeypatch, capsys) -> None:
+    from musicgen import paths
+    from musicgen.training.finetune import TIMING_TOLERANCE_MS, grid_error
+
+    fine = workspace / "base48"
+    train(write_scale_pieces(workspace / "scales48"), fine, TINY, progress=False,
+          tokenizer_options={"use_drums": False, "steps_per_quarter": 48})
+    monkeypatch.setattr(paths, "BASE_CHECKPOINT", fine)
+    schedule = dict(max_updates=3, eval_every=3, seq_len=32, batch_size=4, warmup_updates=0)
+    run = train(performed, workspace / "performed_fine", dataclasses.replace(TrainConfig(), **schedule))
+    assert checkpoint.read_train_config(run.directory).base == str(fine)
+    config = checkpoint.load_tokenizer(run.directory).config
+    assert (config.timing, config.steps_per_quarter) == ("beats", 48)
+    assert "its 1/48-beat grid moves 95% of the folder's onsets by at most" in capsys.readouterr().err
+    from musicgen.data.sources import open_data
+
+    cache = open_data(performed, progress=False)
+    assert grid_error(cache, 48) <= TIMING_TOLERANCE_MS < grid_error(cache, 12)
 
 
 def test_only_what_the_folder_uses_must_match_the_base() -> None:
@@ -147,11 +174,11 @@ def test_only_what_the_folder_uses_must_match_the_base() -> None:
     from musicgen.training.finetune import fidelity_differences
 
     base = TokenizerConfig(timing="beats", pedal="extend")
-    assert fidelity_differences(TokenizerConfig(pedal="ignore"), base) == []  # no pedal in the folder: nothing lost
-    assert fidelity_differences(TokenizerConfig(pedal="extend"), base) == []
-    assert fidelity_differences(TokenizerConfig(timing="seconds", pedal="extend"), base) == [
-        "timing 'seconds' (the base has 'beats')"]
-    assert fidelity_differences(TokenizerConfig(pedal="events"), base) == ["pedal 'events' (the base has 'extend')"]
+    assert fidelity_differences(TokenizerConfig(pedal="ignore"), base) == ([], "")  # no pedal in the folder
+    assert fidelity_differences(TokenizerConfig(pedal="extend"), base) == ([], "")
+    assert fidelity_differences(TokenizerConfig(timing="seconds", pedal="extend"), base) == (
+        ["timing 'seconds' (the base has 'beats')"], "")  # no folder to measure: its timing counts as lost
+    assert fidelity_differences(TokenizerConfig(pedal="events"), base)[0] == ["pedal 'events' (the base has 'extend')"]
 
 
 def test_a_folder_of_one_piece_is_refused(workspace: Path, capsys) -> None:

@@ -10,9 +10,12 @@ learn from a mangled copy of the music.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from musicgen.errors import ConfigError, DataError
+import numpy as np
+
+from musicgen.errors import ConfigError, DataError, MidiError
 
 if TYPE_CHECKING:
     from musicgen.data.cache import TokenCache
@@ -29,6 +32,13 @@ SHAPE_FIELDS = ("units", "num_layers", "embedding_dim")
 # What the folder's profile chooses that the base's tokens must share to keep the music as it
 # is: a performance's seconds grid and pedal would be lost on a beat grid.
 FIDELITY_FIELDS = ("encoding", "timing", "pedal")
+# A performance keeps its timing on a beat grid that moves 95% of its onsets by no more than this
+# (the 10 ms of a seconds grid); the folder's files read for it, spread over the folder.
+TIMING_TOLERANCE_MS = 10.0
+TIMING_SAMPLE_FILES = 40
+# Below this many training tokens (on the folder's own tokenizer) ``--from auto`` fine-tunes the base:
+# a band's or a pianist's folder is a few hundred thousand, the base's data over ten million.
+FINE_TUNE_TOKENS = 2_000_000
 
 
 def requested_base(config: TrainConfig) -> str | None:
@@ -43,11 +53,10 @@ def choose_base(config: TrainConfig, cache: TokenCache, data: Any, given_tokeniz
     else ``(None, cache, reason, fits)`` to train from scratch on the folder as it was opened;
     ``fits`` is false when the base cannot keep the folder's music (so no hint should offer it)."""
     from musicgen.paths import BASE_CHECKPOINT
-    from musicgen.training.feedback import SMALL_DATA_TOKENS
 
     tokens = sum(len(stream) for stream in cache.streams("train"))
     scratch = f"{tokens:,} training tokens: from scratch"
-    if tokens >= SMALL_DATA_TOKENS:
+    if tokens >= FINE_TUNE_TOKENS:
         return None, cache, scratch, True
     if given_tokenizer or config.cell != "lstm" or config.one_hot or any(
             getattr(config, name) is not None for name in SHAPE_FIELDS):
@@ -55,7 +64,7 @@ def choose_base(config: TrainConfig, cache: TokenCache, data: Any, given_tokeniz
     if not (BASE_CHECKPOINT / "model.keras").is_file():
         return None, cache, scratch + f" (no base model in {BASE_CHECKPOINT})", False
     base = load_base(str(BASE_CHECKPOINT))
-    differs = fidelity_differences(cache.tokenizer_config, base.tokenizer.config)
+    differs, kept = fidelity_differences(cache.tokenizer_config, base.tokenizer.config, cache)
     if differs:
         return None, cache, f"{scratch}; the folder's profile chose {', '.join(differs)}, which the base cannot keep", False
     try:
@@ -66,15 +75,45 @@ def choose_base(config: TrainConfig, cache: TokenCache, data: Any, given_tokeniz
     except (ConfigError, DataError) as error:
         return None, cache, f"{scratch}; the base model cannot take this folder: {error}", False
     return base, encoded, (f"a small folder ({tokens:,} training tokens): fine-tuning the shipped base model "
-                           f"{BASE_CHECKPOINT} (--from none trains from scratch)"), True
+                           f"{BASE_CHECKPOINT}{kept} (--from none trains from scratch)"), True
 
 
-def fidelity_differences(own: Any, theirs: Any) -> list[str]:
+def fidelity_differences(own: Any, theirs: Any, cache: TokenCache | None = None) -> tuple[list[str], str]:
     """What the folder's tokenizer config ``own`` chose that the base's ``theirs`` would lose,
-    as ``"timing 'seconds' (the base has 'beats')"``; the pedal counts only where the folder uses one."""
+    as ``"timing 'seconds' (the base has 'beats')"``, and why what differs is kept anyway.
+
+    The pedal counts only where the folder uses one. A performed folder's seconds timing is kept
+    by a beat grid that moves 95% of the onsets of ``cache``'s files by at most
+    :data:`TIMING_TOLERANCE_MS` (:func:`grid_error`).
+    """
     names = [name for name in FIDELITY_FIELDS if not (name == "pedal" and own.pedal == "ignore")]
-    return [f"{name} {getattr(own, name)!r} (the base has {getattr(theirs, name)!r})"
-            for name in names if getattr(own, name) != getattr(theirs, name)]
+    differs = [name for name in names if getattr(own, name) != getattr(theirs, name)]
+    kept = ""
+    if "timing" in differs and cache is not None and own.timing == "seconds" and theirs.timing == "beats":
+        error = grid_error(cache, theirs.steps_per_quarter)
+        if error is not None and error <= TIMING_TOLERANCE_MS:
+            differs.remove("timing")
+            kept = (f" (its 1/{theirs.steps_per_quarter}-beat grid moves 95% of the folder's onsets by at most "
+                    f"{error:.1f} ms)")
+    return [f"{name} {getattr(own, name)!r} (the base has {getattr(theirs, name)!r})" for name in differs], kept
+
+
+def grid_error(cache: TokenCache, steps_per_quarter: int) -> float | None:
+    """The 95th percentile, in milliseconds, of how far a grid of ``steps_per_quarter`` moves the
+    onsets of up to :data:`TIMING_SAMPLE_FILES` MIDI files of the cache's folder (None: none read)."""
+    from musicgen.music import midi_io
+    from musicgen.music.analysis import grid_error_ms
+
+    root = Path(cache.manifest["source_dir"])
+    files = [path for path in cache.files() if Path(path).suffix.lower() in midi_io.MIDI_SUFFIXES]
+    errors = []
+    for path in files[::max(1, -(-len(files) // TIMING_SAMPLE_FILES))]:
+        try:
+            errors.append(grid_error_ms(midi_io.read_piece(root / path), steps_per_quarter))
+        except (MidiError, OSError):
+            continue  # moved or changed since it was prepared: the others decide
+    errors = [error for error in errors if len(error)]
+    return float(np.percentile(np.concatenate(errors), 95)) if errors else None
 
 
 def load_base(directory: str) -> Any:

@@ -19,6 +19,7 @@ import numpy as np
 
 from musicgen.errors import MidiError
 from musicgen.music import midi_io
+from musicgen.music.analysis import grid_error_ms
 from musicgen.music.piece import END, START
 
 
@@ -28,9 +29,7 @@ def errors(path: Path, steps_per_quarter: int) -> tuple[np.ndarray, np.ndarray]:
     onsets, ends = piece.notes[:, START], piece.notes[:, END]
     on_grid = np.floor(onsets * steps_per_quarter + 0.5) / steps_per_quarter
     end_grid = np.maximum(np.floor(ends * steps_per_quarter + 0.5) / steps_per_quarter, on_grid + 1 / steps_per_quarter)
-    milliseconds = 1000.0
-    return (np.abs(piece.seconds(on_grid) - piece.seconds(onsets)) * milliseconds,
-            np.abs(piece.seconds(end_grid) - piece.seconds(ends)) * milliseconds)
+    return grid_error_ms(piece, steps_per_quarter), np.abs(piece.seconds(end_grid) - piece.seconds(ends)) * 1000.0
 
 
 def main(argv: list[str] | None = None) -> int:
