@@ -67,3 +67,15 @@ def test_drum_consistency_and_note_figures() -> None:
     assert pitch_class_entropy(scale) == pytest.approx(np.log2(12))
     figures = piece_figures(_piece([(0, 1, 67, 0), (0, 1, 60, 1), (1, 2, 69, 0), (1, 2, 62, 1)]))
     assert figures["bars"] == 1 and figures["parallels_per_bar"] == 1.0 and figures["polyphony"] == 2.0
+
+
+def test_mean_figures_leave_out_what_a_piece_does_not_have() -> None:
+    from musicgen.evaluation.music_figures import mean_figures
+
+    drums = _piece([(beat, beat + 0.25, 36, 0) for beat in range(8)], programs=(128,))
+    melody = _piece([(beat, beat + 1, 60 + 2 * beat, 0) for beat in range(4)], programs=(0,))
+    figures = mean_figures([drums, melody])
+    assert figures["notes_per_bar"] == (4.0 + 4.0) / 2
+    assert figures["drum_consistency"] == 1.0  # the melody has no drums: not counted as 0
+    assert figures["pitch_class_entropy"] == 2.0  # the drums have no pitch classes
+    assert np.isnan(mean_figures([melody])["drum_consistency"])

@@ -29,6 +29,7 @@ from musicgen.evaluation.metrics import polyphony
 from musicgen.music.piece import END, PITCH, START, TRACK, Piece
 
 STEPS_PER_BEAT = 4  # the drum grid: sixteenth notes
+FIGURES = ("notes_per_bar", "polyphony", "pitch_class_entropy", "drum_consistency", "parallels_per_bar")
 PERFECT = {7: "fifths", 0: "octaves"}  # perfect intervals (modulo the octave) that may not move in parallel
 
 
@@ -183,3 +184,11 @@ def piece_figures(piece: Piece) -> dict[str, float]:
             "polyphony": polyphony(pitched[:, [START, END, PITCH]]) if len(pitched) else 0.0,
             "drum_consistency": drum_consistency(piece), "bars": float(bars),
             "parallels_per_bar": (parallels["fifths"] + parallels["octaves"]) / bars}
+
+
+def mean_figures(pieces: list[Piece]) -> dict[str, float]:
+    """The mean of each of :data:`FIGURES` over the pieces that have it (NaN figures, such as
+    drum consistency without drums, are left out; NaN when no piece has it)."""
+    rows = [piece_figures(piece) for piece in pieces]
+    return {name: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+            for name in FIGURES for values in [np.array([row[name] for row in rows], np.float64)]}

@@ -22,11 +22,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from musicgen.data.cache import load_cache
 from musicgen.evaluation.heldout import count_notes
-from musicgen.evaluation.music_figures import piece_figures
+from musicgen.evaluation.music_figures import mean_figures
 from musicgen.generation.compose import generate_files
 from musicgen.generation.options import GenerationOptions
 from musicgen.models.likelihood import score_model
@@ -35,7 +33,6 @@ from musicgen.music import midi_io
 from musicgen.training.checkpoint import load_checkpoint
 
 FOLK = ("airdsAirs", "ryansMammoth", "miscFolk")
-FIGURES = ("notes_per_bar", "polyphony", "pitch_class_entropy", "drum_consistency", "parallels_per_bar")
 
 
 def corpus_of(style: str) -> str:
@@ -47,27 +44,39 @@ def corpus_of(style: str) -> str:
     return style if style in ("pop909", "bach") else "music21 other"
 
 
-def mean_figures(pieces: list) -> dict[str, float]:
-    """The mean of each figure over the pieces that have it (NaN figures, such as drum
-    consistency without drums, are left out)."""
-    rows = [piece_figures(piece) for piece in pieces]
-    return {name: float(np.nanmean([row[name] for row in rows])) if any(np.isfinite(row[name]) for row in rows)
-            else float("nan") for name in FIGURES}
+def ngram_scores(cache, groups: dict[str, list[int]], vocab_size: int, saved: Path | None) -> dict[str, float]:
+    """The n-gram's total NLL (nats) on each group's test pieces, fitted on the training split
+    with its order and smoothing chosen on validation; read from ``saved`` when it exists, else
+    written there (it depends on the cache alone, not on the model)."""
+    if saved is not None and saved.is_file():
+        return json.loads(saved.read_text())
+    baseline = fit_baseline({"train": cache.streams("train"), "validation": cache.streams("validation")},
+                            vocab_size, progress=True)
+    streams, result = cache.streams("test"), {"order": baseline.model.order}
+    for name, indices in groups.items():
+        pieces = [streams[index] for index in indices if len(streams[index]) >= 2]
+        result[name] = baseline.model.nll(pieces) * sum(len(piece) - 1 for piece in pieces)
+    if saved is not None:
+        saved.write_text(json.dumps(result))
+    return result
 
 
-def scores(loaded, cache, baseline, groups: dict[str, list[int]]) -> dict[str, dict]:
+def scores(loaded, cache, ngram: dict[str, float], groups: dict[str, list[int]]) -> dict[str, dict]:
     """Nats per note of the model and the n-gram on each group's test pieces."""
     tokenizer, streams = loaded.tokenizer, cache.streams("test")
     result = {}
-    for name, indices in groups.items():
+    everything = [index for members in groups.values() for index in members]
+    ngram = {**ngram, "all": sum(ngram[name] for name in groups)}
+    for name, indices in {**groups, "all": everything}.items():
         pieces = [streams[index] for index in indices if len(streams[index]) >= 2]
         total, _, count = score_model(loaded.model, pieces, batch_size=8, pad_id=tokenizer.pad_id, progress=False)
         notes = max(count_notes(pieces, tokenizer), 1)
-        ngram = baseline.model.nll(pieces) * count
+        ngram_total = ngram[name]
         result[name] = {"pieces": len(pieces), "tokens": count, "notes": notes, "model_nll_per_note": total / notes,
-                        "ngram_nll_per_note": ngram / notes, "ratio": total / ngram}
-        print(f"{name}: {len(pieces)} pieces, model {total / notes:.3f} against the n-gram's {ngram / notes:.3f} "
-              f"nats per note ({total / ngram:.3f}x)", flush=True)
+                        "ngram_nll_per_note": ngram_total / notes, "ratio": total / ngram_total,
+                        "model_nll": total / count, "ngram_nll": ngram_total / count}
+        print(f"{name}: {len(pieces)} pieces, model {total / notes:.3f} against the n-gram's "
+              f"{ngram_total / notes:.3f} nats per note ({total / ngram_total:.3f}x)", flush=True)
     return result
 
 
@@ -93,23 +102,26 @@ def _line(figures: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default="checkpoints/base")
+    parser.add_argument("--checkpoint", default="checkpoints/base", help="none: only the n-gram baseline")
     parser.add_argument("--cache", required=True, help="the prepared cache the checkpoint was trained on")
     parser.add_argument("--samples", type=int, default=8, help="samples per corpus (default 8)")
     parser.add_argument("--bars", type=int, default=8, help="bars per sample (default 8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--baseline", type=Path, help="the n-gram's figures: read if the file exists, else written")
     args = parser.parse_args(argv)
-    loaded, cache = load_checkpoint(args.checkpoint), load_cache(args.cache)
-    if cache.tokenizer_config != loaded.tokenizer.config:
-        parser.error(f"{args.cache} was not encoded with {args.checkpoint}'s tokenizer")
+    cache = load_cache(args.cache)
     groups: dict[str, list[int]] = {}
     for index, stats in enumerate(cache.stats("test")):
         groups.setdefault(corpus_of(stats["style"]), []).append(index)
-    baseline = fit_baseline({"train": cache.streams("train"), "validation": cache.streams("validation")},
-                            loaded.tokenizer.vocab_size, progress=True)
-    result = {"checkpoint": args.checkpoint, "cache": args.cache, "ngram_order": baseline.model.order,
-              "scores": scores(loaded, cache, baseline, groups)}
+    ngram = ngram_scores(cache, groups, cache.tokenizer.vocab_size, args.baseline)
+    if args.checkpoint == "none":  # the baseline alone, saved for later runs
+        return 0
+    loaded = load_checkpoint(args.checkpoint)
+    if cache.tokenizer_config != loaded.tokenizer.config:
+        parser.error(f"{args.cache} was not encoded with {args.checkpoint}'s tokenizer")
+    result = {"checkpoint": args.checkpoint, "cache": args.cache, "ngram_order": ngram.pop("order"),
+              "scores": scores(loaded, cache, ngram, groups)}
     if args.samples:
         result["figures"] = sample_figures(loaded, cache, groups, args.samples, args.bars, args.seed)
     if args.json:
