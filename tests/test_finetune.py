@@ -273,3 +273,20 @@ def test_training_ends_with_the_verdict(base: Path, capsys) -> None:
 
 def test_midi_file_written_for_the_fixture_is_valid(tunes: Path) -> None:
     assert len(pretty_midi.PrettyMIDI(str(tunes / "tune_0.mid")).instruments[0].notes) == 48
+
+
+def test_tracks_beyond_the_base_join_their_instrument_more_instruments_are_refused() -> None:
+    from types import SimpleNamespace
+
+    from musicgen.errors import DataError
+    from musicgen.tokens import TokenizerConfig
+    from musicgen.training.finetune import check_representable
+
+    base = SimpleNamespace(tokenizer=SimpleNamespace(config=TokenizerConfig(max_tracks=16)), directory="base")
+
+    def cache(programs: list[int]) -> SimpleNamespace:
+        return SimpleNamespace(pieces=[{"notes": 100, "stats": {"notes": 100, "programs": programs}}])
+
+    check_representable(cache([0, 0, 0, 33, 33, *range(40, 53)]), base)  # 18 tracks of 14 instruments: they fit
+    with pytest.raises(DataError, match="a piece has 18 instruments, the base model at most 16 tracks"):
+        check_representable(cache(list(range(18))), base)

@@ -148,9 +148,11 @@ def check_representable(cache: TokenCache, base: Checkpoint) -> None:
     reasons = []
     if not config.use_drums and any(piece["stats"].get("drum_notes", 0) for piece in pieces):
         reasons.append("it has drums, which the base model does not play")
-    most_tracks = max((len(piece["stats"].get("programs", [])) for piece in pieces), default=0)
-    if most_tracks > config.max_tracks:
-        reasons.append(f"a piece has {most_tracks} tracks, the base model at most {config.max_tracks}")
+    # Tracks beyond max_tracks join a kept track of their instrument (the lost-notes share counts
+    # any that cannot): only more instruments than tracks is a piece the base cannot hold.
+    most = max((len(set(piece["stats"].get("programs", []))) for piece in pieces), default=0)
+    if most > config.max_tracks:
+        reasons.append(f"a piece has {most} instruments, the base model at most {config.max_tracks} tracks")
     if not config.use_programs and any(len(set(piece["stats"].get("programs", []))) > 1 for piece in pieces):
         reasons.append("it has several instruments, which the base model plays as one")
     lost = 1 - kept / source if source else 0.0
