@@ -82,11 +82,7 @@ def generate_files(
     draws = options.num * options.candidates if select else options.num
     # XLA compiling takes seconds; it pays off only on long runs.
     jit_compile = "auto" if draws * length >= XLA_MIN_TOKENS else False
-    ensemble = None
-    if options.instruments is not None:
-        ensemble = plan_ensemble(tokenizer, options.instruments, loaded.profile, loaded.profile.constraints(tokenizer))
-        for note in ensemble.notes:
-            print(f"note: {note}", file=sys.stderr)
+    ensemble = _ensemble(loaded, options.instruments)
     sampler = Sampler.from_checkpoint(loaded, jit_compile=jit_compile, precision=choose_precision(options.precision)[0],
                                       ensemble=ensemble)
     control_ids = steering.control_tokens(tokenizer, controls, f"checkpoint {loaded.directory}")
@@ -144,6 +140,16 @@ def generate_files(
         render.release_paths(paths)  # no empty placeholder is left behind as if it were MIDI
         raise
     return GenerationResult(paths, seed, summaries, extra, result.masked_mass_mean, result.masked_mass_max)
+
+
+def _ensemble(loaded: Checkpoint, instruments: str | None) -> Ensemble | None:
+    """The asked instruments as the model plays them (None: none asked), its stand-ins said on stderr."""
+    if instruments is None:
+        return None
+    ensemble = plan_ensemble(loaded.tokenizer, instruments, loaded.profile, loaded.profile.constraints(loaded.tokenizer))
+    for note in ensemble.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return ensemble
 
 
 def _write_pieces(paths: list[Path], rows: Any, options: GenerationOptions, loaded: Checkpoint, plan: Any, tempo: float,

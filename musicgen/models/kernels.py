@@ -7,17 +7,16 @@ gradient written by hand (``tf.custom_gradient``). Why it is fast on CPU:
 - Every gate is kept in its own ``(T, B, units)`` tensor: its input projection over all
   timesteps is one large matrix product before the loop, and nothing ever splits or
   concatenates a wide ``(T, B, 4 * units)`` tensor along its last axis (a strided copy).
-- The per-step recurrent product is one independent product per gate (two half-width blocks
-  for the vanilla RNN), run in parallel: a (32, 512) by (512, 2048) product is too small for
-  oneDNN to spread over threads (docs/benchmarks.md).
+- The per-step recurrent product is one product per gate (two half-width blocks for the RNN),
+  run in parallel: one (32, 512) x (512, 2048) product is too small for oneDNN's threads.
 - The forward loop writes only what the backward pass needs (activated gates, cell states).
   What the backward pass needs that does not depend on the carried gradient is precomputed
   over all timesteps, so its loop only multiplies the carried gradient by precomputed factors
   and by kernels transposed once before it (``transpose_b=True`` inside costs more).
 - Both loops run up to 8 timesteps per ``while_loop`` iteration (unrolled); steps are read
   as zero-copy slices and written once each.
-- The weight and input gradients are large products over all timesteps after the loop
-  (bias sums too, as ``ones @ values``, several times faster than a column reduction).
+- Weight and input gradients are large products over all timesteps after the loop (bias
+  sums as ``ones @ values``, faster than a column reduction).
 
 Weight layouts are Keras's: LSTM gates i, f, c, o; GRU z, r, h with ``reset_after=True``
 and a ``(2, 3 * units)`` bias ``[input_bias; recurrent_bias]``.
