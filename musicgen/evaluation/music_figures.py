@@ -33,20 +33,25 @@ FIGURES = ("notes_per_bar", "polyphony", "pitch_class_entropy", "drum_consistenc
 PERFECT = {7: "fifths", 0: "octaves"}  # perfect intervals (modulo the octave) that may not move in parallel
 
 
+def bar_lines(piece: Piece, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """The beat each bar starts at and its length in beats, under the piece's time signatures,
+    up to the bar that holds beat ``end`` (a bar cut short by the next signature counts)."""
+    signatures = list(piece.time_signatures) or [(0.0, 4, 4)]
+    starts, lengths = [], []
+    for index, (start, numerator, denominator) in enumerate(signatures):
+        length = numerator * 4.0 / denominator
+        stop = signatures[index + 1][0] if index + 1 < len(signatures) else max(end, start) + length
+        here = np.arange(start, stop - 1e-9, length)
+        starts.append(here)
+        lengths.append(np.full(len(here), length))
+    return np.concatenate(starts), np.concatenate(lengths)
+
+
 def bar_numbers(piece: Piece, beats: Any) -> np.ndarray:
     """The bar (0 first) that each time in ``beats`` falls in, under the piece's time signatures."""
     beats = np.asarray(beats, np.float64)
-    bars = np.zeros(len(beats), np.int64)
-    signatures = list(piece.time_signatures) or [(0.0, 4, 4)]
-    first_bar = 0
-    for index, (start, numerator, denominator) in enumerate(signatures):
-        length = numerator * 4.0 / denominator
-        end = signatures[index + 1][0] if index + 1 < len(signatures) else np.inf
-        inside = (beats >= start - 1e-9) & (beats < end - 1e-9)
-        bars[inside] = first_bar + np.floor((beats[inside] - start) / length + 1e-9).astype(np.int64)
-        if np.isfinite(end):
-            first_bar += int(np.ceil((end - start) / length - 1e-9))
-    return bars
+    starts, _ = bar_lines(piece, float(beats.max()) if len(beats) else 0.0)
+    return np.maximum(np.searchsorted(starts, beats + 1e-9, side="right") - 1, 0).astype(np.int64)
 
 
 def bar_count(piece: Piece) -> int:
@@ -98,34 +103,15 @@ def drum_consistency(piece: Piece) -> float:
     if not len(onsets):
         return float("nan")
     bars = bar_numbers(piece, onsets)
-    starts = np.array([_bar_start(piece, bar) for bar in range(int(bars.max()) + 1)])
-    slots = int(round(max(_bar_length(piece, bar) for bar in range(len(starts))) * STEPS_PER_BEAT))
+    starts, lengths = bar_lines(piece, float(onsets.max()))
+    starts, lengths = starts[: int(bars.max()) + 1], lengths[: int(bars.max()) + 1]
+    slots = int(round(lengths.max() * STEPS_PER_BEAT))
     grid = np.zeros((len(starts), slots), bool)
     slot = np.clip(np.round((onsets - starts[bars]) * STEPS_PER_BEAT).astype(np.int64), 0, slots - 1)
     grid[bars, slot] = True
     if len(grid) < 2:
         return float("nan")
     return float(1.0 - np.mean(grid[1:] != grid[:-1]))
-
-
-def _bar_start(piece: Piece, bar: int) -> float:
-    signatures = list(piece.time_signatures) or [(0.0, 4, 4)]
-    counted = 0
-    for index, (start, numerator, denominator) in enumerate(signatures):
-        length = numerator * 4.0 / denominator
-        end = signatures[index + 1][0] if index + 1 < len(signatures) else np.inf
-        bars_here = np.inf if not np.isfinite(end) else int(np.ceil((end - start) / length - 1e-9))
-        if bar < counted + bars_here:
-            return float(start + (bar - counted) * length)
-        counted += int(bars_here)
-    return 0.0
-
-
-def _bar_length(piece: Piece, bar: int) -> float:
-    start = _bar_start(piece, bar)
-    signatures = list(piece.time_signatures) or [(0.0, 4, 4)]
-    _, numerator, denominator = [signature for signature in signatures if signature[0] <= start + 1e-9][-1]
-    return numerator * 4.0 / denominator
 
 
 def voice_lines(piece: Piece, track: int) -> list[tuple[float, int]]:

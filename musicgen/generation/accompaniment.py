@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from musicgen.errors import ConfigError
 from musicgen.generation.edits import (
     TOKENS_PER_BAR_LIMIT,
     EditResult,
@@ -62,9 +61,6 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     new = ensemble.tokens(tokenizer)
     sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed,
                             choose_precision(options.precision)[0], ensemble.constraints(constraints))
-    if len(given) + len(new) > tokenizer.config.max_tracks:
-        raise ConfigError(f"the file has {len(given)} tracks; with {len(new)} more the model would write "
-                          f"{len(given) + len(new)}, over its {tokenizer.config.max_tracks}")
     allowed = ~((kinds == Kind.TRACK) & (values < len(given))) & ~np.isin(
         kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END), int(Kind.EOS)])
     bar_id = tokenizer.id_of(Kind.BAR)

@@ -107,8 +107,9 @@ def plan_ensemble(tokenizer: Tokenizer, instruments: str, profile: ModelProfile 
     """
     asked = sorted(parse_instruments(instruments))
     if len(asked) + len(taken) > tokenizer.config.max_tracks:
-        raise ConfigError(f"--instruments asks for {len(asked)} tracks; the model writes at most "
-                          f"{tokenizer.config.max_tracks - len(taken)} more")
+        given = f"the file has {len(taken)} tracks; " if taken else ""
+        raise ConfigError(f"{given}--instruments asks for {len(asked)} more; the model writes at most "
+                          f"{tokenizer.config.max_tracks} tracks")
     known = set(_profile_programs(tokenizer, profile))
     if not known:
         return Ensemble(tuple(asked), tuple(asked))
