@@ -25,7 +25,8 @@ def test_every_chord_name_reads_back_as_itself() -> None:
     for chord in range(CHORD_COUNT):
         assert parse_chord(chord_name(chord)) == chord
         assert parse_chord(harte_label(chord)) == chord
-    assert parse_chord("N") == NO_CHORD and chord_name(NO_CHORD) == "N"
+    assert parse_chord("N") == NO_CHORD and chord_name(NO_CHORD) == "N.C." and harte_label(NO_CHORD) == "N"
+    assert parse_chord(chord_name(NO_CHORD)) == NO_CHORD
 
 
 def test_numbering_is_root_then_quality() -> None:
@@ -41,7 +42,7 @@ def test_numbering_is_root_then_quality() -> None:
     # Harte, as POP909 writes it
     ("Gb:maj", "F#"), ("C:min7", "Cm7"), ("A:7/3", "A7"), ("B:hdim7", "Bm7b5"), ("E:sus4(b7)", "Esus4"),
     ("D:maj6", "D6"), ("F:min6", "Fm"), ("G:minmaj7", "Gm"), ("C:(1,b3,5)", "Cm"), ("C:maj(9)", "C"),
-    ("Ab:9", "Ab7"), ("X", "N"),
+    ("Ab:9", "Ab7"), ("X", "N.C."),
     # music21 figures
     ("Dm7", "Dm7"), ("G7", "G7"), ("Cmaj7", "Cmaj7"), ("B-7", "Bb7"), ("Bb/D", "Bb"), ("C+", "Caug"),
     ("C#dim", "C#dim"), ("Co7", "Cdim7"), ("C7sus4", "Csus4"),
@@ -51,7 +52,7 @@ def test_numbering_is_root_then_quality() -> None:
     # richer chords map to the nearest quality
     ("C9", "C7"), ("Cm11", "Cm7"), ("Cmaj9", "Cmaj7"), ("C13", "C7"), ("E7b9", "E7"), ("C7(#11)", "C7"),
     ("Cadd9", "C"), ("C6/9", "C6"), ("Eb5", "Eb"), ("CΔ7", "Cmaj7"), ("Bø", "Bm7b5"), ("CM7", "Cmaj7"),
-    ("N.C.", "N"),
+    ("N.C.", "N.C."),
 ])
 def test_label_syntaxes(label: str, name: str) -> None:
     assert chord_name(parse_chord(label)) == name

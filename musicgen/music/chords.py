@@ -19,7 +19,7 @@ reduces to it) that the readers meet. :func:`parse_chord` reads
 * and what a user types (``Cmaj7``, ``C-7``'s music21 reading aside, ``CΔ7``, ``Bø``).
 
 :func:`parse_progression` reads a user's progression, ``"C G Am F"`` or ``"Dm7:2 G7:2 Cmaj7:4"``
-(``:N`` a length in beats). :func:`chord_name` writes ``Am7``; :func:`pitch_classes` gives the
+(``:N`` a length in beats). :func:`chord_name` writes ``Am7`` (``N.C.``); :func:`pitch_classes` gives the
 chord's pitch classes, root first.
 """
 
@@ -122,9 +122,9 @@ def chord_quality(chord: int) -> Quality | None:
 
 
 def chord_name(chord: int) -> str:
-    """``Am7``, ``Bbm7b5``, ``F#``; ``N`` for no chord."""
+    """``Am7``, ``Bbm7b5``, ``F#``; ``N.C.`` for no chord, as lead sheets write it."""
     if chord < 0:
-        return "N"
+        return "N.C."
     return ROOT_NAMES[chord_root(chord)] + QUALITIES[int(chord) % len(QUALITIES)].suffix
 
 

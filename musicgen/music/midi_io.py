@@ -7,7 +7,7 @@ a standard MIDI file through the fast reader (:mod:`musicgen.music.smf`); MusicX
 empty, truncated, corrupt, not music) is a :class:`musicgen.MidiError` whose message
 names the file and the reason. :func:`load_midi` gives a ``pretty_midi.PrettyMIDI`` for
 the Python API; :func:`piece_to_midi` writes a piece back as one named track per part,
-with its programs, drums on channel 10, tempo, time signatures and sustain pedal.
+with its programs, drums on channel 10, tempo, time signatures, sustain pedal, chords and markers.
 """
 
 from __future__ import annotations
@@ -175,12 +175,17 @@ def piece_to_midi(piece: Piece, tempo: float | None = None, resolution: int = 48
     source track or else its General MIDI program, drums on channel 10.
 
     The file plays at ``tempo`` (default: the piece's first tempo), with the piece's time
-    and key signatures and its sustain pedal as controller 64.
+    and key signatures, its sustain pedal as controller 64, and its chords and markers, which
+    the returned :class:`~musicgen.music.marked.MarkedMIDI` writes as marker and text events.
     """
     import pretty_midi
 
+    from musicgen.music.marked import MarkedMIDI
+
     tempo = check_tempo(piece.tempo if tempo is None else tempo)
-    pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=tempo)
+    pm = MarkedMIDI(resolution=resolution, initial_tempo=tempo)
+    pm.chords = list(piece.chords)
+    pm.markers = list(piece.markers)
     seconds_per_beat = 60.0 / tempo
     for beat, numerator, denominator in piece.time_signatures:
         numerator, denominator = check_time_signature((numerator, denominator))

@@ -54,6 +54,15 @@ class Piece:
     ``(beat, track, down)`` with ``down`` 1 for pedal down and 0 for pedal up.
     ``key_signatures`` are ``(beat, key)`` with ``key = tonic + 12 * minor`` (as MIDI and
     :mod:`musicgen.music.analysis` number keys). ``style`` labels the piece for a model's STYLE control.
+
+    ``chords`` are the chord symbols the source gives (annotations, never guesses: see
+    :func:`musicgen.music.harmony.chords_of` for a piece without them), as ``(beat, chord)``
+    changes sorted by beat, each chord lasting to the next change; ``chord`` is a number of
+    :mod:`musicgen.music.chords`, :data:`~musicgen.music.chords.NO_CHORD` (-1) for none.
+    ``markers`` are ``(beat, text)`` timeline markers other than chords (section names).
+    ``lead_in`` is how many beats a reader put in front of the file's own start so that the
+    bar lines fall on the music's (POP909's beats lie a fraction of a beat off the file's
+    grid): the file's beat ``b`` is the piece's beat ``b + lead_in``.
     """
 
     notes: np.ndarray = field(default_factory=lambda: _empty(5))
@@ -63,9 +72,15 @@ class Piece:
     pedals: np.ndarray = field(default_factory=lambda: _empty(3))
     style: str = ""  # the piece's style label: the top folder it was found in
     key_signatures: tuple[tuple[float, int], ...] = ()
+    chords: tuple[tuple[float, int], ...] = ()
+    markers: tuple[tuple[float, str], ...] = ()
+    lead_in: float = 0.0
 
     def __post_init__(self) -> None:
         self.notes = np.asarray(self.notes, np.float64).reshape(-1, 5)
+        self.chords = changes(self.chords)
+        self.markers = tuple(sorted(((float(beat), str(text)) for beat, text in self.markers),
+                                    key=lambda marker: marker[0]))
         self.pedals = np.asarray(self.pedals, np.float64).reshape(-1, 3)
         if not self.time_signatures or self.time_signatures[0][0] > 0:
             self.time_signatures = ((0.0, 4, 4), *self.time_signatures)
@@ -142,6 +157,19 @@ class Piece:
     def sounding_seconds(self) -> float:
         """The summed length of every note, in seconds."""
         return float((self.seconds(self.notes[:, END]) - self.seconds(self.notes[:, START])).sum())
+
+
+def changes(chords: Any) -> tuple[tuple[float, int], ...]:
+    """``(beat, chord)`` pairs as a piece keeps them: sorted by beat (the last given at a beat
+    wins), a change to the chord already sounding left out."""
+    by_beat: dict[float, int] = {}
+    for beat, chord in chords:
+        by_beat[round(float(beat), 6)] = int(chord)
+    kept: list[tuple[float, int]] = []
+    for beat in sorted(by_beat):
+        if not kept or kept[-1][1] != by_beat[beat]:
+            kept.append((beat, by_beat[beat]))
+    return tuple(kept)
 
 
 def pedal_intervals(times: np.ndarray, down: np.ndarray, end: float) -> np.ndarray:

@@ -32,6 +32,15 @@ Six music21 problems are repaired:
   hold until the next note of the same pitch (:func:`remove_grace_notes`).
 * **Repeats music21 cannot expand.** The MIDI writer expands repeats itself; where it
   raises, the piece is played through once as written (:func:`remove_repeats`).
+
+Chord symbols (``harmony.ChordSymbol``: MusicXML ``<harmony>``, ABC's quoted chords) have no
+length, so music21's MIDI writer would write each as a zero-length chord of notes (held until
+the next note of its pitch) and the grace-note repair removed them. Instead the repeats are
+expanded first, the chord symbols taken out with their offsets (:func:`take_chord_symbols`)
+and written into the MIDI bytes as a ``Chords`` track (:func:`musicgen.music.smf.chord_track`),
+which the MIDI reader reads back as the piece's chords. ABC chord annotations are first
+rewritten as names music21 reads (:func:`normalise_abc_chords`: it drops ``Gd``, reads
+``D/f+`` as augmented).
 """
 
 from __future__ import annotations
@@ -48,7 +57,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from musicgen.errors import MidiError
+from musicgen.errors import ConfigError, MidiError
+from musicgen.music.chords import NO_CHORD, ROOT_NAMES, chord_name, parse_chord, read_chord
+from musicgen.music.smf import append_tracks, chord_track
 
 SCORE_SUFFIXES = frozenset({".xml", ".mxl", ".musicxml", ".abc", ".krn"})
 MAX_SCORE_BYTES = 64 << 20
@@ -59,6 +70,8 @@ _INLINE_FIELD = re.compile(r"\[([KLMQV]):([^\]\n]*)\]")
 _KEY_LINE = re.compile(r"^[ \t]*K:")
 _VOICE_LINE = re.compile(r"^[ \t]*V:[ \t]*(\S+)")
 _TITLE_LINE = re.compile(r"^[ \t]*T:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_FIELD_OR_COMMENT = re.compile(r"^[ \t]*(?:[A-Za-z]:|%)")
+_QUOTED = re.compile(r'"([^"\n]*)"')
 _HEADER_FIELD = re.compile(r"^[ \t]*(?:[A-SU-WYZa-z]:|%%|%abc)")  # fields but T: and X:; directives
 
 
@@ -160,24 +173,89 @@ def score_to_midi(score: Any) -> bytes:
     are removed and the piece is played through once; failing that, the parts are written
     without their measures. ``score`` is modified in place.
     """
-    from music21 import midi
-
     remove_grace_notes(score)
     remove_empty_parts(score)
     name_parts(score)
     separate_shared_elements(score)
     try:
-        return midi.translate.music21ObjectToMidiFile(score).writestr()
+        # Chord symbols are read from the score as played: repeats expanded (which the writer,
+        # given the expanded score, does again); a score without them is expanded once.
+        expand = score.recurse().getElementsByClass("Harmony").first() and score.recurse().getElementsByClass("Measure").first()
+        return _midi_with_chords(score.expandRepeats() if expand else score)
     except Exception:  # music21's repeat expander raises several types
         pass
     if remove_repeats(score):
         try:
-            return midi.translate.music21ObjectToMidiFile(score).writestr()
+            return _midi_with_chords(score)
         except Exception:  # noqa: BLE001 - the last resort below
             pass
     # The writer expands repeats of any score with measures and fails when only some parts
     # have measures (an ABC voice music21 reads without bars): write the parts unbarred.
-    return midi.translate.music21ObjectToMidiFile(without_measures(score)).writestr()
+    return _midi_with_chords(without_measures(score))
+
+
+def _midi_with_chords(score: Any) -> bytes:
+    """music21's MIDI file of ``score`` (chord symbols taken out) with a ``Chords`` track."""
+    from music21 import midi
+
+    chords = take_chord_symbols(score)
+    data = midi.translate.music21ObjectToMidiFile(score).writestr()
+    if not chords:
+        return data
+    ticks_per_quarter = int.from_bytes(data[12:14], "big")
+    return append_tracks(data, [chord_track(chords, ticks_per_quarter)])
+
+
+def take_chord_symbols(score: Any) -> list[tuple[float, int]]:
+    """Remove the score's chord symbols and return them as ``(offset in quarters, chord
+    number)``, sorted; a symbol no chord can be read from is dropped (``N.C.`` is a chord)."""
+    from music21 import harmony
+
+    found = []
+    for symbol in list(score.recurse().getElementsByClass(harmony.Harmony)):
+        offset = float(symbol.getOffsetInHierarchy(score))
+        chord = chord_of_symbol(symbol)
+        symbol.activeSite.remove(symbol)
+        if chord is not None:
+            found.append((offset, chord))
+    return sorted(found, key=lambda change: change[0])
+
+
+def chord_of_symbol(symbol: Any) -> int | None:
+    """The chord number of a music21 ``Harmony``: its MusicXML kind on its root when the kind
+    is one the vocabulary spells, else its figure; None when neither reads."""
+    from music21 import harmony
+
+    if isinstance(symbol, harmony.NoChord):
+        return NO_CHORD
+    root = symbol.root() if isinstance(symbol, harmony.ChordSymbol) else None
+    kind = getattr(symbol, "chordKind", "") or ""
+    labels = [f"{ROOT_NAMES[root.pitchClass]}:{kind}"] if root is not None and kind not in ("", "other", "none") else []
+    labels.append(str(getattr(symbol, "figure", "") or ""))
+    for label in labels:
+        try:
+            return parse_chord(label)
+        except ConfigError:
+            continue
+    return None
+
+
+def normalise_abc_chords(text: str) -> str:
+    """ABC text with each quoted chord annotation music21 would misread written as its chord's
+    name (``"Gd"`` -> ``"Gdim"``, ``"D/f+"`` -> ``"D"``); annotations that are no chords (``"^Fine"``)
+    and field lines are left alone. Inversions are dropped, as the chord vocabulary drops them."""
+    def name(match: re.Match) -> str:
+        content = match.group(1)
+        if content[:1] in "^_<>@":
+            return match.group(0)
+        try:
+            chord = read_chord(content)
+        except ConfigError:
+            return match.group(0)
+        return f'"{chord_name(NO_CHORD if chord is None else chord.number)}"'
+
+    return "".join(line if _FIELD_OR_COMMENT.match(line) else _QUOTED.sub(name, line)
+                   for line in text.splitlines(keepends=True))
 
 
 def remove_grace_notes(score: Any) -> int:
@@ -185,9 +263,13 @@ def remove_grace_notes(score: Any) -> int:
 
     music21 writes a zero-length note as a note-off followed by a note-on at the same tick,
     so MIDI readers pair that note-on with the next note-off of its pitch: an ABC grace
-    note ``{d}`` became a D held for bars.
+    note ``{d}`` became a D held for bars. Chord symbols (no length either) are kept for
+    :func:`take_chord_symbols`.
     """
-    graces = [element for element in score.recurse().notes if element.duration.isGrace or element.quarterLength == 0]
+    from music21 import harmony
+
+    graces = [element for element in score.recurse().notes
+              if (element.duration.isGrace or element.quarterLength == 0) and not isinstance(element, harmony.Harmony)]
     for element in graces:
         element.activeSite.remove(element)
     return len(graces)
@@ -339,7 +421,7 @@ def parse_abc_tune(text: str) -> Any:
     """
     from music21 import abcFormat, stream
 
-    text = group_voices(inline_fields_to_lines(text))
+    text = normalise_abc_chords(group_voices(inline_fields_to_lines(text)))
     handler = abcFormat.ABCHandler()
     handler.parseHeaderForVersionInformation(text[:100])
     handler.process(text)

@@ -9,14 +9,23 @@ is the channel's at the note-off; channel 10 is drums), and so do its tracks: on
 (MIDI track, channel, program) that has notes, in the order their first note ends, named
 by the MIDI track's name. It also reads the tempo map, the time signatures and the
 sustain pedal (controller 64 on a pitched channel; a pedal on the drum channel is
-ignored, as it moves nothing there).
+ignored, as it moves nothing there), key signatures (one whose mode is neither major nor
+minor, as two Simutrans files write, is skipped and the file read), markers and chords.
+
+Chords travel in a MIDI track named ``Chords`` (:data:`CHORD_TRACK`): each text or marker
+event there is a chord symbol (``Am7``, ``N``), as :func:`musicgen.music.midi_io.piece_to_midi`
+and the score reader write them. Marker events elsewhere are the piece's ``markers`` (section
+names), less those that repeat a chord of the chord track at its tick (the chords a DAW
+shows on its marker lane). :func:`chord_track` makes such a track and :func:`append_tracks`
+adds tracks to a file's bytes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from musicgen.errors import MidiError
+from musicgen.errors import ConfigError, MidiError
+from musicgen.music.chords import chord_name, parse_chord
 from musicgen.music.instruments import DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
 
@@ -25,6 +34,8 @@ MAX_TICK = 1 << 31  # a larger tick is no time at all: a corrupt delta
 MAX_HOURS = 3.0  # music longer than this (at its own tempo) is a broken export, not a piece
 DRUM_CHANNEL = 9
 SUSTAIN_CONTROLLER = 64
+CHORD_TRACK = "Chords"  # the name of the MIDI track whose text and marker events are chord symbols
+TEXT, MARKER = 0x01, 0x06  # meta event types
 
 
 class _Corrupt(Exception):
@@ -42,6 +53,7 @@ class _Events:
         self.signatures: list[tuple[int, int, int]] = []  # (tick, numerator, denominator)
         self.keys: list[tuple[int, int]] = []  # (tick, key: tonic + 12 * minor)
         self.pedals: list[tuple[int, int, int, int]] = []  # (tick, channel, track, value)
+        self.texts: list[tuple[int, int, int, str]] = []  # (tick, track, meta type, text): texts and markers
 
 
 def read_smf(data: bytes, name: str = "<bytes>") -> Piece:
@@ -84,13 +96,73 @@ def _piece(events: _Events, ticks_per_quarter: int) -> Piece:
     pedal_rows = pedal_rows[np.argsort(pedal_rows[:, 0], kind="stable")]
     tempos = _last_per_tick(events.tempos)
     signatures = _last_per_tick(events.signatures)
+    chords, markers = _chords_and_markers(events)
     return Piece(
         notes, tracks,
         tuple((tick / ticks_per_quarter, numerator, denominator) for tick, numerator, denominator in signatures),
         tuple((tick / ticks_per_quarter, tempo) for tick, tempo in tempos) or ((0.0, 120.0),),
         pedal_rows,
         key_signatures=tuple((tick / ticks_per_quarter, key) for tick, key in _last_per_tick(events.keys)),
+        chords=tuple((tick / ticks_per_quarter, chord) for tick, chord in chords),
+        markers=tuple((tick / ticks_per_quarter, text) for tick, text in markers),
     )
+
+
+def _chords_and_markers(events: _Events) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+    """The chords of the chord track (``(tick, chord)``) and the markers of the other tracks."""
+    chord_tracks = {track for track, name in events.names.items() if name.lower() == CHORD_TRACK.lower()}
+    chords, shown = [], set()
+    for tick, track, _, text in sorted(events.texts, key=lambda event: event[0]):
+        if track in chord_tracks:
+            try:
+                chords.append((tick, parse_chord(text)))
+            except ConfigError:
+                continue  # a remark in the chord track, not a chord
+            shown.add((tick, text))
+    markers = [(tick, text) for tick, track, kind, text in events.texts
+               if kind == MARKER and track not in chord_tracks and (tick, text) not in shown]
+    return chords, sorted(markers, key=lambda marker: marker[0])
+
+
+def chord_track(chords: tuple[tuple[float, int], ...] | list, ticks_per_quarter: int, markers: bool = False) -> bytes:
+    """A MIDI track chunk named :data:`CHORD_TRACK` holding each chord change as a text event
+    (which MuseScore shows under the staff), and as a marker too when ``markers`` (which a DAW
+    shows on its timeline); chords are ``(beat, chord number)``."""
+    body, previous = bytearray(_meta_event(0, 0x03, CHORD_TRACK)), 0
+    for beat, chord in sorted(chords, key=lambda change: change[0]):
+        tick = max(round(float(beat) * ticks_per_quarter), 0)
+        for kind in (TEXT, MARKER) if markers else (TEXT,):
+            body += _meta_event(tick - previous, kind, chord_name(int(chord)))
+            previous = tick
+    body += _meta_event(0, 0x2F, "")
+    return b"MTrk" + len(body).to_bytes(4, "big") + bytes(body)
+
+
+def append_tracks(data: bytes, chunks: list[bytes]) -> bytes:
+    """Standard MIDI file bytes with track chunks added at the end (a format-0 file becomes
+    format 1); the tracks already there are kept byte for byte."""
+    if not chunks:
+        return data
+    size = int.from_bytes(data[4:8], "big")
+    header = bytearray(data[8:8 + size])
+    header[0:2] = max(int.from_bytes(header[0:2], "big"), 1).to_bytes(2, "big")
+    header[2:4] = (int.from_bytes(header[2:4], "big") + len(chunks)).to_bytes(2, "big")
+    return data[:8] + bytes(header) + data[8 + size:] + b"".join(chunks)
+
+
+def _meta_event(delta: int, kind: int, text: str) -> bytes:
+    body = text.encode("latin-1", "replace")
+    return _vlq(delta) + bytes([0xFF, kind]) + _vlq(len(body)) + body
+
+
+def _vlq(value: int) -> bytes:
+    """A MIDI variable-length quantity."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
 
 
 def key_of_signature(sharps: int, minor: bool) -> int:
@@ -142,6 +214,8 @@ def _variable_length(data: bytes, position: int) -> tuple[int, int]:
 def _meta(events: _Events, kind: int, body: bytes, tick: int, track: int) -> None:
     if kind == 0x03:  # track name
         events.names[track] = body.decode("latin-1").strip()
+    elif kind == TEXT or kind == MARKER:
+        events.texts.append((tick, track, kind, body.decode("latin-1").strip()))
     elif kind == 0x51 and len(body) == 3:  # tempo, microseconds per quarter note
         microseconds = int.from_bytes(body, "big")
         if microseconds > 0:
