@@ -115,3 +115,35 @@ def _pitched(piece: Piece) -> np.ndarray:
         return piece.notes
     drums = np.array([track.is_drum for track in piece.tracks])
     return piece.notes[~drums[piece.notes[:, TRACK].astype(np.int64)]]
+
+
+def pitch_profiles(piece: Piece, edges: np.ndarray, bass_share: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """How long each pitch class sounds in each frame ``[edges[i], edges[i + 1])``, as a share
+    of the frame (``(frames, 12)``), and each frame's bass: the pitch class of the lowest note
+    sounding for at least ``bass_share`` of it, else of the lowest note at all (-1 in silence).
+
+    Pitched tracks only. One pass over the notes, split where they cross frame edges.
+    """
+    edges = np.asarray(edges, np.float64)
+    frames = len(edges) - 1
+    weights, bass = np.zeros((max(frames, 0), 12)), np.full(max(frames, 0), -1, np.int64)
+    notes = _pitched(piece)
+    notes = notes[(notes[:, END] > notes[:, START]) & (notes[:, END] > edges[0]) & (notes[:, START] < edges[-1])]
+    if frames <= 0 or not len(notes):
+        return weights, bass
+    first = np.clip(np.searchsorted(edges, notes[:, START], side="right") - 1, 0, frames - 1)
+    last = np.clip(np.searchsorted(edges, notes[:, END], side="left") - 1, first, frames - 1)
+    counts = last - first + 1
+    rows = np.repeat(np.arange(len(notes)), counts)
+    frame = first[rows] + np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    overlap = (np.minimum(notes[rows, END], edges[frame + 1]) - np.maximum(notes[rows, START], edges[frame]))
+    share = np.maximum(overlap, 0.0) / (edges[frame + 1] - edges[frame])
+    pitch = notes[rows, PITCH].astype(np.int64)
+    np.add.at(weights, (frame, pitch % 12), share)
+    lowest = np.full(frames, 999, np.int64)
+    np.minimum.at(lowest, frame, pitch)
+    held = np.full(frames, 999, np.int64)
+    np.minimum.at(held, frame[share >= bass_share], pitch[share >= bass_share])
+    lowest = np.where(held < 999, held, lowest)
+    bass = np.where(lowest < 999, lowest % 12, -1)
+    return weights, bass

@@ -23,9 +23,11 @@ import numpy as np
 
 from musicgen.errors import ConfigError, MidiError
 from musicgen.music.instruments import program_name
+from musicgen.music.meter import with_meter
 from musicgen.music.piece import Piece, piece_from_pretty_midi
 from musicgen.music.scores import SCORE_SUFFIXES, read_score_pieces
-from musicgen.music.smf import read_smf
+from musicgen.music.sidecars import with_sidecars
+from musicgen.music.smf import read_smf, repair_key_signatures
 
 MIDI_SUFFIXES = frozenset({".mid", ".midi", ".smf", ".kar"})
 MUSIC_SUFFIXES = MIDI_SUFFIXES | SCORE_SUFFIXES  # every file a music folder is scanned for
@@ -77,7 +79,17 @@ def read_pieces(path: str | os.PathLike) -> list[FilePiece]:
             else:
                 pieces.append(FilePiece(score.key, read_smf(score.midi, name=f"{path}#{score.key}")))
         return pieces
-    return [FilePiece("", read_smf(read_file_bytes(path), name=str(path)))]
+    return [FilePiece("", read_midi_piece(path))]
+
+
+def read_midi_piece(path: str | os.PathLike) -> Piece:
+    """The piece of a MIDI file with what its annotation files say (:mod:`musicgen.music.sidecars`),
+    and its meter inferred where the file's says nothing (:func:`musicgen.music.meter.with_meter`)."""
+    piece = read_smf(read_file_bytes(path), name=str(path))
+    annotated = with_sidecars(piece, path)
+    if annotated.time_signatures != piece.time_signatures:
+        return annotated  # the annotations gave the bars
+    return with_meter(annotated)
 
 
 def read_piece(path: str | os.PathLike) -> Piece:
@@ -132,7 +144,7 @@ def midi_from_bytes(data: bytes, name: str = "<bytes>") -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(repair_key_signatures(data)))
     except EOFError as error:
         raise MidiError(f"{name}: truncated MIDI file ({error or 'unexpected end of data'})") from error
     except Exception as error:  # mido/pretty_midi raise many types on bad data

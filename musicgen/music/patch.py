@@ -9,6 +9,12 @@ their MIDI track, the notes it added are put into the track and channel their pa
 (:attr:`~musicgen.music.piece.Track.midi_track`, :attr:`~musicgen.music.piece.Track.channel`),
 and new parts become new tracks named after their instrument, each on a channel of its own
 (drums on channel 10). A MIDI track the edit did not touch is copied byte for byte.
+
+A piece read with a lead-in (:attr:`~musicgen.music.piece.Piece.lead_in`, POP909's beats put on
+the grid) is moved back onto the file's own ticks. A source with no ``Chords`` track gets one
+holding the edited piece's chords (its annotations), as markers and text events, so a DAW and
+MuseScore show them; a source that has one keeps it as it is. Key signatures strict readers
+reject (mode 255) become sequencer-specific events, so the written file opens everywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 from musicgen.errors import MidiError
 from musicgen.music.instruments import program_name
 from musicgen.music.piece import PITCH, START, TRACK, Piece, Track
+from musicgen.music.smf import CHORD_TRACK, chord_track, repair_key_signatures
 
 DRUM_CHANNEL = 9
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -71,11 +78,13 @@ def _remove_note(events: list[list], tick: int, pitch: int, channel: int) -> Non
             return
 
 
-def _note_events(rows: np.ndarray, channel: int, ticks_per_beat: int) -> list[list]:
+def _note_events(rows: np.ndarray, channel: int, ticks_per_beat: int, lead_in: float = 0.0) -> list[list]:
+    """Note-on and note-off events of note rows whose piece has ``lead_in`` beats before the file's start."""
     import mido
 
     events = []
     for start, end, pitch, velocity, _ in np.asarray(rows).tolist():
+        start, end = max(start - lead_in, 0.0), max(end - lead_in, 0.0)
         on, off = round(start * ticks_per_beat), max(round(end * ticks_per_beat), round(start * ticks_per_beat) + 1)
         events.append([on, 1e9, mido.Message("note_on", note=int(pitch), velocity=int(velocity), channel=channel)])
         events.append([off, -1, mido.Message("note_off", note=int(pitch), velocity=0, channel=channel)])
@@ -104,14 +113,22 @@ def _free_channels(midi: object) -> list[int]:
     return [channel for channel in range(16) if channel not in used and channel != DRUM_CHANNEL]
 
 
-def _new_track(track: Track, rows: np.ndarray, channel: int, ticks_per_beat: int) -> bytes:
+def _new_track(track: Track, rows: np.ndarray, channel: int, ticks_per_beat: int, lead_in: float) -> bytes:
     import mido
 
     name = track.name or program_name(track.program)
     events = [[0, -3, mido.MetaMessage("track_name", name=name)]]
     if not track.is_drum:
         events.append([0, -2, mido.Message("program_change", program=track.program, channel=channel)])
-    return _encode(events + _note_events(rows, channel, ticks_per_beat))
+    return _encode(events + _note_events(rows, channel, ticks_per_beat, lead_in))
+
+
+def _chord_chunk(midi: object, piece: Piece, ticks_per_beat: int) -> list[bytes]:
+    """A ``Chords`` track (markers and texts) for the piece's chords when the source has none."""
+    if not piece.chords or any(track.name == CHORD_TRACK for track in midi.tracks):
+        return []
+    chords = [(max(beat - piece.lead_in, 0.0), chord) for beat, chord in piece.chords]
+    return [chord_track(chords, ticks_per_beat, markers=True)]
 
 
 def write_edited(source: str | os.PathLike, before: Piece, after: Piece, path: str | os.PathLike) -> None:
@@ -121,7 +138,7 @@ def write_edited(source: str | os.PathLike, before: Piece, after: Piece, path: s
 
     from musicgen import fileio
 
-    data = Path(source).read_bytes()
+    data = repair_key_signatures(Path(source).read_bytes())
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
     except Exception as error:  # mido raises many types for what the fast reader forgave
@@ -132,15 +149,16 @@ def write_edited(source: str | os.PathLike, before: Piece, after: Piece, path: s
     added = _rows(after.notes) - _rows(before.notes)
     events = {index: _absolute(track) for index, track in enumerate(midi.tracks)}
     touched: set[int] = set()
+    lead_in = before.lead_in
     for row in removed.elements():
         part = before.tracks[int(row[TRACK])]
-        _remove_note(events[part.midi_track], round(row[START] * tpq), int(row[PITCH]), part.channel)
+        _remove_note(events[part.midi_track], round((row[START] - lead_in) * tpq), int(row[PITCH]), part.channel)
         touched.add(part.midi_track)
     new_rows = np.array(list(added.elements()), np.float64).reshape(-1, 5)
     for index, part in enumerate(after.tracks[:len(before.tracks)]):
         rows = new_rows[new_rows[:, TRACK] == index]
         if len(rows):
-            events[part.midi_track] += _note_events(rows, part.channel, tpq)
+            events[part.midi_track] += _note_events(rows, part.channel, tpq, lead_in)
             touched.add(part.midi_track)
     for index in touched:
         chunks[track_chunks[index]] = (b"MTrk", _encode(events[index]))
@@ -149,7 +167,8 @@ def write_edited(source: str | os.PathLike, before: Piece, after: Piece, path: s
         if not part.is_drum and not channels:
             raise MidiError(f"{source}: no free MIDI channel left for a new {program_name(part.program)} track")
         channel = DRUM_CHANNEL if part.is_drum else channels.pop(0)
-        chunks.append((b"MTrk", _new_track(part, new_rows[new_rows[:, TRACK] == index], channel, tpq)))
+        chunks.append((b"MTrk", _new_track(part, new_rows[new_rows[:, TRACK] == index], channel, tpq, lead_in)))
+    chunks += [(b"MTrk", chunk[8:]) for chunk in _chord_chunk(midi, after, tpq)]
     header = bytearray(chunks[0][1])
     count = sum(kind == b"MTrk" for kind, _ in chunks)
     if count > int.from_bytes(header[2:4], "big"):

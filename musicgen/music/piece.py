@@ -118,6 +118,35 @@ class Piece:
         index = np.clip(np.searchsorted(change_beats, beats, side="right") - 1, 0, None)
         return change_seconds[index] + (beats - change_beats[index]) * seconds_per_beat[index]
 
+    def beats(self, seconds: Any) -> np.ndarray:
+        """Times in seconds converted to beats through the tempo map (the inverse of :meth:`seconds`)."""
+        seconds = np.asarray(seconds, np.float64)
+        change_beats = np.array([beat for beat, _ in self.tempos])
+        tempi = np.array([tempo for _, tempo in self.tempos])
+        change_seconds = self.seconds(change_beats)
+        index = np.clip(np.searchsorted(change_seconds, seconds, side="right") - 1, 0, None)
+        return change_beats[index] + (seconds - change_seconds[index]) * tempi[index] / 60.0
+
+    def with_lead_in(self, beats: float) -> Piece:
+        """The piece with ``beats`` of silence put in front, at its first tempo (``lead_in``
+        grows by as much): every note, pedal, chord and marker moves later, and so does each
+        change of tempo, meter or key but the first, which still holds from beat 0."""
+        if beats <= 0:
+            return self
+
+        def later(changes: tuple) -> tuple:
+            return tuple((beat + beats if index else 0.0, *rest) if beat <= 0 else (beat + beats, *rest)
+                         for index, (beat, *rest) in enumerate(changes))
+
+        notes, pedals = self.notes.copy(), self.pedals.copy()
+        notes[:, START:END + 1] += beats
+        pedals[:, 0] += beats
+        return dataclasses.replace(
+            self, notes=notes, pedals=pedals, tempos=later(self.tempos), time_signatures=later(self.time_signatures),
+            key_signatures=later(self.key_signatures),
+            chords=tuple((beat + beats, chord) for beat, chord in self.chords),
+            markers=tuple((beat + beats, text) for beat, text in self.markers), lead_in=self.lead_in + beats)
+
     def with_sustain(self) -> Piece:
         """The piece with the sustain pedal applied to note lengths, and no pedal events left.
 

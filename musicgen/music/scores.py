@@ -36,10 +36,11 @@ Six music21 problems are repaired:
 Chord symbols (``harmony.ChordSymbol``: MusicXML ``<harmony>``, ABC's quoted chords) have no
 length, so music21's MIDI writer would write each as a zero-length chord of notes (held until
 the next note of its pitch) and the grace-note repair removed them. Instead the repeats are
-expanded first, the chord symbols taken out with their offsets (:func:`take_chord_symbols`)
+expanded first, the chord symbols taken out with their offsets
+(:func:`musicgen.music.score_chords.take_chord_symbols`)
 and written into the MIDI bytes as a ``Chords`` track (:func:`musicgen.music.smf.chord_track`),
 which the MIDI reader reads back as the piece's chords. ABC chord annotations are first
-rewritten as names music21 reads (:func:`normalise_abc_chords`: it drops ``Gd``, reads
+rewritten as names music21 reads (:func:`~musicgen.music.score_chords.normalise_abc_chords`: it drops ``Gd``, reads
 ``D/f+`` as augmented).
 """
 
@@ -57,8 +58,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from musicgen.errors import ConfigError, MidiError
-from musicgen.music.chords import NO_CHORD, ROOT_NAMES, chord_name, parse_chord, read_chord
+from musicgen.errors import MidiError
+from musicgen.music.score_chords import normalise_abc_chords, take_chord_symbols
 from musicgen.music.smf import append_tracks, chord_track
 
 SCORE_SUFFIXES = frozenset({".xml", ".mxl", ".musicxml", ".abc", ".krn"})
@@ -70,8 +71,6 @@ _INLINE_FIELD = re.compile(r"\[([KLMQV]):([^\]\n]*)\]")
 _KEY_LINE = re.compile(r"^[ \t]*K:")
 _VOICE_LINE = re.compile(r"^[ \t]*V:[ \t]*(\S+)")
 _TITLE_LINE = re.compile(r"^[ \t]*T:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
-_FIELD_OR_COMMENT = re.compile(r"^[ \t]*(?:[A-Za-z]:|%)")
-_QUOTED = re.compile(r'"([^"\n]*)"')
 _HEADER_FIELD = re.compile(r"^[ \t]*(?:[A-SU-WYZa-z]:|%%|%abc)")  # fields but T: and X:; directives
 
 
@@ -178,9 +177,8 @@ def score_to_midi(score: Any) -> bytes:
     name_parts(score)
     separate_shared_elements(score)
     try:
-        # Chord symbols are read from the score as played: repeats expanded (which the writer,
-        # given the expanded score, does again); a score without them is expanded once.
-        expand = score.recurse().getElementsByClass("Harmony").first() and score.recurse().getElementsByClass("Measure").first()
+        # Chord symbols are read as played, repeats expanded (the writer expands again: only for them).
+        expand = all(score.recurse().getElementsByClass(kind).first() is not None for kind in ("Harmony", "Measure"))
         return _midi_with_chords(score.expandRepeats() if expand else score)
     except Exception:  # music21's repeat expander raises several types
         pass
@@ -204,58 +202,6 @@ def _midi_with_chords(score: Any) -> bytes:
         return data
     ticks_per_quarter = int.from_bytes(data[12:14], "big")
     return append_tracks(data, [chord_track(chords, ticks_per_quarter)])
-
-
-def take_chord_symbols(score: Any) -> list[tuple[float, int]]:
-    """Remove the score's chord symbols and return them as ``(offset in quarters, chord
-    number)``, sorted; a symbol no chord can be read from is dropped (``N.C.`` is a chord)."""
-    from music21 import harmony
-
-    found = []
-    for symbol in list(score.recurse().getElementsByClass(harmony.Harmony)):
-        offset = float(symbol.getOffsetInHierarchy(score))
-        chord = chord_of_symbol(symbol)
-        symbol.activeSite.remove(symbol)
-        if chord is not None:
-            found.append((offset, chord))
-    return sorted(found, key=lambda change: change[0])
-
-
-def chord_of_symbol(symbol: Any) -> int | None:
-    """The chord number of a music21 ``Harmony``: its MusicXML kind on its root when the kind
-    is one the vocabulary spells, else its figure; None when neither reads."""
-    from music21 import harmony
-
-    if isinstance(symbol, harmony.NoChord):
-        return NO_CHORD
-    root = symbol.root() if isinstance(symbol, harmony.ChordSymbol) else None
-    kind = getattr(symbol, "chordKind", "") or ""
-    labels = [f"{ROOT_NAMES[root.pitchClass]}:{kind}"] if root is not None and kind not in ("", "other", "none") else []
-    labels.append(str(getattr(symbol, "figure", "") or ""))
-    for label in labels:
-        try:
-            return parse_chord(label)
-        except ConfigError:
-            continue
-    return None
-
-
-def normalise_abc_chords(text: str) -> str:
-    """ABC text with each quoted chord annotation music21 would misread written as its chord's
-    name (``"Gd"`` -> ``"Gdim"``, ``"D/f+"`` -> ``"D"``); annotations that are no chords (``"^Fine"``)
-    and field lines are left alone. Inversions are dropped, as the chord vocabulary drops them."""
-    def name(match: re.Match) -> str:
-        content = match.group(1)
-        if content[:1] in "^_<>@":
-            return match.group(0)
-        try:
-            chord = read_chord(content)
-        except ConfigError:
-            return match.group(0)
-        return f'"{chord_name(NO_CHORD if chord is None else chord.number)}"'
-
-    return "".join(line if _FIELD_OR_COMMENT.match(line) else _QUOTED.sub(name, line)
-                   for line in text.splitlines(keepends=True))
 
 
 def remove_grace_notes(score: Any) -> int:

@@ -150,6 +150,58 @@ def append_tracks(data: bytes, chunks: list[bytes]) -> bytes:
     return data[:8] + bytes(header) + data[8 + size:] + b"".join(chunks)
 
 
+def repair_key_signatures(data: bytes) -> bytes:
+    """The file with each key signature that is neither major nor minor (mode 255, as two
+    Simutrans files write) or beyond 7 sharps or flats turned into a sequencer-specific event
+    of the same length, which strict readers (mido, so pretty_midi) skip instead of failing on
+    the whole file. Everything else stays byte for byte; a file that cannot be walked is returned as it is."""
+    repaired = bytearray(data)
+    try:
+        for position, kind, body in _meta_events(data):
+            if kind == 0x59 and len(body) == 2 and not _valid_key(body):
+                repaired[position] = 0x7F
+    except (IndexError, _Corrupt):
+        return data
+    return bytes(repaired)
+
+
+def _valid_key(body: bytes) -> bool:
+    return -7 <= int.from_bytes(body[:1], "big", signed=True) <= 7 and body[1] < 2
+
+
+def _meta_events(data: bytes) -> list[tuple[int, int, bytes]]:
+    """Every meta event of the file: where its type byte is, the type, and its body."""
+    found = []
+    position = 8 + int.from_bytes(data[4:8], "big")
+    while position + 8 <= len(data) and data[position:position + 4] == b"MTrk":
+        end = position + 8 + int.from_bytes(data[position + 4:position + 8], "big")
+        position, status = position + 8, -1
+        while position < end:
+            _, position = _variable_length(data, position)
+            byte = data[position]
+            if byte >= 0x80:
+                position += 1
+                status = byte if byte < 0xF0 else status
+            elif status < 0:
+                raise _Corrupt("running status without a previous status byte")
+            else:
+                byte = status
+            if byte == 0xFF:
+                kind_at = position
+                length, position = _variable_length(data, position + 1)
+                found.append((kind_at, data[kind_at], data[position:position + length]))
+                position += length
+            elif byte in (0xF0, 0xF7):
+                length, position = _variable_length(data, position)
+                position += length
+            elif byte >= 0xF0:
+                position += _SYSTEM_LENGTH.get(byte, 0)
+            else:
+                position += 1 if byte >> 4 in (0xC, 0xD) else 2
+        position = end
+    return found
+
+
 def _meta_event(delta: int, kind: int, text: str) -> bytes:
     body = text.encode("latin-1", "replace")
     return _vlq(delta) + bytes([0xFF, kind]) + _vlq(len(body)) + body
@@ -222,7 +274,7 @@ def _meta(events: _Events, kind: int, body: bytes, tick: int, track: int) -> Non
             events.tempos.append((tick, 60_000_000 / microseconds))
     elif kind == 0x58 and len(body) >= 2 and body[0] > 0:  # time signature
         events.signatures.append((tick, int(body[0]), 2 ** min(int(body[1]), 7)))
-    elif kind == 0x59 and len(body) == 2 and -7 <= int.from_bytes(body[:1], "big", signed=True) <= 7 and body[1] < 2:
+    elif kind == 0x59 and len(body) == 2 and _valid_key(body):
         events.keys.append((tick, key_of_signature(int.from_bytes(body[:1], "big", signed=True), body[1] == 1)))
 
 
