@@ -11,8 +11,10 @@ how well the fold matches the meter's pattern of strong and weak positions. The 
 position is the notes starting there, each weighted by its length and more for a low note or
 a kick drum, plus how much the harmony changes there. :func:`with_meter` applies the policy of
 the MIDI reader: a file that declares 1/4 (or any 1/n) throughout gets the inferred meter; one
-that declares 4/4 at the start and nothing else (many sequencers' default) only when another
-meter wins by :data:`STRONG_MARGIN`; any other declared meter is kept.
+that declares 4/4 at the start and nothing else (many sequencers' default) only when a meter
+of another bar length fits well (:data:`STRONG_FIT`) and better by :data:`STRONG_MARGIN` (a 4/4
+file's bar lines are never moved: a pickup cannot be told from a syncopation well enough); any
+other declared meter is kept.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ CANDIDATES: dict[tuple[int, int], tuple[float, ...]] = {
     (6, 8): (1.0, 0, .25, 0, .25, 0, .6, 0, .25, 0, .25, 0),
 }
 PRIORS = {(4, 4): 0.04, (3, 4): 0.0, (2, 4): -0.04, (6, 8): 0.0}
-STRONG_MARGIN = 0.15  # how much better than the declared 4/4 another meter must fit to replace it
+STRONG_MARGIN = 0.3  # how much better than the declared 4/4 another meter must fit to replace it
+STRONG_FIT = 0.5  # and how well it must fit
 
 
 class MeterGuess(NamedTuple):
@@ -196,6 +199,7 @@ def with_meter(piece: Piece) -> Piece:
     guess = infer_meter(piece)
     if guess is None:
         return piece
-    if declared_common and guess.fit - guess.common_fit < STRONG_MARGIN:
-        return piece
+    if declared_common and ((guess.numerator, guess.denominator) == (4, 4) or guess.fit < STRONG_FIT
+                            or guess.fit - guess.common_fit < STRONG_MARGIN):
+        return piece  # a 4/4 bar is kept, and so is where the file starts it
     return dataclasses.replace(piece, time_signatures=guess.signatures())
