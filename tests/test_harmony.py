@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from musicgen.music.chords import NO_CHORD, chord_name, chord_root, parse_chord, pitch_classes
-from musicgen.music.harmony import chords_of, recognise_chords
+from musicgen.music.harmony import chords_at, chords_of, recognise_chords
 from musicgen.music.instruments import DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
 
@@ -88,3 +88,9 @@ def test_a_five_minute_song_is_recognised_in_well_under_a_second() -> None:
     found = recognise_chords(piece)
     assert time.perf_counter() - started < 0.5
     assert len(found) >= 100
+
+
+def test_the_chord_at_given_beats() -> None:
+    chords = ((1.0, parse_chord("C")), (3.0, parse_chord("G")), (5.0, NO_CHORD))
+    assert chords_at(chords, [0.0, 1.0, 2.5, 3.0, 4.99, 6.0]).tolist() == [NO_CHORD, 0, 0, 84, 84, NO_CHORD]
+    assert chords_at((), [0.0, 1.0]).tolist() == [NO_CHORD, NO_CHORD]

@@ -3,7 +3,7 @@
 :func:`chords_of` is what a tokenizer or a user asks for: the piece's annotations
 (:attr:`~musicgen.music.piece.Piece.chords`: POP909's ``chord_midi.txt``, lead-sheet and ABC
 chord symbols, the chord track of a file musicgen wrote) when it has them, else
-:func:`recognise_chords`.
+:func:`recognise_chords`. :func:`chords_at` reads the chord sounding at given beats.
 
 The recogniser works beat by beat (:func:`musicgen.music.meter.beat_frames`: quarter notes,
 dotted quarters in compound meters) over every pitched part. Each beat's profile is how long
@@ -21,6 +21,7 @@ becomes ``N``. A five-minute song takes a few milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,18 @@ _ROOTS = np.array([chord_root(chord) for chord in range(CHORD_COUNT)])
 def chords_of(piece: Piece, settings: Settings = DEFAULT) -> tuple[tuple[float, int], ...]:
     """The piece's chord changes ``(beat, chord)``: its own when it has any, else recognised."""
     return piece.chords if piece.chords else recognise_chords(piece, settings)
+
+
+def chords_at(chords: tuple[tuple[float, int], ...], beats: Any) -> np.ndarray:
+    """The chord sounding at each of ``beats`` under ``(beat, chord)`` changes (a change at a
+    beat counts from it on; :data:`NO_CHORD` before the first): e.g. each bar's first chord."""
+    beats = np.asarray(beats, np.float64)
+    if not chords:
+        return np.full(beats.shape, NO_CHORD, np.int64)
+    starts = np.array([beat for beat, _ in chords])
+    values = np.array([chord for _, chord in chords], np.int64)
+    index = np.searchsorted(starts, beats + 1e-6, side="right") - 1
+    return np.where(index >= 0, values[np.maximum(index, 0)], NO_CHORD)
 
 
 def chord_fits(piece: Piece, edges: np.ndarray, settings: Settings = DEFAULT) -> np.ndarray:

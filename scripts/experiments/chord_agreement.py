@@ -38,23 +38,13 @@ import numpy as np
 from musicgen.errors import MidiError
 from musicgen.music import midi_io
 from musicgen.music.chords import NO_CHORD, QUALITIES, chord_root
-from musicgen.music.harmony import DEFAULT, Settings, recognise_chords
+from musicgen.music.harmony import DEFAULT, Settings, chords_at, recognise_chords
 from musicgen.music.meter import beat_frames
 from musicgen.music.piece import Piece
 from musicgen.music.scores import quiet_music21, read_score_pieces
 
 THIRDS = {quality.name: ("major" if 4 in quality.intervals else "minor" if 3 in quality.intervals else "none")
           for quality in QUALITIES}
-
-
-def chords_at(chords: tuple[tuple[float, int], ...], beats: np.ndarray) -> np.ndarray:
-    """The chord sounding at each beat (NO_CHORD before the first change)."""
-    if not chords:
-        return np.full(len(beats), NO_CHORD)
-    starts = np.array([beat for beat, _ in chords])
-    values = np.array([chord for _, chord in chords])
-    index = np.searchsorted(starts, beats + 1e-6, side="right") - 1
-    return np.where(index >= 0, values[np.maximum(index, 0)], NO_CHORD)
 
 
 def third(chords: np.ndarray) -> np.ndarray:
