@@ -12,9 +12,10 @@ and new parts become new tracks named after their instrument, each on a channel 
 
 A piece read with a lead-in (:attr:`~musicgen.music.piece.Piece.lead_in`, POP909's beats put on
 the grid) is moved back onto the file's own ticks. A source with no ``Chords`` track gets one
-holding the edited piece's chords (its annotations), as markers and text events, so a DAW and
-MuseScore show them; a source that has one keeps it as it is. Key signatures strict readers
-reject (mode 255) become sequencer-specific events, so the written file opens everywhere.
+holding the edited piece's chords (else the source piece's: its annotations), as markers and
+text events, so a DAW and MuseScore show them; a source that has one keeps it as it is. Key
+signatures strict readers reject (mode 255) become sequencer-specific events, so the written
+file opens everywhere.
 """
 
 from __future__ import annotations
@@ -123,12 +124,12 @@ def _new_track(track: Track, rows: np.ndarray, channel: int, ticks_per_beat: int
     return _encode(events + _note_events(rows, channel, ticks_per_beat, lead_in))
 
 
-def _chord_chunk(midi: object, piece: Piece, ticks_per_beat: int) -> list[bytes]:
-    """A ``Chords`` track (markers and texts) for the piece's chords when the source has none."""
-    if not piece.chords or any(track.name == CHORD_TRACK for track in midi.tracks):
+def _chord_chunk(midi: object, chords: tuple, lead_in: float, ticks_per_beat: int) -> list[bytes]:
+    """A ``Chords`` track (markers and texts) of ``chords`` when the source has none."""
+    if not chords or any(track.name == CHORD_TRACK for track in midi.tracks):
         return []
-    chords = [(max(beat - piece.lead_in, 0.0), chord) for beat, chord in piece.chords]
-    return [chord_track(chords, ticks_per_beat, markers=True)]
+    moved = [(max(beat - lead_in, 0.0), chord) for beat, chord in chords]
+    return [chord_track(moved, ticks_per_beat, markers=True)]
 
 
 def write_edited(source: str | os.PathLike, before: Piece, after: Piece, path: str | os.PathLike) -> None:
@@ -168,12 +169,40 @@ def write_edited(source: str | os.PathLike, before: Piece, after: Piece, path: s
             raise MidiError(f"{source}: no free MIDI channel left for a new {program_name(part.program)} track")
         channel = DRUM_CHANNEL if part.is_drum else channels.pop(0)
         chunks.append((b"MTrk", _new_track(part, new_rows[new_rows[:, TRACK] == index], channel, tpq, lead_in)))
-    chunks += [(b"MTrk", chunk[8:]) for chunk in _chord_chunk(midi, after, tpq)]
+    chunks += [(b"MTrk", chunk[8:]) for chunk in _chord_chunk(midi, after.chords or before.chords, lead_in, tpq)]
     header = bytearray(chunks[0][1])
     count = sum(kind == b"MTrk" for kind, _ in chunks)
     if count > int.from_bytes(header[2:4], "big"):
         header[0:2] = (1).to_bytes(2, "big")  # a format-0 file with new tracks becomes format 1
         header[2:4] = count.to_bytes(2, "big")
     chunks[0] = (chunks[0][0], bytes(header))
-    fileio.atomic_write_bytes(path, b"".join(kind + len(body).to_bytes(4, "big") + body for kind, body in chunks))
+    data = b"".join(kind + len(body).to_bytes(4, "big") + body for kind, body in chunks)
+    fileio.atomic_write_bytes(path, within_tick_limit(data))
 
+
+READABLE_TICKS = 10_000_000  # pretty_midi refuses a file whose last event lies further (it takes it for corrupt)
+
+
+def within_tick_limit(data: bytes) -> bytes:
+    """A standard MIDI file's bytes, at a coarser resolution where its last event lies beyond
+    :data:`READABLE_TICKS` (a long score that music21 wrote at 10,080 ticks per quarter): the
+    ticks per quarter divided by the smallest whole factor of them that brings it within, every
+    event moved to the nearest new tick. Other files come back as they are."""
+    import mido
+
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    last = max((sum(message.time for message in track) for track in midi.tracks), default=0)
+    if last <= READABLE_TICKS:
+        return data
+    tpq = midi.ticks_per_beat
+    factor = next((d for d in range(2, tpq + 1) if tpq % d == 0 and last / d <= READABLE_TICKS), tpq)
+    for track in midi.tracks:
+        tick = placed = 0
+        for message in track:
+            tick += message.time
+            new = round(tick / factor)
+            message.time, placed = new - placed, new
+    midi.ticks_per_beat = tpq // factor
+    out = io.BytesIO()
+    midi.save(file=out)
+    return out.getvalue()
