@@ -12,7 +12,7 @@
 registers every encoding below: a new encoding is one module and one line here.
 """
 
-from musicgen.tokens import events, notes  # noqa: F401  (registers the encodings)
+from musicgen.tokens import events, frames, notes  # noqa: F401  (registers the encodings)
 from musicgen.tokens.base import Tokenizer
 from musicgen.tokens.config import ENCODINGS, Kind, TokenizerConfig
 

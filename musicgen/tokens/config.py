@@ -45,6 +45,7 @@ class Kind(enum.IntEnum):
     FILL = 20
     FILL_START = 21
     FILL_END = 22
+    FRAME_END = 23
 
 
 CONTROL_KINDS = (Kind.STYLE, Kind.KEY, Kind.DENSITY, Kind.TEMPO)  # in header order
