@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_verbose(parser)
     parser.add_argument("data", metavar="DATA", nargs="?", default=None,
-                        help="music folder or prepared cache (default: the checkpoint's training data)")
+                        help="music folder, piano-roll file or prepared cache (default: the checkpoint's training "
+                             "data); a piano-roll file's own test split is scored, frame by frame")
     parser.add_argument("--checkpoint", default=None, metavar="DIR",
                         help="checkpoint directory (default: the shipped base model, checkpoints/base)")
     parser.add_argument("--split", choices=SPLIT_CHOICES, default="test",

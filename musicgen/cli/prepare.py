@@ -27,6 +27,7 @@ unchanged, and re-encodes only the files that changed.
 examples:
   musicgen prepare data/midi/bach --out cache/bach
   musicgen prepare my_piano_recordings --out cache/piano --timing seconds --pedal events
+  musicgen prepare jsb_chorales.json.gz      # a piano-roll data set: its own splits, frames
   musicgen train cache/bach --out checkpoints/mine
 """
 
@@ -36,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "prepare", help="encode a MIDI folder into a token cache",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("midi_dir", metavar="MIDI_DIR", help="folder of MIDI or score files (searched recursively)")
+    parser.add_argument("midi_dir", metavar="MIDI_DIR",
+                        help="folder of MIDI or score files (searched recursively), or a piano-roll file (.json, "
+                             ".json.gz, .pickle: its own train/valid/test splits, the frames encoding)")
     parser.add_argument(
         "--out", metavar="CACHE_DIR", default=None,
         help="cache directory (default: $XDG_CACHE_HOME/musicgen/prepared/<folder>-<hash>)",

@@ -45,6 +45,7 @@ examples:
   musicgen train data/midi/bach --out checkpoints/mine --resume --max-updates 20000
   musicgen train cache/bach --out runs/gru --cell gru --units 512 --max-minutes 30
   musicgen train data/midi/bach --out runs/m --distribute mirrored --cpu-replicas 2
+  musicgen train jsb_chorales.json.gz --out runs/jsb --max-minutes 10
 
 --batch-size is the global batch size, split evenly across replicas, so the same
 options train the same model on one device or many. When you grow the global batch
@@ -75,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_verbose(parser)
-    parser.add_argument("data", metavar="DATA", help="a folder of MIDI files or a prepared cache directory")
+    parser.add_argument("data", metavar="DATA",
+                        help="a folder of MIDI files, a piano-roll file (.json.gz, .pickle) or a prepared cache directory")
     parser.add_argument("--out", required=True, metavar="CHECKPOINT_DIR", help="checkpoint directory to write")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --out where it stopped")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint in --out")

@@ -41,6 +41,7 @@ from musicgen.data.profile import FolderProfile, PieceStats, choose_config, piec
 from musicgen.data.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, assign_splits, check_fractions
 from musicgen.errors import DataError, MidiError
 from musicgen.music.midi_io import MUSIC_SUFFIXES, read_pieces
+from musicgen.music.pianoroll import is_roll_file
 from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
 
 _FILE_KEYS = ("path", "size", "mtime_ns", "sha256")
@@ -75,7 +76,8 @@ def prepare(
     force: bool = False,
     tokenizer_options: dict[str, Any] | None = None,
 ) -> TokenCache:
-    """Encode ``midi_dir`` into ``cache_dir`` (or reuse the cache there) and return it.
+    """Encode ``midi_dir`` into ``cache_dir`` (or reuse the cache there) and return it; a
+    piano-roll file instead of a folder keeps its own splits (:mod:`musicgen.data.rolls`).
 
     ``tokenizer_config`` fixes the configuration; without it the folder's profile chooses
     one, with ``tokenizer_options`` (field: value) winning over the choices. A folder
@@ -84,6 +86,10 @@ def prepare(
     """
     start = time.perf_counter()
     midi_dir = Path(midi_dir).expanduser()
+    if is_roll_file(midi_dir):  # a piano-roll data set: its own splits (musicgen.data.rolls)
+        from musicgen.data.rolls import prepare_rolls
+
+        return prepare_rolls(midi_dir, cache_dir, tokenizer_config, tokenizer_options, progress, force)
     fractions = tuple(float(fraction) for fraction in fractions)
     check_fractions(fractions)
     options = dict(sorted((tokenizer_options or {}).items()))
@@ -139,6 +145,8 @@ def _encode(midi_dir: Path, records: dict[str, dict], old: TokenCache | None, co
     """Tokens of every piece (reused or encoded now), the manifest's files, pieces and skips."""
     tokenizer = Tokenizer(config)
     is_note = np.isin(tokenizer.kinds, [int(Kind.NOTE_ON), int(Kind.DURATION)])
+    if not is_note.any():  # an encoding of pitches alone (frames): each sounding key of a frame
+        is_note = tokenizer.kinds == Kind.PITCH
     files, pieces, arrays, skipped = [], [], [], []
     for path in sorted(records):
         record = records[path]

@@ -22,7 +22,7 @@ import numpy as np
 
 from musicgen.data.splits import SPLIT_CHOICES, SPLIT_NAMES
 from musicgen.errors import ConfigError, DataError
-from musicgen.models.likelihood import perplexity, score_model
+from musicgen.models.likelihood import perplexity, score_pieces
 from musicgen.models.ngram import DEFAULT_ORDERS, fit_baseline
 
 MASKED_MASS_LIMIT = 0.05  # more probability than this removed per sampled token: the model breaks the rules
@@ -72,8 +72,10 @@ def evaluate(
     if not pieces:
         raise DataError(f"the {split} split of {source} has no piece of two or more tokens to score")
     _say(progress, f"scoring {len(pieces)} {split} pieces ({sum(len(p) - 1 for p in pieces):,} tokens) from {source}")
-    total, correct, count = score_model(loaded.model, pieces, batch_size=batch_size, pad_id=loaded.tokenizer.pad_id,
-                                        progress=progress)
+    frames = loaded.tokenizer if hasattr(loaded.tokenizer, "frame_targets") else None  # the frames encoding
+    scores = score_pieces(loaded.model, pieces, batch_size=batch_size, pad_id=loaded.tokenizer.pad_id,
+                          progress=progress, frames=frames)
+    total, correct, count = scores.total, scores.correct, scores.count
     nll = total / count
     notes = count_notes(pieces, loaded.tokenizer)
     result: dict[str, Any] = {
@@ -83,6 +85,9 @@ def evaluate(
         "training_pieces_left_out": left_out,
         "scoring": "teacher forcing over whole pieces, every token after the first scored once",
     }
+    if frames is not None:  # the polyphonic benchmark's figure: nats per frame, every frame of whole pieces
+        result.update(frames=scores.frames, nll_per_frame=scores.frame_nll / max(scores.frames, 1),
+                      nll_per_frame_unmasked=scores.frame_nll_unmasked / max(scores.frames, 1))
     baseline = None
     if ngram:
         baseline = fit_baseline(streams, loaded.tokenizer.vocab_size, orders, progress)
@@ -99,13 +104,15 @@ def evaluate(
 
 
 def count_notes(pieces: list[np.ndarray], tokenizer: Tokenizer) -> int:
-    """The notes of token streams: their NOTE_ON (events) or DURATION (notes) tokens.
+    """The notes of token streams: their NOTE_ON (events), DURATION (notes) or else PITCH (frames) tokens.
 
     NLL per note compares encodings fairly: a note costs a different number of tokens in each.
     """
     from musicgen.tokens import Kind
 
     is_note = np.isin(tokenizer.kinds, [int(Kind.NOTE_ON), int(Kind.DURATION)])
+    if not is_note.any():  # an encoding of pitches alone (frames): each sounding key of a frame
+        is_note = tokenizer.kinds == Kind.PITCH
     return int(sum(np.count_nonzero(is_note[piece]) for piece in pieces))
 
 
@@ -141,7 +148,9 @@ def split_streams(checkpoint: Checkpoint | str | os.PathLike,
         chosen = {name: [p for p in recorded[name] if p in by_path] for name in names}
     else:
         chosen = {name: cache.files(name) for name in names}
-    trained = _trained_on(checkpoint, cache, chosen["train"] if same else [])
+    # A piano-roll file's own splits are the benchmark's: its test pieces are scored, twins of training pieces too.
+    given = same and cache.manifest.get("split_source") == "file"
+    trained = set() if given else _trained_on(checkpoint, cache, chosen["train"] if same else [])
     # Another data set's training split still fits the n-gram, but is scored (``all``) only where new;
     # the checkpoint's own training split is scored as asked (``--split train``, ``all``).
     scored = {name: [path for path in chosen[name] if path not in trained or (same and name == "train")]
@@ -221,6 +230,9 @@ def format_report(result: dict[str, Any]) -> str:
         f"  model   NLL {result['nll']:.4f} nats/token, {result['nll_per_note']:.3f} nats/note  "
         f"perplexity {result['perplexity']:.2f}  accuracy {result['accuracy']:.3f}",
     ]
+    if "nll_per_frame" in result:
+        lines.append(f"  model   NLL {result['nll_per_frame']:.4f} nats/frame over {result['frames']:,} frames (the "
+                     f"grammar's mask; {result['nll_per_frame_unmasked']:.4f} without it)")
     if result.get("training_pieces_left_out"):
         lines.insert(1, f"  left out {result['training_pieces_left_out']} {result['split']} pieces the checkpoint "
                         "trained on (same notes, or the same file)")
