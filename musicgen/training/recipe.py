@@ -62,9 +62,14 @@ def resolve_model(config: TrainConfig, tokens: int, base: TrainConfig | None = N
 def resolve_schedule(config: TrainConfig, updates_per_epoch: int) -> TrainConfig:
     """``config`` with the budget, validation period and patience chosen for ``updates_per_epoch``.
 
-    ``--epochs`` caps the budget (and alone sets it); ``--max-updates`` sets it.
+    ``--epochs`` caps the budget (and alone sets it); ``--max-updates`` sets it. ``--max-minutes``
+    without either makes the time the budget: the run goes on until the clock or early stopping
+    ends it (a small, augmented data set keeps improving long after 40 epochs; docs/results.md,
+    the polyphonic benchmark).
     """
     budget = config.max_updates or min(max(EPOCHS_OF_UPDATES * updates_per_epoch, MIN_BUDGET), MAX_BUDGET)
+    if config.max_minutes and not config.max_updates and not config.epochs:
+        budget = MAX_BUDGET
     if config.epochs:
         cap = config.epochs * updates_per_epoch
         budget = min(config.max_updates, cap) if config.max_updates else cap
