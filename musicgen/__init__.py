@@ -26,7 +26,8 @@ _LAZY = {
     "GenerationOptions": "musicgen.generation.options",
     "train": "musicgen.training.loop",
     "load_checkpoint": "musicgen.training.checkpoint",
-    "generate": "musicgen.generation.compose",
+    "generate": "musicgen.generation.session",
+    "Session": "musicgen.generation.session",
     "NGramModel": "musicgen.models.ngram",
 }
 

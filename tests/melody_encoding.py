@@ -16,7 +16,7 @@ import numpy as np
 from musicgen.music.piece import Piece, Track
 from musicgen.tokens.base import Tokenizer
 from musicgen.tokens.config import Kind
-from musicgen.tokens.grammar import Constraints, Grammar
+from musicgen.tokens.grammar import Constraints, Grammar, Rules
 
 START, OPEN, PITCHED, ENDED = range(4)
 
@@ -74,7 +74,7 @@ class MelodyTokenizer(Tokenizer, encoding="melody"):
                      ((0.0, *(time_signature or (4, 4))),), ((0.0, float(tempo)),))
 
     def grammar(self, constraints: Constraints | None = None) -> Grammar:
-        return Grammar(self, MelodyChecker, MelodyMasker)
+        return Grammar(self, MelodyRules, constraints)
 
     def track_programs(self, ids: Any) -> list[int]:
         return [0]
@@ -88,97 +88,43 @@ def _next_phase(kind: int) -> int:
     return {Kind.BOS: OPEN, Kind.TIME_SHIFT: OPEN, Kind.PITCH: PITCHED, Kind.DURATION: OPEN}.get(kind, ENDED)
 
 
-class MelodyChecker:
-    """The melody grammar in Python."""
+class MelodyRules(Rules):
+    """The melody grammar, written once: a rest or a pitch, a duration after each pitch, EOS after a note."""
 
-    def __init__(self, tokenizer: MelodyTokenizer) -> None:
-        self.tables = tokenizer
-        self.phase, self.notes = START, 0
-
-    @property
-    def started(self) -> bool:
-        return self.phase != START
-
-    @property
-    def ended(self) -> bool:
-        return self.phase == ENDED
-
-    forced = False
-
-    def allowed(self, token: int) -> bool:
-        kind = self.tables.kinds[token]
-        return {START: kind == Kind.BOS, OPEN: kind in (Kind.TIME_SHIFT, Kind.PITCH) or (kind == Kind.EOS and self.notes > 0),
-                PITCHED: kind == Kind.DURATION, ENDED: kind == Kind.PAD}[self.phase]
-
-    def allowed_mask(self) -> np.ndarray:
-        return np.array([self.allowed(token) for token in range(self.tables.vocab_size)])
-
-    def feed(self, token: int, check: bool = True) -> None:
-        if check and not self.allowed(token):
-            raise ValueError(f"token {token} is not allowed here")
-        kind = self.tables.kinds[token]
-        self.notes += int(kind == Kind.DURATION)
-        self.phase = ENDED if self.phase == ENDED else _next_phase(kind)
-
-    def closing_tokens(self) -> list[int]:
-        if self.phase == PITCHED:
-            self.notes += 1
-            return [self.tables.offset(Kind.DURATION), self.tables.eos_id]
-        return [self.tables.eos_id] if self.phase == OPEN and self.notes else []
-
-
-class MelodyMasker:
-    """The melody grammar as tensors."""
-
-    def __init__(self, tokenizer: MelodyTokenizer) -> None:
-        import tensorflow as tf
-
-        kinds = tokenizer.kinds
-        table = np.zeros((4, tokenizer.vocab_size), bool)
+    def setup(self) -> None:
+        kinds = self.kinds
+        table = np.zeros((4, self.vocab_size), bool)
         table[START] = kinds == Kind.BOS
         table[OPEN] = np.isin(kinds, [Kind.TIME_SHIFT, Kind.PITCH, Kind.EOS])
         table[PITCHED] = kinds == Kind.DURATION
         table[ENDED] = kinds == Kind.PAD
-        self.table = tf.constant(table)
-        self.next = tf.constant([_next_phase(kind) for kind in kinds], tf.int32)
-        self.is_eos = tf.constant(kinds == Kind.EOS)
-        self.kinds = tf.constant(kinds.astype(np.int32))
-        self.steps = tf.constant(np.where(np.isin(kinds, [Kind.TIME_SHIFT, Kind.DURATION]), tokenizer.values, 0)
-                                 .astype(np.int32))
+        self.table = self.const(table)
+        self.next = self.const(np.array([_next_phase(kind) for kind in kinds], np.int32))
+        self.is_eos = self.const(kinds == Kind.EOS)
+        self.kind_of = self.const(kinds.astype(np.int32))
+        self.steps = self.const(np.where(np.isin(kinds, [Kind.TIME_SHIFT, Kind.DURATION]), self.values, 0)
+                                .astype(np.int32))
 
-    def initial_state(self, batch_size: Any) -> dict:
-        import tensorflow as tf
+    def initial_state(self, batch: Any) -> dict:
+        zeros = self.x.full(batch, 0, self.x.int32)
+        return {"phase": zeros + START, "notes": zeros, "elapsed": zeros, "started": zeros > 0, "ended": zeros > 0}
 
-        zeros = tf.zeros(tf.reshape(batch_size, [1]), tf.int32)
-        return {"phase": zeros + START, "notes": zeros, "elapsed": zeros, "ended": tf.cast(zeros, tf.bool)}
+    def allowed(self, state: dict, params: dict) -> Any:
+        allowed = self.x.take(self.table, state["phase"])
+        return allowed & (~self.is_eos | (state["notes"] > 0)[:, None]) & (params["allowed"] | state["ended"][:, None])
 
-    def allowed(self, state: dict) -> Any:
-        import tensorflow as tf
+    def update(self, state: dict, tokens: Any, params: dict, count_time: Any = True) -> dict:
+        x = self.x
+        tokens = x.cast(tokens, x.int32)
+        kinds, steps = x.take(self.kind_of, tokens), x.take(self.steps, tokens)
+        ended = state["ended"] | (kinds == int(Kind.EOS)) | ((kinds == int(Kind.PAD)) & (state["phase"] != START))
+        return {"phase": x.where(ended, ENDED, x.take(self.next, tokens)),
+                "notes": state["notes"] + x.cast(kinds == int(Kind.DURATION), x.int32),
+                "elapsed": state["elapsed"] + x.where(count_time, steps, steps * 0),
+                "started": state["started"] | (kinds == int(Kind.BOS)), "ended": ended}
 
-        allowed = tf.gather(self.table, state["phase"])
-        return allowed & (~self.is_eos | (state["notes"] > 0)[:, tf.newaxis])
-
-    def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
-        import tensorflow as tf
-
-        kinds = tf.gather(self.kinds, tokens)
-        steps = tf.gather(self.steps, tokens)
-        ended = state["ended"] | tf.equal(kinds, int(Kind.EOS)) | (tf.equal(kinds, int(Kind.PAD)) &
-                                                                   (state["phase"] != START))
-        return {"phase": tf.where(ended, ENDED, tf.gather(self.next, tokens)),
-                "notes": state["notes"] + tf.cast(tf.equal(kinds, int(Kind.DURATION)), tf.int32),
-                "elapsed": state["elapsed"] + tf.where(count_time, steps, tf.zeros_like(steps)), "ended": ended}
-
-    def limit(self, state: dict, allowed: Any, bar_limit: Any, every_track: Any = False) -> Any:
-        return allowed
-
-    def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
-        return tokens
-
-    def drums(self, state: dict) -> Any:
-        import tensorflow as tf
-
-        return tf.zeros_like(state["ended"])
-
-    def forced(self, state: dict) -> Any:
-        return self.drums(state)
+    def closing_tokens(self, state: dict) -> list[int]:
+        phase, notes = int(state["phase"][0]), int(state["notes"][0])
+        if phase == PITCHED:
+            return [self.tokenizer.offset(Kind.DURATION), self.eos_id]
+        return [self.eos_id] if phase == OPEN and notes else []

@@ -81,10 +81,10 @@ def random_sampler(constraints_profile: dict) -> tuple:
     return tokenizer, Sampler(model, tokenizer, jit_compile=False, constraints=constraints)
 
 
-def test_every_part_keeps_to_its_range_and_its_chords() -> None:
+def test_every_part_keeps_to_its_range_and_its_stacks() -> None:
     """A random model plays anything; the sampler keeps violin and cello (programs no data showed:
-    the General MIDI ranges) and a one-note-at-a-time flute (the data's range and chords) in bounds."""
-    tokenizer, sampler = random_sampler({"pitch_ranges": {"73": [64, 76]}, "max_chords": {"73": 1}})
+    the General MIDI ranges) and a one-note-at-a-time flute (the data's range and stacks) in bounds."""
+    tokenizer, sampler = random_sampler({"pitch_ranges": {"73": [64, 76]}, "max_stacks": {"73": 1}})
     name = tokenizer.id_of
     for programs in ((40, 42), (73,)):
         prefix = np.array([tokenizer.bos_id, *(name(Kind.PROGRAM, p) for p in programs), name(Kind.BAR)], np.int32)
@@ -95,8 +95,8 @@ def test_every_part_keeps_to_its_range_and_its_chords() -> None:
                 pitches = piece.notes[piece.notes[:, TRACK] == index]
                 low, high = (64, 76) if program == 73 else playable(program)[:2]
                 assert np.all((pitches[:, PITCH] >= low) & (pitches[:, PITCH] <= high))
-                chords = np.unique(pitches[:, START], return_counts=True)[1]
-                assert chords.max(initial=0) <= (1 if program == 73 else playable(program)[2])
+                stacks = np.unique(pitches[:, START], return_counts=True)[1]
+                assert stacks.max(initial=0) <= (1 if program == 73 else playable(program)[2])
 
 
 def test_fit_meters_states_the_meter_the_bars_play() -> None:

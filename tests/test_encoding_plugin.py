@@ -31,8 +31,8 @@ def melody(seed: int) -> list[tuple[int, float, float, int]]:
 def test_defining_the_class_registers_it_and_the_contract_is_enforced() -> None:
     assert ENCODINGS["melody"] is MelodyTokenizer
     tokenizer = Tokenizer(CONFIG)
-    assert isinstance(tokenizer, MelodyTokenizer) and not tokenizer.has_bars
-    with pytest.raises(ConfigError, match="has no bars and tracks"):
+    assert isinstance(tokenizer, MelodyTokenizer) and not tokenizer.anchored_windows and not tokenizer.editable
+    with pytest.raises(ConfigError, match="cannot be edited bar by bar"):
         tokenizer.layout()
 
     class Incomplete(Contract, encoding="incomplete"):
@@ -56,7 +56,7 @@ def test_the_melody_round_trips() -> None:
 
 
 def test_a_plugin_encoding_trains_samples_and_writes_files(tmp_path: Path) -> None:
-    from musicgen.generation.compose import generate
+    from musicgen.generation.session import generate
     from musicgen.training.config import TrainConfig
     from musicgen.training.loop import train
 

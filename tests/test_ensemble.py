@@ -27,20 +27,21 @@ def test_every_track_keeps_a_bar_open_until_each_track_played_in_two_bars() -> N
 
     tokenizer = Tokenizer(TokenizerConfig(min_pitch=48, max_pitch=72, velocity_bins=4, max_tracks=4))
     masker = tokenizer.grammar().masker()
+    params = {every: masker.params(every_track=every, sampling=True) for every in (False, True)}
     name = tokenizer.id_of
     bar = name(Kind.BAR)
-    state = masker.update(masker.initial_state(1), tf.constant([tokenizer.bos_id]), False)
+    state = masker.update(masker.initial_state(1), tf.constant([tokenizer.bos_id]), params[True], False)
     for token in (name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 40), bar, name(Kind.TIME_SIGNATURE,
                                                                            tokenizer.meters.index((4, 4)))):
-        state = masker.update(state, tf.constant([token]))
+        state = masker.update(state, tf.constant([token]), params[True])
 
     def allowed(every_track: bool) -> np.ndarray:
-        return masker.limit(state, masker.allowed(state), tf.constant([-1]), every_track).numpy()[0]
+        return masker.allowed(state, params[every_track]).numpy()[0]
 
     def feed(tokens: list[int]) -> None:
         nonlocal state
         for token in tokens:
-            state = masker.update(state, tf.constant([token]))
+            state = masker.update(state, tf.constant([token]), params[True])
 
     feed(_bar_of_one_note(tokenizer, 0))
     assert allowed(True)[bar]  # the first bar owes nothing: the bar before it is free
@@ -68,8 +69,8 @@ def test_sampled_tracks_each_play_throughout(tune_model: Path) -> None:
     loaded = load_checkpoint(tune_model)
     tokenizer = loaded.tokenizer
     ensemble = plan_ensemble(tokenizer, "33,73", loaded.profile)
-    assert ensemble.played == ensemble.written == (33, 73) and not ensemble.notes
-    prefix = np.array([tokenizer.bos_id, *ensemble.tokens(tokenizer), tokenizer.id_of(Kind.BAR)], np.int32)
+    assert ensemble.played == ensemble.written == (33, 73) and not ensemble.remarks
+    prefix = tokenizer.prompt([], list(ensemble.played))
     plays = []
     for every_track in (False, True):
         sampler = Sampler.from_checkpoint(loaded, jit_compile=False, ensemble=ensemble)

@@ -24,7 +24,7 @@ def test_frames_are_pitches_ascending_then_frame_end_and_come_back_exactly() -> 
                                        "PITCH(62) FRAME_END PITCH(48) PITCH(60) FRAME_END FRAME_END FRAME_END EOS")
     assert tokenizer.decode_frames(ids) == FRAMES
     assert tokenizer.frame_count(ids) == len(FRAMES)
-    assert tokenizer.vocab_size == 3 + 88 + 1 and not tokenizer.has_bars
+    assert tokenizer.vocab_size == 3 + 88 + 1 and not tokenizer.anchored_windows and not tokenizer.editable
 
 
 def test_music_is_sampled_on_the_frame_grid_and_decodes_to_held_notes() -> None:
@@ -47,7 +47,7 @@ def test_the_grammar_allows_one_token_sequence_per_frame_sequence() -> None:
     grammar = tokenizer.grammar()
     ids = tokenizer.encode_frames(FRAMES)
     checker = check_tokens(ids, grammar)
-    assert checker.ended and checker.frames == len(FRAMES)
+    assert checker.ended and checker.value("elapsed") == len(FRAMES)
     pitch = {p: tokenizer.pitch_offset + p - 21 for p in (60, 64)}
     frame_end, bos, eos = tokenizer.frame_end_id, tokenizer.bos_id, tokenizer.eos_id
     for bad in ([bos, pitch[64], pitch[60]],  # descending
@@ -69,11 +69,12 @@ def test_the_tensor_masker_agrees_with_the_checker() -> None:
     grammar = tokenizer.grammar()
     ids = tokenizer.encode_frames(FRAMES)
     masker, checker = grammar.masker(), grammar.checker()
+    params = masker.params()
     state = masker.initial_state(tf.constant(1))
     for token in ids.tolist():
-        np.testing.assert_array_equal(masker.allowed(state).numpy()[0], checker.allowed_mask())
+        np.testing.assert_array_equal(masker.allowed(state, params).numpy()[0], checker.allowed_mask())
         checker.feed(token)
-        state = masker.update(state, tf.constant([token], tf.int32))
+        state = masker.update(state, tf.constant([token], tf.int32), params)
     assert bool(state["ended"][0]) and int(state["elapsed"][0]) == len(FRAMES)
 
 

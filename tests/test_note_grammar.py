@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -64,16 +66,20 @@ def test_structural_rules(tokenizer: Tokenizer) -> None:
     assert checker.closing_tokens() == [name(Kind.VELOCITY, 2), tokenizer.duration_id(1), tokenizer.eos_id]
 
 
-def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer) -> None:
+@pytest.mark.parametrize("figures", [{}, {"sampling": True, "every_track": True, "bar_limit": 3}])
+def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer, figures: dict) -> None:
+    """The rules run in TensorFlow (the masker) and in NumPy (the checker) agree, the sampling
+    rules (full bars, every track in any two bars, a bar limit) included."""
     import tensorflow as tf
 
     longest = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max)
     longest[0] = 12
     grammar = tokenizer.grammar(Constraints(max_tracks=3, max_durations=longest))
     masker = grammar.masker()
+    params = masker.params(constraints=grammar.constraints, **figures)
     rng = np.random.default_rng(0)
     batch = 6
-    checkers = [grammar.checker() for _ in range(batch)]
+    checkers = [grammar.checker(**figures) for _ in range(batch)]
     state = masker.initial_state(batch)
     weights = np.ones(tokenizer.vocab_size)
     weights[tokenizer.kinds == Kind.BAR] = 20.0
@@ -83,15 +89,17 @@ def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer) -> Non
     for _ in range(250):
         for checker, token in zip(checkers, tokens.tolist(), strict=True):
             checker.feed(token)
-        state = masker.update(state, tf.constant(tokens))
-        mask = masker.allowed(state).numpy()
+        state = masker.update(state, tf.constant(tokens), params)
+        mask = masker.allowed(state, params).numpy()
         for row, checker in enumerate(checkers):
-            expected = np.array([checker.allowed(token) for token in range(tokenizer.vocab_size)])
-            np.testing.assert_array_equal(mask[row], expected)
-            np.testing.assert_array_equal(checker.allowed_mask(), expected)
+            np.testing.assert_array_equal(mask[row], checker.allowed_mask())
+            probe = rng.integers(0, tokenizer.vocab_size, 4)
+            assert [checker.allowed(token) for token in probe.tolist()] == mask[row, probe].tolist()
         probabilities = np.where(mask, weights, 0.0)
         tokens = np.array([rng.choice(tokenizer.vocab_size, p=p / p.sum()) for p in probabilities], np.int32)
-    assert all(len(checker.programs) <= 3 for checker in checkers)
+        tokens = masker.rewrite(state, tf.constant(tokens), params).numpy()
+    assert all(checker.value("tracks") <= 3 for checker in checkers)
+    assert sum(checker.value("bars") for checker in checkers) > batch
 
 
 def test_the_bar_limit_turns_the_extra_bar_into_eos(tokenizer: Tokenizer) -> None:
@@ -104,14 +112,15 @@ def test_the_bar_limit_turns_the_extra_bar_into_eos(tokenizer: Tokenizer) -> Non
     prefix = [tokenizer.bos_id, tokenizer.id_of(Kind.PROGRAM, 0), bar, tokenizer.id_of(Kind.TRACK, 0),
               tokenizer.id_of(Kind.POSITION, 0), tokenizer.id_of(Kind.PITCH, 60), tokenizer.id_of(Kind.VELOCITY, 1),
               tokenizer.duration_id(4)]
+    two, unlimited = masker.params(bar_limit=2), masker.params()
     for token in prefix:
-        state = masker.update(state, tf.constant([token]), count_time=token != bar)
-    rewritten = masker.rewrite(state, tf.constant([bar]), tf.constant(2))
+        state = masker.update(state, tf.constant([token]), two, count_time=token != bar)
+    rewritten = masker.rewrite(state, tf.constant([bar]), two)
     assert rewritten.numpy().tolist() == [bar]
     for _ in range(2):
-        state = masker.update(state, tf.constant([bar]))
-    assert masker.rewrite(state, tf.constant([bar]), tf.constant(2)).numpy().tolist() == [tokenizer.eos_id]
-    assert masker.rewrite(state, tf.constant([bar]), tf.constant(-1)).numpy().tolist() == [bar]
+        state = masker.update(state, tf.constant([bar]), two)
+    assert masker.rewrite(state, tf.constant([bar]), two).numpy().tolist() == [tokenizer.eos_id]
+    assert masker.rewrite(state, tf.constant([bar]), unlimited).numpy().tolist() == [bar]
 
 
 @pytest.fixture(scope="module")
@@ -170,25 +179,31 @@ def test_same_seed_same_notes_and_beam_search_is_grammatical(sampler, tokenizer:
 def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer) -> None:
     import tensorflow as tf
 
-    from musicgen.generation.steering import key_bias
+    from musicgen.generation.steering import guidance_bias
+    from musicgen.tokens.controls import CONTROLS
 
-    bias = key_bias(tokenizer, "D major", 2.0)
+    keyed = Tokenizer(dataclasses.replace(CONFIG, keys=True))
+    # --key's guidance is the KEY control's own bias.
+    np.testing.assert_array_equal(guidance_bias(keyed, {"key": "D major"}, 2.0), CONTROLS["key"].bias(keyed, 2, 2.0))
+    bias = CONTROLS["key"].bias(tokenizer, 2, 2.0)
     pitch = tokenizer.kinds == Kind.PITCH
     assert not bias[~pitch].any()  # only PITCH tokens move
     by_pitch = dict(zip(tokenizer.values[pitch].tolist(), bias[pitch].tolist(), strict=True))
     assert max(by_pitch, key=by_pitch.get) % 12 == 2  # the tonic is pulled hardest
     assert by_pitch[62] > by_pitch[69] > by_pitch[66] > by_pitch[63]  # tonic, dominant, third, outside the key
     assert np.isclose(np.mean([by_pitch[p] for p in range(60, 72)]), 0.0, atol=1e-6)  # centred over an octave
-    assert not key_bias(tokenizer, "D major", 0.0).any()
+    assert guidance_bias(keyed, {"key": "D major"}, 0.0) is None
+    assert guidance_bias(keyed, {"density": "high"}, 2.0) is None
     with pytest.raises(ConfigError, match="--key-guidance must be a non-negative number"):
-        key_bias(tokenizer, "D major", -1.0)
+        guidance_bias(keyed, {"key": "D major"}, -1.0)
 
     masker = tokenizer.grammar().masker()
+    params = masker.params()
     name = tokenizer.id_of
-    state = masker.update(masker.initial_state(2), tf.constant([tokenizer.bos_id] * 2, tf.int32), False)
+    state = masker.update(masker.initial_state(2), tf.constant([tokenizer.bos_id] * 2, tf.int32), params, False)
     for token in (name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128), name(Kind.BAR)):
-        state = masker.update(state, tf.constant([token, token], tf.int32))
-    state = masker.update(state, tf.constant([name(Kind.TRACK, 0), name(Kind.TRACK, 1)], tf.int32))  # piano, drums
+        state = masker.update(state, tf.constant([token, token], tf.int32), params)
+    state = masker.update(state, tf.constant([name(Kind.TRACK, 0), name(Kind.TRACK, 1)], tf.int32), params)  # piano, drums
     assert masker.drums(state).numpy().tolist() == [False, True]
     context = StepContext(tf.ones([2, tokenizer.vocab_size], tf.bool), masker.drums(state))
     rows = PitchBias(tf.constant(bias))(tf.zeros([2, tokenizer.vocab_size]), context).numpy()

@@ -182,3 +182,32 @@ def test_nothing_outside_the_tokens_package_compares_an_encoding_name() -> None:
     found = {name: encoding_name_comparisons(path.read_text(encoding="utf-8")) for name, path in _modules().items()
              if not name.startswith("musicgen.tokens")}
     assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+def layout_branches(source: str) -> list[int]:
+    """Lines that ask an encoding's layout instead of its contract: ``X.has_bars`` or ``Kind.NAME``."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and (
+                node.attr == "has_bars" or (isinstance(node.value, ast.Name) and node.value.id == "Kind")):
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_nothing_outside_the_tokens_package_branches_on_the_layout() -> None:
+    assert layout_branches("if tokenizer.has_bars:\n    x = Kind.BAR\ny = roles.bar") == [1, 2]
+    found = {name: layout_branches(path.read_text(encoding="utf-8")) for name, path in _modules().items()
+             if not name.startswith("musicgen.tokens")}
+    assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+def long_functions(source: str, limit: int = 80) -> list[str]:
+    """Functions of more than ``limit`` lines, as ``name (lines)``."""
+    return [f"{node.name} ({node.end_lineno - node.lineno + 1})" for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_functions_stay_under_80_lines() -> None:
+    assert long_functions("def f():\n" + "    x = 1\n" * 80) == ["f (81)"]
+    found = {name: long_functions(path.read_text(encoding="utf-8")) for name, path in _modules().items()}
+    assert {name: functions for name, functions in found.items() if functions} == {}

@@ -126,7 +126,7 @@ def test_evaluate_scores_every_test_frame_in_nats_per_frame(trained, tmp_path: P
 
 
 def test_samples_are_midi_on_the_frame_grid(trained, tmp_path: Path) -> None:
-    from musicgen.generation.compose import generate
+    from musicgen.generation.session import generate
     from musicgen.music import midi_io
 
     _, model, _ = trained

@@ -71,25 +71,68 @@ def test_draw_samples_the_distribution_and_repeats_per_seed() -> None:
 
 
 def test_the_compiled_sampler_and_the_guided_sampler_choose_alike(tmp_path) -> None:
-    """The same chain behind both: greedy decoding from BOS gives the same tokens (in seconds timing,
-    where the compiled sampler adds no rule of its own: no bar must reach its last beat)."""
+    """The same chain and the same rules behind both (every sampled bar reaching its last beat
+    included): greedy decoding from BOS gives the same tokens."""
     import keras
     from checkpoint_factory import write_checkpoint
 
     from musicgen.generation.guided import GuidedSampler
     from musicgen.generation.sampler import Sampler
+    from musicgen.generation.session import Session
     from musicgen.models.language import build_language_model
     from musicgen.tokens import Tokenizer, TokenizerConfig
     from musicgen.training.checkpoint import load_checkpoint
 
-    tokenizer = Tokenizer(TokenizerConfig(timing="seconds", velocity_bins=1, min_pitch=48, max_pitch=72, max_tracks=2))
+    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1, min_pitch=48, max_pitch=72, max_tracks=2))
     keras.utils.set_random_seed(5)
     model = build_language_model(tokenizer.vocab_size, "lstm", 16, 1, embedding_dim=8)
     loaded = load_checkpoint(write_checkpoint(tmp_path / "ck", model, tokenizer))
     compiled = Sampler.from_checkpoint(loaded, jit_compile=False).sample_tokens(num=1, length=40, temperature=0.0)[0]
-    guided = GuidedSampler(loaded, temperature=0.0)
+    guided = GuidedSampler(Session(loaded), temperature=0.0)
     guided.force([tokenizer.bos_id])
     for token in compiled[1:].tolist():
         if guided.checker.ended:
             break
         assert guided.sample() == token
+
+
+def test_generate_infill_and_accompany_refuse_the_same_tokens_in_the_same_state(tmp_path) -> None:
+    """One grammar: after the same tokens, the compiled sampler (generate), and the guided sampler
+    behind infill and accompany, allow exactly the same next tokens under the sampling rules; a
+    bar that does not reach its last beat yet may not close, in all three."""
+    import keras
+    from checkpoint_factory import write_checkpoint
+
+    from musicgen.generation.guided import GuidedSampler
+    from musicgen.generation.sampler import Sampler
+    from musicgen.generation.session import Session
+    from musicgen.models.language import build_language_model
+    from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
+    from musicgen.training.checkpoint import load_checkpoint
+
+    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1, min_pitch=48, max_pitch=84, max_tracks=2))
+    keras.utils.set_random_seed(5)
+    model = build_language_model(tokenizer.vocab_size, "lstm", 8, 1, embedding_dim=4)
+    session = Session(load_checkpoint(write_checkpoint(tmp_path / "ck", model, tokenizer)))
+    name = tokenizer.id_of
+    prefix = [tokenizer.bos_id, name(Kind.PROGRAM, 73), name(Kind.BAR), name(Kind.TIME_SIGNATURE, tokenizer.meters.index((4, 4))),
+              name(Kind.TRACK, 0), name(Kind.POSITION, 0), name(Kind.PITCH, 72), tokenizer.duration_id(12)]
+    sampler = Sampler.from_checkpoint(session.checkpoint, jit_compile=False)
+    masker, params = sampler.masker, sampler._params(None, None, False)
+    state = masker.initial_state(1)
+    for token in prefix:
+        state = masker.update(state, tf.constant([token]), params)
+    generate = masker.allowed(state, params).numpy()[0]
+    edits = []
+    for _ in ("infill", "accompany"):
+        guided = GuidedSampler(session, temperature=0.0)
+        guided.force(prefix)
+        edits.append(guided.checker.allowed_mask())
+    for mask in edits:
+        np.testing.assert_array_equal(mask, generate)
+    assert not generate[name(Kind.BAR)] and not generate[tokenizer.eos_id]  # the bar is not full
+    assert generate[name(Kind.POSITION, 36)]
+    plain = tokenizer.grammar().checker()
+    for token in prefix:
+        plain.feed(token)
+    assert plain.allowed(name(Kind.BAR))  # outside sampling (a file's bars), a bar may end early

@@ -84,7 +84,7 @@ def test_hot_samples_are_grammatical_and_lose_no_event(sampler: Sampler, tokeniz
     assert result.tokens[:, 0].tolist() == [tokenizer.bos_id] * 16
     for row in result.tokens:
         checker = check_tokens(row, sampler.grammar)
-        assert checker.ended and not checker.sounding  # EOS last, every note closed
+        assert checker.ended and not checker.value("sounding")  # EOS last, every note closed
         notes = tokenizer.decode_notes(row)
         assert len(notes) == int(np.sum(sampler.tables.kinds[row] == Kind.NOTE_ON))
     assert 0.0 < result.masked_mass_mean <= result.masked_mass_max <= 1.0
@@ -127,8 +127,8 @@ def test_time_limit(sampler: Sampler, tokenizer: Tokenizer) -> None:
         checker = check_tokens(row, sampler.grammar)
         shifts = np.where(kinds[row] == Kind.TIME_SHIFT, values[row], 0)
         # Stops at the first time shift reaching 24 steps (closing adds at most one step).
-        assert checker.elapsed_steps <= 24 + 6 + 1
-        eos_early = checker.elapsed_steps < 24
+        assert checker.value("elapsed") <= 24 + 6 + 1
+        eos_early = checker.value("elapsed") < 24
         assert eos_early or np.cumsum(shifts)[np.flatnonzero(shifts)[-2]] < 24 + 1
 
 

@@ -31,7 +31,7 @@ def test_parse_and_write_give_the_window_back() -> None:
     tokenizer, ids = piece_tokens()
     editor = WindowEditor(tokenizer)
     controls, programs, bars = editor.layout.parse(ids)
-    assert [tokenizer.kinds[token] for token in controls] == [Kind.KEY, Kind.DENSITY]
+    assert [tokenizer.controls[tokenizer.control_of[token]].name for token in controls] == ["key", "density"]
     assert len(programs) == 3 and len(bars) == 6
     np.testing.assert_array_equal(editor.layout.write(controls, programs, bars, [tokenizer.eos_id]), ids)
 
@@ -44,7 +44,7 @@ def test_controls_drop_out_and_tracks_reorder_without_changing_the_music() -> No
     for _ in range(12):
         edited = editor.edit(ids, rng, width=len(ids))
         check_tokens(edited, tokenizer.grammar())
-        assert not np.isin(tokenizer.kinds[edited], [Kind.KEY, Kind.DENSITY]).any()
+        assert not tokenizer.roles.control[edited].any()
         assert notes_by_track(tokenizer, edited) == notes_by_track(tokenizer, ids)
         orders.add(tuple(tokenizer.values[edited[tokenizer.kinds[edited] == Kind.PROGRAM]].tolist()))
     assert len(orders) > 1

@@ -163,8 +163,10 @@ def run(args: argparse.Namespace) -> dict:
     timing = time_calls(lambda: naive_refeed(model, args.naive_tokens), repeats=1, warmup=1)
     result["naive_refeed"] = round(args.naive_tokens / timing.median, 2)
     print(f"naive re-feeding batch 1: {result['naive_refeed']} tokens/s", file=sys.stderr)
-    extra: dict[str, Any] = {}
-    if "batch1_bfloat16" in result:
+    extra: dict[str, Any] = {"vs_reference": {
+        name: round(rate / result[f"reference_{name.split('_')[0]}"], 3) for name, rate in result.items()
+        if name.startswith("batch")}}
+    if "batch1_bfloat16" in result and "batch1" in result:
         extra["bfloat16_ratio"] = {f"batch{batch}": round(result[f"batch{batch}_bfloat16"] / result[f"batch{batch}"], 3)
                                    for batch in (1, 64)}
     if not args.no_machine:

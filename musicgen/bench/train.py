@@ -147,53 +147,12 @@ def compile_for_training(model, jit_compile="auto") -> None:
 def run(args: argparse.Namespace) -> dict:
     """Time training steps for each implementation, interleaved; return tokens/s and ratio."""
     _check(args)
-    import numpy as np
-    from tqdm import tqdm
-
     from musicgen.runtime import set_seed
 
     set_seed(args.seed)
-    from musicgen.models.precision import apply_precision
-
-    layers = IMPLEMENTATIONS if args.implementation == "both" else (args.implementation,)
-    precisions = ("float32", "bfloat16") if args.precision == "both" else (args.precision,)
-    jit_settings = {
-        "custom": _JIT_VALUES[args.jit_compile],
-        "keras": _JIT_VALUES[args.keras_jit_compile],
-    }
-    models, variants = {}, {}
-    for implementation in layers:
-        for precision in precisions if implementation == "custom" else ("float32",):
-            name = implementation if precision == "float32" else f"{implementation}_{precision}"
-            model = build_model(args, implementation)
-            apply_precision(model, precision)
-            compile_for_training(model, jit_settings[implementation])
-            models[name], variants[name] = model, (implementation, precision)
+    models, variants = _variants(args)
+    seconds, cpu_seconds, losses = _timed_steps(args, models)
     implementations = tuple(models)
-
-    rng = np.random.default_rng(args.seed)
-    shape = (args.batch_size, args.seq_len)
-    inputs = rng.integers(0, args.vocab_size, size=shape, dtype=np.int32)
-    targets = rng.integers(0, args.vocab_size, size=shape, dtype=np.int32)
-
-    seconds = {name: [] for name in implementations}
-    cpu_seconds = {name: [] for name in implementations}
-    losses = {name: [] for name in implementations}
-    total = (args.warmup + args.steps) * len(implementations)
-    with tqdm(total=total, desc=f"bench train {args.cell}", unit="batch", file=sys.stderr) as progress:
-        for step in range(args.warmup + args.steps):
-            # Alternate which implementation goes first, so neither always follows the other.
-            order = implementations if step % 2 == 0 else implementations[::-1]
-            for name in order:
-                start, cpu_start = time.perf_counter(), time.process_time()
-                loss = models[name].train_on_batch(inputs, targets)
-                elapsed = time.perf_counter() - start
-                if step >= args.warmup:
-                    seconds[name].append(elapsed)
-                    cpu_seconds[name].append(time.process_time() - cpu_start)
-                    losses[name].append(float(np.asarray(loss).reshape(-1)[0]))
-                progress.update(1)
-
     tokens_per_batch = args.batch_size * args.seq_len
     tokens_per_s = {name: tokens_per_batch / statistics.median(seconds[name]) for name in implementations}
     result = {
@@ -233,6 +192,54 @@ def run(args: argparse.Namespace) -> dict:
     if not args.no_machine:
         result.update(_fractions(args, tokens_per_s, variants))
     return result
+
+
+def _variants(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The compiled models to time, by name, and each one's (implementation, precision)."""
+    from musicgen.models.precision import apply_precision
+
+    layers = IMPLEMENTATIONS if args.implementation == "both" else (args.implementation,)
+    precisions = ("float32", "bfloat16") if args.precision == "both" else (args.precision,)
+    jit_settings = {"custom": _JIT_VALUES[args.jit_compile], "keras": _JIT_VALUES[args.keras_jit_compile]}
+    models, variants = {}, {}
+    for implementation in layers:
+        for precision in precisions if implementation == "custom" else ("float32",):
+            name = implementation if precision == "float32" else f"{implementation}_{precision}"
+            model = build_model(args, implementation)
+            apply_precision(model, precision)
+            compile_for_training(model, jit_settings[implementation])
+            models[name], variants[name] = model, (implementation, precision)
+    return models, variants
+
+
+def _timed_steps(args: argparse.Namespace, models: dict) -> tuple[dict, dict, dict]:
+    """Wall and CPU seconds and losses of each model's training steps, in turns, after warm-up."""
+    import numpy as np
+    from tqdm import tqdm
+
+    implementations = tuple(models)
+    rng = np.random.default_rng(args.seed)
+    shape = (args.batch_size, args.seq_len)
+    inputs = rng.integers(0, args.vocab_size, size=shape, dtype=np.int32)
+    targets = rng.integers(0, args.vocab_size, size=shape, dtype=np.int32)
+    seconds = {name: [] for name in implementations}
+    cpu_seconds = {name: [] for name in implementations}
+    losses = {name: [] for name in implementations}
+    total = (args.warmup + args.steps) * len(implementations)
+    with tqdm(total=total, desc=f"bench train {args.cell}", unit="batch", file=sys.stderr) as progress:
+        for step in range(args.warmup + args.steps):
+            # Alternate which implementation goes first, so neither always follows the other.
+            order = implementations if step % 2 == 0 else implementations[::-1]
+            for name in order:
+                start, cpu_start = time.perf_counter(), time.process_time()
+                loss = models[name].train_on_batch(inputs, targets)
+                elapsed = time.perf_counter() - start
+                if step >= args.warmup:
+                    seconds[name].append(elapsed)
+                    cpu_seconds[name].append(time.process_time() - cpu_start)
+                    losses[name].append(float(np.asarray(loss).reshape(-1)[0]))
+                progress.update(1)
+    return seconds, cpu_seconds, losses
 
 
 def training_flops_per_token(args: argparse.Namespace) -> float:

@@ -27,6 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.generation.accompaniment import accompany
+    from musicgen.generation.session import accompany
 
     return editing.report(args, accompany(args.file, editing.options_of(args, AccompanyOptions), args.checkpoint))

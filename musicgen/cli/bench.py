@@ -1,4 +1,4 @@
-"""``musicgen bench prepare|train|generate``: speed measured against a same-run baseline."""
+"""``musicgen bench prepare|train|generate|session``: speed measured against a same-run baseline."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "prepare": "cold prepare of a MIDI folder (notes/s) and cache reload time",
     "train": "training tokens/s of musicgen's recurrent layer against Keras's own",
     "generate": "sampler tokens/s at batch 1 and 64 against a plain while_loop and naive re-feeding",
+    "session": "a loaded model asked again (other instruments, another key) against its first request",
 }
 
 

@@ -11,7 +11,7 @@ from musicgen.generation.options import SamplingOptions
 from musicgen.options import add_options, given
 
 if TYPE_CHECKING:
-    from musicgen.generation.edits import EditResult
+    from musicgen.generation.results import Result
 
 SAMPLING = ("temperature", "top_k", "top_p", "seed", "precision")
 OUTPUT = ("out_dir", "plot")
@@ -33,9 +33,11 @@ def options_of(args: argparse.Namespace, options: type[SamplingOptions]) -> Samp
     return options(**given(args, options))
 
 
-def report(args: argparse.Namespace, result: EditResult) -> int:
+def report(args: argparse.Namespace, result: Result) -> int:
     """Print what was written and how to reproduce it."""
     print(f"{result.path}  ({result.summary})")
+    for remark in result.remarks:
+        print(f"note: {remark}", file=sys.stderr)
     for path in result.extra_paths:
         print(path)
     print(f"seed {result.seed} (pass --seed {result.seed} to reproduce)", file=sys.stderr)

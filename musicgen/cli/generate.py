@@ -34,7 +34,7 @@ GROUPS = {
     "length (tokens, or time converted through the grid and tempo)": ("length", "bars", "seconds"),
     "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size", "precision"),
     "steering (models in the notes encoding with controls)": ("instruments", "key", "key_guidance", "density", "candidates",
-                                                               "style"),
+                                                               "style", "controls"),
     "music": ("primer", "primer_bars", "tempo", "program"),
     "output": ("out_dir", "plot", "wav", "soundfont"),
 }
@@ -59,9 +59,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.generation.compose import generate_files
+    from musicgen.generation.session import Session
 
-    result = generate_files(args.checkpoint, GenerationOptions(**given(args, GenerationOptions)))
+    options = GenerationOptions(**given(args, GenerationOptions))
+    session = Session(args.checkpoint)
+    result = session.generate(options, progress=lambda message: print(message, file=sys.stderr, flush=True))
+    for remark in result.remarks:
+        print(f"note: {remark}", file=sys.stderr)
+    session.write(result, options)
     for path, summary in zip(result.paths, result.summaries, strict=True):
         print(f"{path}  ({summary})")
     for path in result.extra_paths:

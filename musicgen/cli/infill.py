@@ -28,6 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musicgen.generation.infill import infill
+    from musicgen.generation.session import infill
 
     return editing.report(args, infill(args.file, editing.options_of(args, InfillOptions), args.checkpoint))

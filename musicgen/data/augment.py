@@ -1,6 +1,6 @@
 """Training-time augmentation on token arrays (no MIDI re-parse).
 
-* :func:`transpose` shifts every pitched note token (NOTE_ON, NOTE_OFF, PITCH) by some semitones. Drums (notes
+* :func:`transpose` shifts every pitched note token (:attr:`Tokenizer.roles`) by some semitones. Drums (notes
   after ``PROGRAM(drums)``) are untouched. A note pushed outside the tokenizer's pitch range
   is dropped together with its NOTE_OFF (both map out of range, since they share a pitch),
   so the stream stays valid; the VELOCITY and TIME_SHIFT tokens around it stay, so timing
@@ -23,33 +23,23 @@ import numpy as np
 
 from musicgen.errors import ConfigError
 from musicgen.music.instruments import DRUM_PROGRAM
-from musicgen.tokens import Kind, Tokenizer
-
-DROPPED = -1
+from musicgen.tokens import Tokenizer
+from musicgen.tokens.base import DROPPED
 
 
 def transposition_table(tokenizer: Tokenizer, semitones: int) -> np.ndarray:
-    """int32 array of length ``vocab_size`` mapping each id to its transposed id.
-
-    Pitch tokens (NOTE_ON, NOTE_OFF, PITCH) move by ``semitones``; those that leave the pitch
-    range map to :data:`DROPPED`; every other id maps to itself.
-    """
-    table = np.arange(tokenizer.vocab_size, dtype=np.int32)
-    is_note = np.isin(tokenizer.kinds, [int(Kind.NOTE_ON), int(Kind.NOTE_OFF), int(Kind.PITCH)])
-    new_pitch = tokenizer.values + int(semitones)
-    config = tokenizer.config
-    inside = (new_pitch >= config.min_pitch) & (new_pitch <= config.max_pitch)
-    moved = table + int(semitones)  # pitches are contiguous within each kind
-    table = np.where(is_note, np.where(inside, moved, DROPPED), table)
-    return table.astype(np.int32)
+    """int32 array of length ``vocab_size`` mapping each id to its transposed id
+    (:meth:`Tokenizer.transposition`: pitches move, those that leave the range map to
+    :data:`DROPPED`, a key's tonic moves with them, every other id maps to itself)."""
+    return tokenizer.transposition(semitones)
 
 
 def drum_mask(ids: np.ndarray, tokenizer: Tokenizer) -> np.ndarray:
-    """Boolean array: True where a token lies in drum context (after ``PROGRAM(drums)``)."""
+    """Boolean array: True where a token lies in drum context (after the drum kit's PROGRAM)."""
     ids = np.asarray(ids, dtype=np.int64)
     valid = (ids >= 0) & (ids < tokenizer.vocab_size)
     safe = np.where(valid, ids, 0)
-    is_program = valid & (tokenizer.kinds[safe] == Kind.PROGRAM)
+    is_program = valid & tokenizer.roles.program[safe]
     if not is_program.any():
         return np.zeros(len(ids), bool)
     positions = np.where(is_program, np.arange(len(ids)), -1)
@@ -59,12 +49,8 @@ def drum_mask(ids: np.ndarray, tokenizer: Tokenizer) -> np.ndarray:
 
 
 def has_drums(ids: np.ndarray, tokenizer: Tokenizer) -> bool:
-    """Whether the stream contains a ``PROGRAM(drums)`` token."""
-    ids = np.asarray(ids)
-    valid = ids[(ids >= 0) & (ids < tokenizer.vocab_size)]
-    return bool(
-        np.any((tokenizer.kinds[valid] == Kind.PROGRAM) & (tokenizer.values[valid] == DRUM_PROGRAM))
-    )
+    """Whether the stream names the drum kit."""
+    return tokenizer.has_drums(ids)
 
 
 def transpose(ids: np.ndarray, semitones: int, tokenizer: Tokenizer) -> np.ndarray:

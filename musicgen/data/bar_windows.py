@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musicgen.errors import DataError
-from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
     from musicgen.tokens import Tokenizer
@@ -42,12 +41,11 @@ class BarWindowPlan:
         self.tokenizer = tokenizer
         self.editor = editor if editor is not None and editor.active else None
         self.pad_id = tokenizer.pad_id
-        kinds, values = tokenizer.kinds, tokenizer.values
+        values = tokenizer.values
         self.pieces, self.headers, self.bars, self.counts, self.shifts = [], [], [], [], []
         low, high = augment.semitones if augment is not None else (0, 0)
         config = tokenizer.config
-        is_pitch = kinds == Kind.PITCH
-        drum_id = tokenizer.id_of(Kind.PROGRAM, 128) if config.use_drums else -1
+        is_pitch = tokenizer.roles.pitch
         for stream in streams:
             stream = np.asarray(stream, np.int32)
             bars = tokenizer.bar_starts(stream)
@@ -62,7 +60,7 @@ class BarWindowPlan:
             self.bars.append(bars - bars[0])
             self.counts.append(max(1, -(-(len(body) - 1) // room)))
             pitches = values[stream[is_pitch[stream]]]
-            if augment is None or not len(pitches) or drum_id in stream[: bars[0]]:
+            if augment is None or not len(pitches) or tokenizer.has_drums(stream[: bars[0]]):
                 self.shifts.append((0, 0))
             else:
                 self.shifts.append((max(low, config.min_pitch - int(pitches.min())),
@@ -74,16 +72,8 @@ class BarWindowPlan:
         self.num_windows = int(self.counts.sum())
         self.table = None
         if augment is not None and (low, high) != (0, 0):
-            identity = np.arange(tokenizer.vocab_size, dtype=np.int32)
-            is_key = kinds == Kind.KEY
-            key_offset = tokenizer.offset(Kind.KEY) if is_key.any() else 0
-            self.table = {}
-            for shift in range(low, high + 1):
-                table = np.where(is_pitch, identity + shift, identity)
-                # A transposed piece is in the transposed key: same mode, tonic moved.
-                keys = values[is_key]
-                table[is_key] = key_offset + (keys % 12 + shift) % 12 + 12 * (keys // 12)
-                self.table[shift] = table.astype(np.int32)
+            # The shifts drawn keep every note in range, so no token is dropped.
+            self.table = {shift: tokenizer.transposition(shift) for shift in range(low, high + 1)}
 
     def draw(self, epoch: Any) -> np.ndarray:
         """The epoch's windows, ``(windows, seq_len + 1)`` int32, in training order.

@@ -42,7 +42,7 @@ from musicgen.data.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, assign_splits, 
 from musicgen.errors import DataError, MidiError
 from musicgen.music.midi_io import MUSIC_SUFFIXES, read_pieces
 from musicgen.music.pianoroll import is_roll_file
-from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
+from musicgen.tokens import Tokenizer, TokenizerConfig
 
 _FILE_KEYS = ("path", "size", "mtime_ns", "sha256")
 
@@ -144,9 +144,7 @@ def _encode(midi_dir: Path, records: dict[str, dict], old: TokenCache | None, co
             fractions: tuple, progress: bool) -> tuple[dict, np.ndarray, np.ndarray]:
     """Tokens of every piece (reused or encoded now), the manifest's files, pieces and skips."""
     tokenizer = Tokenizer(config)
-    is_note = np.isin(tokenizer.kinds, [int(Kind.NOTE_ON), int(Kind.DURATION)])
-    if not is_note.any():  # an encoding of pitches alone (frames): each sounding key of a frame
-        is_note = tokenizer.kinds == Kind.PITCH
+    is_note = tokenizer.roles.note
     files, pieces, arrays, skipped = [], [], [], []
     for path in sorted(records):
         record = records[path]

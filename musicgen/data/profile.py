@@ -183,20 +183,9 @@ def choose_config(profile: FolderProfile, given: dict[str, Any] | None = None,
     one_velocity = profile.top_velocity_share >= ONE_VELOCITY
     choose("velocity_bins", 1 if one_velocity else TokenizerConfig.velocity_bins,
            f"{profile.top_velocity_share:.0%} of notes share their piece's velocity")
-    if not ENCODINGS[given.get("encoding", chosen.get("encoding"))].has_bars:  # a stream of time shifts, no header
-        if performed:
-            choose("max_shift_steps", TokenizerConfig.steps_per_second, "one second of time shift, as Performance RNN")
-        return TokenizerConfig(**{**chosen, **given}), reasons
-    choose("keys", True, "a KEY control from each piece's Krumhansl-Schmuckler key")
-    density = tuple(sorted({round(value, 1) for value in profile.densities}))
-    density = density if len(density) == 2 else ()
-    choose("density_edges", density, "DENSITY thirds of the pieces' notes per bar" if density else
-           "too few pieces for DENSITY thirds")
-    tempo = tuple(sorted({round(value, 1) for value in profile.tempos}))
-    tempo = tempo if len(tempo) == 2 else ()
-    choose("tempo_edges", tempo, "TEMPO thirds of the pieces' tempi" if tempo else "one tempo: no TEMPO control")
-    styles = tuple(sorted(name for name, _ in profile.styles)) if len(profile.styles) >= 2 else ()
-    choose("styles", styles, f"{len(styles)} top folders as STYLE controls" if styles else "one folder: no STYLE")
+    encoding = ENCODINGS[given.get("encoding", chosen.get("encoding"))]
+    for name, value, reason in encoding.choices(profile, performed):
+        choose(name, value, reason)
     return TokenizerConfig(**{**chosen, **given}), reasons
 
 
@@ -216,34 +205,43 @@ class ModelProfile:
     max_durations: dict[str, int] = field(default_factory=dict)  # program -> longest note in steps
     names: dict[str, str] = field(default_factory=dict)  # "program:k" -> name of the k-th track of that program
     instrument_sets: list[list[int]] = field(default_factory=list)  # the pieces' program sets, commonest first
-    keys: list[int] = field(default_factory=list)  # the KEY values of the pieces' headers (before transposing)
+    keys: list[int] = field(default_factory=list)  # the KEY values of the pieces' headers (older profiles)
     pitch_ranges: dict[str, list[int]] = field(default_factory=dict)  # program -> [lowest, highest] pitch
-    max_chords: dict[str, int] = field(default_factory=dict)  # program -> most notes at one position of a track
+    max_stacks: dict[str, int] = field(default_factory=dict)  # program -> most notes at one onset of a track
+    controls: dict[str, list[int]] = field(default_factory=dict)  # control -> the values of the pieces' headers
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelProfile:
+        values = dict(values)
+        if "max_chords" in values:  # the name of max_stacks until chord symbols arrived
+            values.setdefault("max_stacks", values.pop("max_chords"))
         return cls(**values)
+
+    def control_values(self, name: str) -> list[int]:
+        """The values of control ``name`` in the training pieces' headers (empty: not recorded)."""
+        if name in self.controls:
+            return list(self.controls[name])
+        return list(self.keys) if name == "key" else []
 
     @classmethod
     def of(cls, streams: list[np.ndarray], stats: list[dict], tokenizer: Tokenizer, manifest: dict | None = None) -> ModelProfile:
         """The profile of the training ``streams`` (and their pieces' ``stats``)."""
-        from musicgen.tokens import Kind
-
-        kinds, values = tokenizer.kinds, tokenizer.values
+        kinds = tokenizer.kinds
         seen = np.zeros(tokenizer.vocab_size, bool)
-        tracks, played, keys = 0, {}, set()
+        tracks, played, controls = 0, {}, {}
         for stream in streams:
             seen[stream] = True
-            keys.update(values[stream[kinds[stream] == Kind.KEY]].tolist())
+            for name, value in tokenizer.header_controls(stream[: _header_end(tokenizer, stream)]).items():
+                controls.setdefault(name, set()).add(value)
             tracks = max(tracks, len(tokenizer.track_programs(stream)))
             for program, figures in tokenizer.program_stats(stream).items():
                 played[program] = played[program].merged(figures) if program in played else figures
         # Every value of a kind the data had stays possible (transposed pitches, new lengths),
         # except the kinds whose values are what the data had: instruments, meters, tracks.
-        exact = np.isin(kinds, [int(Kind.PROGRAM), int(Kind.TIME_SIGNATURE), int(Kind.TRACK)])
+        exact = tokenizer.roles.listed
         kinds_seen = np.isin(kinds, np.unique(kinds[seen]))
         allowed = np.where(exact, seen, kinds_seen)
         return cls(
@@ -253,19 +251,20 @@ class ModelProfile:
             max_tracks=tracks,
             max_durations={str(program): figures.longest for program, figures in sorted(played.items())},
             # Without bars, an encoding merges the tracks of one program, so their names do not apply.
-            names=_common_names(stats) if tokenizer.has_bars else {},
+            names=_common_names(stats) if tokenizer.editable else {},
             instrument_sets=[list(programs) for programs, _ in Counter(
                 tuple(sorted(set(item["programs"]))) for item in stats if item.get("programs")).most_common(16)],
-            keys=sorted(int(key) for key in keys),
+            keys=sorted(controls.get("key", ())),
             pitch_ranges={str(program): [figures.lowest, figures.highest] for program, figures in sorted(played.items())},
-            max_chords={str(program): figures.chord for program, figures in sorted(played.items())},
+            max_stacks={str(program): figures.stack for program, figures in sorted(played.items())},
+            controls={name: sorted(values) for name, values in sorted(controls.items())},
         )
 
     def constraints(self, tokenizer: Tokenizer) -> Constraints:
         """The samplers' :class:`musicgen.tokens.grammar.Constraints` for ``tokenizer``'s vocabulary.
 
         Each program keeps to the pitches the data played on it, inside what the instrument can
-        play (:func:`musicgen.music.instruments.playable`), and to the data's largest chord; a
+        play (:func:`musicgen.music.instruments.playable`), and to the data's largest stack; a
         program the data lacks (an instrument asked for, or a profile from before these figures)
         keeps to what the instrument can play.
         """
@@ -281,13 +280,13 @@ class ModelProfile:
             for program, steps in self.max_durations.items():
                 longest[int(program)] = steps
         instruments = np.array([playable(program) for program in range(PROGRAM_COUNT)], np.int64)
-        ranges, chords = instruments[:, :2].copy(), instruments[:, 2].copy()
+        ranges, stacks = instruments[:, :2].copy(), instruments[:, 2].copy()
         for program, (lowest, highest) in self.pitch_ranges.items():
             low, high = max(lowest, ranges[int(program), 0]), min(highest, ranges[int(program), 1])
             ranges[int(program)] = (low, high) if low <= high else (lowest, highest)
-        for program, most in self.max_chords.items():
-            chords[int(program)] = most
-        return Constraints(allowed, self.max_tracks or None, longest, ranges, chords)
+        for program, most in self.max_stacks.items():
+            stacks[int(program)] = most
+        return Constraints(allowed, self.max_tracks or None, longest, ranges, stacks)
 
     def track_names(self, programs: list[int]) -> dict[int, str]:
         """Names for tracks playing ``programs`` (in track order), from the data's commonest names."""
@@ -299,6 +298,12 @@ class ModelProfile:
             if name:
                 names[index] = name
         return names
+
+
+def _header_end(tokenizer: Tokenizer, stream: np.ndarray) -> int:
+    """Where a stream's header ends: its first bar (the whole stream for an encoding without bars)."""
+    starts = tokenizer.bar_starts(stream)
+    return int(starts[0]) if len(starts) else len(stream)
 
 
 def _thirds(values: list[float]) -> list[float]:

@@ -1,9 +1,9 @@
-"""Training-time edits of windows with bars (the notes encoding): controls left out, tracks reordered, holes filled.
+"""Training-time edits of windows of an editable encoding (the notes encoding): controls left out, tracks reordered, holes filled.
 
 A window is a piece's header and some of its bars (:mod:`musicgen.data.bar_windows`). Three
 edits teach the model what steering needs:
 
-- **Control dropout.** Each control token (STYLE, KEY, DENSITY, TEMPO) of the header is
+- **Control dropout.** Each control token (STYLE, KEY, DENSITY, TEMPO, ...) of the header is
   left out with probability ``control_dropout``, so any control may be unset when sampling.
 - **Track order.** With probability ``shuffle_tracks`` the header's tracks are put in a
   random order (each bar's track parts follow it), so a given track can come first in every
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from musicgen.tokens import Kind
 from musicgen.tokens.bars import Bar
 
 if TYPE_CHECKING:
@@ -40,7 +39,6 @@ class WindowEditor:
     def __init__(self, tokenizer: Tokenizer, control_dropout: float = 0.0, shuffle_tracks: float = 0.0,
                  infill: float = 0.0) -> None:
         self.layout = tokenizer.layout()
-        self.kinds = tokenizer.kinds
         self.control_dropout, self.shuffle_tracks, self.infill = control_dropout, shuffle_tracks, infill
 
     @property
@@ -49,10 +47,9 @@ class WindowEditor:
 
     def edit(self, window: np.ndarray, rng: np.random.Generator, width: int) -> np.ndarray:
         """The window edited (at most ``width`` tokens; the rest of the row is PAD)."""
-        kinds = self.kinds[window]
         is_control = self.layout.is_control[window]
         drop = is_control & (rng.random(len(window)) < self.control_dropout)
-        shuffle = rng.random() < self.shuffle_tracks and np.count_nonzero(kinds == Kind.PROGRAM) > 1
+        shuffle = rng.random() < self.shuffle_tracks and np.count_nonzero(self.layout.is_program[window]) > 1
         fill = rng.random() < self.infill
         if not (shuffle or fill):  # the common case: only controls left out, no parse needed
             return window[~drop] if drop.any() else window
@@ -97,7 +94,8 @@ class WindowEditor:
                 context.append(bar)
                 continue
             kept = [(track, part) for track, part in bar.parts if track not in targets]
-            context.append(Bar(bar.opening, sorted(kept + [(track, [self.layout.fill]) for track in targets])))
+            context.append(Bar(bar.opening, sorted(kept + [(track, [self.layout.fill]) for track in targets]),
+                               bar.harmony))
             fills.append(Bar(bar.opening, [(track, part) for track, part in bar.parts if track in targets]))
         filled = self.layout.write([], [], fills, [])[1:]  # the bars alone, without BOS
         while True:

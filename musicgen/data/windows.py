@@ -92,7 +92,7 @@ class WindowPlan:
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
         self.seq_len, self.batch_size, self.drop_remainder = seq_len, batch_size, drop_remainder
         tokenizer = tokenizer if tokenizer is not None else getattr(augment, "tokenizer", None)
-        if tokenizer is not None and tokenizer.has_bars:
+        if tokenizer is not None and tokenizer.anchored_windows:
             from musicgen.data.bar_windows import BarWindowPlan
 
             self.plan = BarWindowPlan(streams, seq_len, tokenizer, shuffle, int(seed), augment, editor)

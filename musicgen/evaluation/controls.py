@@ -1,19 +1,18 @@
 """How well the controls steer: ``musicgen evaluate --controls``.
 
-For each setting of each control the model was trained with, pieces are sampled with
-only that control in the header, and the attribute is measured on the decoded music by
-the same estimator that labelled the training pieces (:meth:`NoteTokenizer.controls`):
+Pieces are sampled exactly as ``musicgen generate`` samples them (one
+:class:`~musicgen.generation.session.Session`, the same guidance and candidates), with only the
+setting under test asked for, and measured on the decoded music:
 
-- **key**: every key the model was trained in (all 24 when training transposed the pieces,
-  else the keys of the training pieces), sampled as ``musicgen generate --key`` samples
-  (the KEY token and ``key_guidance``, :func:`musicgen.generation.steering.key_bias`); a hit when the
-  Krumhansl-Schmuckler estimate of the sampled piece names the requested key;
-- **density**: every density bin; a hit when the piece's notes per bar fall in the bin;
+- **each checkable control** of the model (:mod:`musicgen.tokens.controls`: key, density, and
+  any control a plugin adds), at every value the model was trained with (every value when
+  training transposed the pieces and the control moves with them, like a key); a hit when the
+  control's own reading of the piece (the estimator that labelled the training pieces) gives
+  the value asked for;
 - **instruments**: the sets users ask for (:data:`USER_SETS`: piano + bass + drums, strings,
-  a melody with piano), then those of the training data, commonest first, each sampled as
-  ``musicgen generate --instruments`` samples it; a hit when every requested instrument plays
-  at least one note in every two bars of the decoded piece (a track that only sits in the
-  header is not there).
+  a melody with piano), then those of the training data, commonest first; a hit when every
+  requested instrument plays at least one note in every two bars of the decoded piece (a
+  track that only sits in the header is not there).
 """
 
 from __future__ import annotations
@@ -27,20 +26,13 @@ import numpy as np
 
 from musicgen.errors import ConfigError
 from musicgen.evaluation.music_figures import plays_throughout
-from musicgen.generation.steering import (
-    CANDIDATES,
-    KEY_GUIDANCE,
-    Controls,
-    check_steering_options,
-    choose_candidates,
-    density_bin_of,
-    guidance_bias,
-)
-from musicgen.music.analysis import key_name, piece_key
+from musicgen.generation.options import GenerationOptions
+from musicgen.generation.steering import BUILT_IN, CANDIDATES, KEY_GUIDANCE, check_steering_options
 from musicgen.music.instruments import parse_instruments
-from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
+    from musicgen.generation.session import Session
+    from musicgen.tokens.controls import Control
     from musicgen.training.checkpoint import Checkpoint
 
 MAX_INSTRUMENT_SETS = 8
@@ -52,103 +44,79 @@ def control_hit_rates(checkpoint: Checkpoint | str | os.PathLike, per_setting: i
                       temperature: float = 1.0, key_guidance: float = KEY_GUIDANCE,
                       candidates: int = CANDIDATES, progress: bool = False) -> dict[str, Any]:
     """Hit rates per control (``rate``, ``hits``, ``samples`` and per-setting rows)."""
-    from musicgen.generation.sampler import Sampler
-    from musicgen.training.checkpoint import resolve_checkpoint
+    from musicgen.generation.session import Session
 
-    loaded = resolve_checkpoint(checkpoint)
-    tokenizer = loaded.tokenizer
-    config = tokenizer.config
-    if not tokenizer.has_bars:
-        raise ConfigError(f"checkpoint {loaded.directory} uses the {config.encoding} encoding, which has no controls")
+    session = Session(checkpoint)
+    tokenizer = session.tokenizer
+    if not tokenizer.takes_controls:
+        raise ConfigError(f"checkpoint {session.checkpoint.directory} uses the {tokenizer.encoding} encoding, which "
+                          "has no controls")
     if not isinstance(per_setting, int) or per_setting < 1:
         raise ConfigError(f"--samples-per-setting must be a positive integer, got {per_setting!r}")
     check_steering_options(key_guidance, candidates)
-    sampler = Sampler.from_checkpoint(loaded, jit_compile=False)
-    allowed = set(loaded.profile.allowed_tokens or range(tokenizer.vocab_size))
-    length = bars * 96 + 64
-    report: dict[str, Any] = {"checkpoint": str(loaded.directory), "bars": bars, "per_setting": per_setting,
+    base = GenerationOptions(num=per_setting, bars=bars, temperature=temperature, key_guidance=key_guidance,
+                             candidates=candidates)
+    report: dict[str, Any] = {"checkpoint": str(session.checkpoint.directory), "bars": bars, "per_setting": per_setting,
                               "temperature": temperature, "key_guidance": key_guidance, "candidates": candidates}
-
-    def pieces(header: list[int], index: int, bias: np.ndarray | None = None, asked: Controls | None = None) -> list:
-        """Pieces sampled as ``musicgen generate`` samples them: with ``asked`` (a key or a
-        density), ``candidates`` draws per piece and the first that has it kept."""
-        prefix = np.array([tokenizer.bos_id, *header], np.int32)
-        closed = bool(header) and tokenizer.kinds[header[-1]] == Kind.BAR
-        draws = per_setting * (candidates if asked is not None else 1)
-        rows = sampler.sample(num=draws, length=length, temperature=temperature, seed=seed + index,
-                              prefix=prefix, max_bars=bars - 1 if closed else bars, pitch_bias=bias).tokens
-        decoded = [tokenizer.decode_piece(row) for row in rows]
-        if asked is None or candidates == 1:
-            return decoded
-        return [decoded[kept] for kept in choose_candidates(decoded, tokenizer, asked, candidates)]
-
     index = 0
-    if config.keys:
-        keys = trained_keys(loaded, [int(tokenizer.values[token]) for token in sorted(allowed)
-                                     if tokenizer.kinds[token] == Kind.KEY])
+    for control in tokenizer.controls:
+        if not control.checkable:
+            continue
         rows = []
-        for key in keys:
-            _say(progress, f"key {key_name(key)}")
-            asked = Controls(key=key_name(key))
-            found = [piece_key(piece) for piece in pieces([tokenizer.id_of(Kind.KEY, key)], index,
-                                                           guidance_bias(tokenizer, asked, key_guidance), asked)]
-            rows.append({"setting": key_name(key), "hits": sum(value == key for value in found),
-                         "samples": len(found), "found": Counter(key_name(v) if v is not None else "none"
-                                                                 for v in found).most_common(3)})
+        for value in trained_values(session.checkpoint, control):
+            setting = control.describe(value, tokenizer.config)
+            _say(progress, f"{control.name} {setting}")
+            pieces = session.generate(base, seed=seed + index, **_asking(control.name, setting)).pieces
+            found = [control.read(piece, tokenizer.config) for piece in pieces]
+            rows.append({"setting": setting, "hits": sum(item == value for item in found), "samples": len(found),
+                         "found": Counter(control.describe(item, tokenizer.config) if item is not None else "none"
+                                          for item in found).most_common(3)})
             index += 1
-        report["key"] = _summary(rows)
-    if config.density_edges:
-        rows = []
-        for value in range(len(config.density_edges) + 1):
-            _say(progress, f"density bin {value}")
-            found = [density_bin_of(piece, config.density_edges)
-                     for piece in pieces([tokenizer.id_of(Kind.DENSITY, value)], index, asked=Controls(density=str(value)))]
-            rows.append({"setting": str(value), "hits": found.count(value), "samples": len(found)})
-            index += 1
-        report["density"] = _summary(rows)
-    sets = instrument_sets(loaded)
+        report[control.name] = _summary(rows)
+    sets = instrument_sets(session.checkpoint)
     if sets:
-        report["instruments"] = _instrument_rates(loaded, sets, per_setting, bars, seed + index, temperature, progress)
+        report["instruments"] = _instrument_rates(session, base, sets, seed + index, progress)
     return report
 
 
-def _instrument_rates(loaded: Checkpoint, sets: list[str], per_setting: int, bars: int, seed: int,
-                      temperature: float, progress: bool) -> dict[str, Any]:
+def _asking(name: str, setting: str) -> dict[str, str]:
+    """The :class:`GenerationOptions` fields that ask for control ``name`` at ``setting``."""
+    return {name: setting} if name in BUILT_IN else {"controls": f"{name}={setting}"}
+
+
+def _instrument_rates(session: Session, base: GenerationOptions, sets: list[str], seed: int,
+                      progress: bool) -> dict[str, Any]:
     """Hit rates of instrument sets, sampled as ``musicgen generate --instruments`` samples them
     (stand-ins for instruments the data lacked, every track owed a note in any two bars): a
     piece hits when each asked instrument plays at least one note in every two bars."""
-    from musicgen.generation.ensemble import plan_ensemble
-    from musicgen.generation.sampler import Sampler
-
-    tokenizer = loaded.tokenizer
-    constraints = loaded.profile.constraints(tokenizer)
     rows = []
     for offset, asked in enumerate(sets):
         _say(progress, f"instruments {asked}")
         try:
-            ensemble = plan_ensemble(tokenizer, asked, loaded.profile, constraints)
+            result = session.generate(base, instruments=asked, seed=seed + offset)
         except ConfigError as error:  # refused, with its reason: no hits
-            rows.append({"setting": asked, "hits": 0, "samples": per_setting, "refused": str(error)})
+            rows.append({"setting": asked, "hits": 0, "samples": base.num, "refused": str(error)})
             continue
-        sampler = Sampler.from_checkpoint(loaded, jit_compile=False, ensemble=ensemble)
-        prefix = np.array([tokenizer.bos_id, *ensemble.tokens(tokenizer), tokenizer.id_of(Kind.BAR)], np.int32)
-        result = sampler.sample(num=per_setting, length=bars * 200 + 64, temperature=temperature, seed=seed + offset,
-                                prefix=prefix, max_bars=bars - 1, every_track=True)
-        pieces = [ensemble.written_piece(tokenizer.decode_piece(row)) for row in result.tokens]
-        present = [[plays_throughout(piece, track, bars) for track in range(len(ensemble.written))] for piece in pieces]
-        rows.append({"setting": asked, "hits": sum(all(row) for row in present), "samples": len(pieces),
-                     "instruments_present": float(np.mean(present)), "stand_ins": list(ensemble.notes)})
+        tracks = len(parse_instruments(asked))
+        present = [[plays_throughout(piece, track, int(base.bars)) for track in range(tracks)]
+                   for piece in result.pieces]
+        rows.append({"setting": asked, "hits": sum(all(row) for row in present), "samples": len(result.pieces),
+                     "instruments_present": float(np.mean(present)), "stand_ins": list(result.remarks)})
     return _summary(rows)
 
 
-def trained_keys(checkpoint: Checkpoint | str | os.PathLike, allowed: list[int]) -> list[int]:
-    """The keys the model saw: ``allowed`` (every KEY value) after transposing augmentation,
-    else the keys of the training pieces' headers (``allowed`` for profiles without them)."""
+def trained_values(checkpoint: Checkpoint, control: Control) -> list[int]:
+    """The values of ``control`` the model saw: every value when training transposed the pieces
+    and the control moves with them (a key), else the values of the training pieces' headers
+    (every value for profiles that do not say)."""
+    every = [int(value) for value in control.values(checkpoint.tokenizer.config)]
     config = checkpoint.train_config
-    transposed = config.augment and any(config.transpose_range or ())
-    if transposed or not checkpoint.profile.keys:
-        return allowed
-    return [key for key in allowed if key in set(checkpoint.profile.keys)]
+    transposed = config.augment and any(config.transpose_range or ()) and any(
+        control.transpose(value, 1) != value for value in every)
+    seen = checkpoint.profile.control_values(control.name)
+    if transposed or not seen:
+        return every
+    return [value for value in every if value in set(seen)]
 
 
 def instrument_sets(checkpoint: Checkpoint) -> list[str]:
@@ -170,9 +138,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"control hit rates of {report['checkpoint']} ({report['per_setting']} samples of "
              f"{report['bars']} bars per setting, temperature {report['temperature']:g}, key guidance "
              f"{report['key_guidance']:g}, {report['candidates']} candidates):"]
-    for name in ("key", "density", "instruments"):
-        if name in report:
-            part = report[name]
+    for name, part in report.items():
+        if isinstance(part, dict) and "rate" in part:
             lines.append(f"  {name:<12} {part['rate']:.0%} ({part['hits']} of {part['samples']}, "
                          f"{len(part['settings'])} settings)")
     return "\n".join(lines)

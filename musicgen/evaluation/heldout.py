@@ -104,15 +104,11 @@ def evaluate(
 
 
 def count_notes(pieces: list[np.ndarray], tokenizer: Tokenizer) -> int:
-    """The notes of token streams: their NOTE_ON (events), DURATION (notes) or else PITCH (frames) tokens.
+    """The notes of token streams: the tokens that complete a note (:attr:`Tokenizer.roles`).
 
     NLL per note compares encodings fairly: a note costs a different number of tokens in each.
     """
-    from musicgen.tokens import Kind
-
-    is_note = np.isin(tokenizer.kinds, [int(Kind.NOTE_ON), int(Kind.DURATION)])
-    if not is_note.any():  # an encoding of pitches alone (frames): each sounding key of a frame
-        is_note = tokenizer.kinds == Kind.PITCH
+    is_note = tokenizer.roles.note
     return int(sum(np.count_nonzero(is_note[piece]) for piece in pieces))
 
 

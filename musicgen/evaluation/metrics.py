@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musicgen.music.instruments import DRUM_PROGRAM
-from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
     from musicgen.data.profile import ModelProfile
@@ -43,7 +42,7 @@ def keeps_to_the_data(rows: Any, tokenizer: Tokenizer, profile: ModelProfile) ->
     """How sampled pieces keep to their training data: instruments per piece, instruments the
     data never had, and notes longer than their instrument's longest in the data."""
     allowed_programs = {int(tokenizer.values[token]) for token in profile.allowed_tokens
-                        if token < tokenizer.vocab_size and tokenizer.kinds[token] == Kind.PROGRAM}
+                        if token < tokenizer.vocab_size and tokenizer.roles.program[token]}
     longest = {int(program): steps for program, steps in profile.max_durations.items()}
     counts, foreign, too_long, notes = [], 0, 0, 0
     for row in rows:

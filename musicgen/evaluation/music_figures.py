@@ -115,7 +115,7 @@ def drum_consistency(piece: Piece) -> float:
 
 
 def voice_lines(piece: Piece, track: int) -> list[tuple[float, int]]:
-    """One track as a line of ``(onset, pitch)``: its highest note at each onset (a chord's top)."""
+    """One track as a line of ``(onset, pitch)``: its highest note at each onset (the top of its stack)."""
     notes = piece.notes[piece.notes[:, TRACK] == track]
     line: dict[float, int] = {}
     for start, pitch in zip(notes[:, START].tolist(), notes[:, PITCH].tolist(), strict=True):
@@ -128,7 +128,7 @@ def parallel_motion(piece: Piece) -> dict[str, int]:
 
     At each onset of either voice both voices' sounding pitches are read; where both voices
     move, in the same direction, from one perfect interval to the same one, that is one
-    parallel. Drums and tracks with chords are read by their top note.
+    parallel. Drums and tracks that stack notes are read by their top note.
     """
     tracks = [index for index, track in enumerate(piece.tracks) if not track.is_drum]
     lines = {track: voice_lines(piece, track) for track in tracks}

@@ -10,47 +10,37 @@ visible ahead of what is written against it. Training puts tracks in random orde
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from musicgen.generation.edits import (
     TOKENS_PER_BAR_LIMIT,
-    EditResult,
     PartLimits,
     choose_seed,
     count_note,
-    save_edit,
     within_limits,
 )
 from musicgen.generation.ensemble import plan_ensemble
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import AccompanyOptions
-from musicgen.models.precision import choose_precision
+from musicgen.generation.results import Result
 from musicgen.music import midi_io
 from musicgen.music.instruments import program_name
 from musicgen.music.piece import TRACK, Track
-from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
-    from musicgen.training.checkpoint import Checkpoint
+    from musicgen.generation.sampler import ModelSession
 
 
-def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Checkpoint | str | None = None,
-              **changes: Any) -> EditResult:
-    """The file at ``path`` with new tracks of ``options.instruments`` (e.g. ``"bass,drums"``)
-    written under it, to a new file in ``options.out_dir``.
-
-    ``checkpoint`` is a directory or a loaded checkpoint (default: the shipped base model);
-    keyword arguments override fields of ``options``, e.g. ``accompany("tune.mid", instruments="bass")``.
-    """
-    from musicgen.training.checkpoint import resolve_checkpoint
-
-    options = dataclasses.replace(options or AccompanyOptions(), **changes)
+def accompany_piece(session: ModelSession, path: Any, options: AccompanyOptions) -> Result:
+    """The piece of the file at ``path`` with new tracks of ``options.instruments`` written by
+    ``session``'s model under its own, which stay as they are; not written to a file."""
     options.validate()
-    checkpoint = resolve_checkpoint(checkpoint)
+    checkpoint = session.checkpoint
     tokenizer = checkpoint.tokenizer
-    kinds, values = tokenizer.kinds, tokenizer.values
+    roles, values = tokenizer.roles, tokenizer.values
     seed = choose_seed(options)
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
@@ -58,24 +48,21 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     constraints = checkpoint.profile.constraints(tokenizer)
     ensemble = plan_ensemble(tokenizer, options.instruments, checkpoint.profile, constraints,
                              taken=tuple(int(values[token]) for token in given))
-    new = ensemble.tokens(tokenizer)
-    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed,
-                            choose_precision(options.precision)[0], ensemble.constraints(constraints))
-    allowed = ~((kinds == Kind.TRACK) & (values < len(given))) & ~np.isin(
-        kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END), int(Kind.EOS)])
-    bar_id = tokenizer.id_of(Kind.BAR)
-    sampler.force([tokenizer.bos_id, *controls, *given, *new])
+    sampler = GuidedSampler(session, options.temperature, options.top_k, options.top_p, seed,
+                            options.precision, ensemble.constraints(constraints))
+    allowed = ~(roles.track & (values < len(given))) & ~roles.fill & ~roles.end
+    sampler.force(layout.header(controls, [int(values[token]) for token in given] + list(ensemble.played)))
     for bar in bars:
         sampler.force(layout.bars_alone([bar]))  # the given part of the bar
         # Where the given part plays, every new track plays too: in time with it, never an empty track.
         least = 1 if bar.parts else 0
         limits = {track: PartLimits(0, 127, TOKENS_PER_BAR_LIMIT, 128, least)
-                  for track in range(len(given), len(given) + len(new))}
+                  for track in range(len(given), len(given) + len(ensemble.played))}
         counts: dict[int, int] = {}
         waived: set[int] = set()
         for _ in range(TOKENS_PER_BAR_LIMIT):
             token = sampler.sample(within_limits(sampler, allowed, counts, limits, waived), feed=False)
-            if token == bar_id:
+            if token == layout.bar_id:
                 break
             count_note(counts, sampler.checker, token)
             sampler.force([token])
@@ -90,7 +77,5 @@ def accompany(path: Any, options: AccompanyOptions | None = None, checkpoint: Ch
     kept = ", ".join(piece.tracks[s].name or program_name(piece.tracks[s].program) for s in tokenizer.source_tracks(piece))
     summary = (f"{len(notes)} notes in {len(added)} new tracks "
                f"({', '.join(program_name(track.program) for track in added)}) under {kept}, {len(bars)} bars")
-    for note in ensemble.notes:
-        summary += f"; note: {note}"
-    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, piece, "accompanied",
-                     options, tokenizer)
+    return Result([result], seed, f"{Path(path).stem}-accompanied", summary, remarks=ensemble.remarks,
+                  masked_mass=sampler.masked_mass, source=Path(path), before=piece)

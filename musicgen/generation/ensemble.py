@@ -6,7 +6,7 @@ drums but no bass guitar. Rather than write an empty or random track, an instrum
 never had is played by a **stand-in**: the instrument the data had that plays the same role
 (:data:`ROLES`: a bass part by the cello, contrabass or bassoon; a guitar part by the harp or
 harpsichord; a lead by the flute, oboe or violin; a pad by the strings or the choir), kept to
-the pitches both instruments can play and to the asked instrument's largest chord, and then
+the pitches both instruments can play and to the asked instrument's largest stack of notes at one onset, and then
 written on the program that was asked for, under its name. Where no stand-in is free (each
 instrument the data had plays one track at most), the request is refused with a
 :class:`~musicgen.errors.ConfigError` that says why.
@@ -32,7 +32,6 @@ from musicgen.music.instruments import (
     playable,
     program_name,
 )
-from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
     from musicgen.data.profile import ModelProfile
@@ -63,29 +62,26 @@ ROLES = (
 @dataclass(frozen=True)
 class Ensemble:
     """The asked tracks: ``played[i]`` is the program the model plays track ``i`` as,
-    ``written[i]`` the program it is written on; ``ranges`` and ``chords`` keep a stand-in to
-    what the asked instrument can play; ``notes`` say which stand-ins were chosen."""
+    ``written[i]`` the program it is written on; ``ranges`` and ``stacks`` keep a stand-in to
+    what the asked instrument can play (its pitches, its most notes at one onset); ``remarks``
+    say which stand-ins were chosen."""
 
     played: tuple[int, ...]
     written: tuple[int, ...]
     ranges: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
-    chords: dict[int, int] = dataclasses.field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    def tokens(self, tokenizer: Tokenizer) -> list[int]:
-        """The header's PROGRAM tokens."""
-        return [tokenizer.id_of(Kind.PROGRAM, program) for program in self.played]
+    stacks: dict[int, int] = dataclasses.field(default_factory=dict)
+    remarks: tuple[str, ...] = ()
 
     def constraints(self, constraints: Constraints | None) -> Constraints | None:
-        """``constraints`` with each stand-in's pitch range and chord narrowed to the asked instrument's."""
+        """``constraints`` with each stand-in's pitch range and stack narrowed to the asked instrument's."""
         if constraints is None or not self.ranges:
             return constraints
         ranges = np.array(constraints.pitch_ranges, np.int64, copy=True)
-        chords = np.array(constraints.max_chords, np.int64, copy=True)
+        stacks = np.array(constraints.max_stacks, np.int64, copy=True)
         for program, bounds in self.ranges.items():
             ranges[program] = bounds
-            chords[program] = min(int(chords[program]), self.chords[program])
-        return dataclasses.replace(constraints, pitch_ranges=ranges, max_chords=chords)
+            stacks[program] = min(int(stacks[program]), self.stacks[program])
+        return dataclasses.replace(constraints, pitch_ranges=ranges, max_stacks=stacks)
 
     def written_piece(self, piece: Piece, first: int = 0) -> Piece:
         """``piece`` with tracks ``first``, ``first + 1``, ... (the asked ones) on their asked programs."""
@@ -114,7 +110,7 @@ def plan_ensemble(tokenizer: Tokenizer, instruments: str, profile: ModelProfile 
     if not known:
         return Ensemble(tuple(asked), tuple(asked))
     busy = set(taken) | {program for program in asked if program in known}
-    played, ranges, chords, notes = [], {}, {}, []
+    played, ranges, stacks, remarks = [], {}, {}, []
     for program in asked:
         if program in known:
             played.append(program)
@@ -122,12 +118,12 @@ def plan_ensemble(tokenizer: Tokenizer, instruments: str, profile: ModelProfile 
         stand_in, bounds = _stand_in(program, known - busy, constraints)
         busy.add(stand_in)
         played.append(stand_in)
-        ranges[stand_in], chords[stand_in] = bounds, playable(program)[2]
-        notes.append(f"the training data had no {program_name(program)}: its part is the model's "
+        ranges[stand_in], stacks[stand_in] = bounds, playable(program)[2]
+        remarks.append(f"the training data had no {program_name(program)}: its part is the model's "
                      f"{program_name(stand_in)} part, kept to pitches {bounds[0]}..{bounds[1]} and written "
                      f"on {program_name(program)}")
     order = np.argsort(played, kind="stable")
-    return Ensemble(tuple(played[i] for i in order), tuple(asked[i] for i in order), ranges, chords, tuple(notes))
+    return Ensemble(tuple(played[i] for i in order), tuple(asked[i] for i in order), ranges, stacks, tuple(remarks))
 
 
 def _stand_in(program: int, free: set[int], constraints: Constraints | None) -> tuple[int, tuple[int, int]]:
@@ -157,4 +153,4 @@ def _profile_programs(tokenizer: Tokenizer, profile: ModelProfile | None) -> lis
     if profile is None or not profile.allowed_tokens:
         return []
     return [int(tokenizer.values[token]) for token in profile.allowed_tokens
-            if token < tokenizer.vocab_size and tokenizer.kinds[token] == Kind.PROGRAM]
+            if token < tokenizer.vocab_size and tokenizer.roles.program[token]]

@@ -12,6 +12,7 @@ the notes of the chosen tracks that start inside the region are replaced.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,25 +20,22 @@ import numpy as np
 from musicgen.errors import ConfigError
 from musicgen.generation.edits import (
     TOKENS_PER_BAR_LIMIT,
-    EditResult,
     PartLimits,
     choose_seed,
     count_note,
-    save_edit,
     within_limits,
 )
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import InfillOptions
-from musicgen.models.precision import choose_precision
+from musicgen.generation.results import Result
 from musicgen.music import midi_io
 from musicgen.music.instruments import parse_instrument, program_name
 from musicgen.music.piece import END, PITCH, START, TRACK, Piece
-from musicgen.tokens import Kind
 from musicgen.tokens.bars import Bar, BarLayout
 
 if TYPE_CHECKING:
+    from musicgen.generation.sampler import ModelSession
     from musicgen.tokens import Tokenizer
-    from musicgen.training.checkpoint import Checkpoint
 
 MIN_CONTEXT_BARS = 2  # bars of context on each side of a hole, even past the training window
 LEAST_PERCENTILE = 10  # a track that played in the region keeps half this percentile of its notes per bar
@@ -80,23 +78,14 @@ def choose_tracks(piece: Piece, order: list[int], text: str | None, playing: lis
     return sorted(chosen)
 
 
-def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoint | str | None = None,
-           **changes: Any) -> EditResult:
-    """Bars ``options.bars`` of the file at ``path`` written again by the model (only
-    ``options.tracks``, if given), written to a new file in ``options.out_dir``.
-
-    ``checkpoint`` is a directory or a loaded checkpoint (default: the shipped base model);
-    keyword arguments override fields of ``options``, e.g. ``infill("song.mid", bars="9-12", seed=3)``.
-    """
-    from musicgen.training.checkpoint import resolve_checkpoint
-
-    options = dataclasses.replace(options or InfillOptions(), **changes)
+def infill_piece(session: ModelSession, path: Any, options: InfillOptions) -> Result:
+    """The piece of the file at ``path`` with bars ``options.bars`` (of ``options.tracks``, or every
+    track playing there) written again by ``session``'s model; not written to a file."""
     options.validate()
-    checkpoint = resolve_checkpoint(checkpoint)
+    checkpoint = session.checkpoint
     tokenizer = checkpoint.tokenizer
     seed = choose_seed(options)
-    sampler = GuidedSampler(checkpoint, options.temperature, options.top_k, options.top_p, seed,
-                            choose_precision(options.precision)[0])
+    sampler = GuidedSampler(session, options.temperature, options.top_k, options.top_p, seed, options.precision)
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
     controls, programs, all_bars = layout.parse(tokenizer.encode_piece(piece))
@@ -104,7 +93,8 @@ def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoi
     around = all_bars[max(region[0] - 1, 0):region[-1] + 2]
     order = tokenizer.source_tracks(piece)
     targets = choose_tracks(piece, order, options.tracks, sorted({track for bar in around for track, _ in bar.parts}))
-    targets = [track for track in targets if sampler.allowed[tokenizer.id_of(Kind.TRACK, track)]]  # the model's tracks
+    sampleable = sampler.checker.params["allowed"]
+    targets = [track for track in targets if sampleable[layout.track_offset + track]]  # the model's tracks
     if not targets:
         raise ConfigError(f"--bars {options.bars}: no track that the model can write plays in or around those bars; "
                           "name the tracks to write with --tracks")
@@ -131,8 +121,8 @@ def infill(path: Any, options: InfillOptions | None = None, checkpoint: Checkpoi
     names = ", ".join(piece.tracks[source].name or program_name(piece.tracks[source].program) for source in sources)
     summary = (f"bars {region[0] + 1}-{region[-1] + 1} of {len(all_bars)} ({names}): {int(replaced.sum())} notes "
                f"replaced by {len(new)}; context bars {first + 1}-{first + len(context)}")
-    return save_edit(EditResult(result, summary, sampler.masked_mass, seed), path, piece, "infill", options,
-                     tokenizer, (region[0] + 1, region[-1] + 1))
+    return Result([result], seed, f"{Path(path).stem}-infill", summary, masked_mass=sampler.masked_mass,
+                  source=Path(path), before=piece, region=(region[0] + 1, region[-1] + 1))
 
 
 def _context(layout: BarLayout, controls: list, programs: list, bars: list[Bar], region: range,
@@ -144,7 +134,7 @@ def _context(layout: BarLayout, controls: list, programs: list, bars: list[Bar],
     for index, bar in enumerate(bars):
         if index in region:
             kept = [(track, part) for track, part in bar.parts if track not in targets]
-            bar = Bar(bar.opening, sorted(kept + [(track, [layout.fill]) for track in targets]))
+            bar = Bar(bar.opening, sorted(kept + [(track, [layout.fill]) for track in targets]), bar.harmony)
         holed.append(bar)
     fill_length = sum(len(part) + 1 for index in region for track, part in bars[index].parts if track in targets)
     low, high = region[0], region[-1] + 1
@@ -183,24 +173,24 @@ def part_limits(bars: list[Bar], tokenizer: Tokenizer, region: range,
                 pitches: dict[int, np.ndarray]) -> dict[int, PartLimits]:
     """The :class:`PartLimits` of each target track (the keys of ``pitches``, its source track's
     pitches in the song), from the song's bars."""
-    kinds = tokenizer.kinds
+    roles = tokenizer.roles
     counts: dict[int, list[int]] = {track: [] for track in pitches}
-    chords: dict[int, int] = dict.fromkeys(pitches, 1)
+    stacks: dict[int, int] = dict.fromkeys(pitches, 1)
     for bar in bars:
         for track, part in bar.parts:
             if track not in pitches:
                 continue
             tokens = np.asarray(part, np.int64)
-            is_pitch = kinds[tokens] == Kind.PITCH
+            is_pitch = roles.pitch[tokens]
             counts[track].append(int(is_pitch.sum()))
-            group = np.cumsum(kinds[tokens] == Kind.POSITION)[is_pitch]
-            chords[track] = max(chords[track], int(np.bincount(group).max()) if len(group) else 1)
+            group = np.cumsum(roles.position[tokens])[is_pitch]
+            stacks[track] = max(stacks[track], int(np.bincount(group).max()) if len(group) else 1)
     limits = {}
     for track in pitches:
         if not len(pitches[track]) or not counts[track]:
             continue
         played = all(any(part_track == track for part_track, _ in bars[index].parts) for index in region)
-        limits[track] = PartLimits(int(pitches[track].min()), int(pitches[track].max()), max(counts[track]), chords[track],
+        limits[track] = PartLimits(int(pitches[track].min()), int(pitches[track].max()), max(counts[track]), stacks[track],
                                    int(np.ceil(np.percentile(counts[track], LEAST_PERCENTILE) / 2)) if played else 0)
     return limits
 
@@ -208,12 +198,11 @@ def part_limits(bars: list[Bar], tokenizer: Tokenizer, region: range,
 def _write_bars(sampler: GuidedSampler, tokenizer: Tokenizer, count: int, limits: dict[int, PartLimits]) -> list[Bar]:
     """Sample ``count`` bars of the target tracks after FILL_START, each track kept to its
     :class:`PartLimits`; end them with FILL_END."""
-    kinds, values = tokenizer.kinds, tokenizer.values
+    roles, values, layout = tokenizer.roles, tokenizer.values, tokenizer.layout()
     targets = sorted(limits)
     # Only the target tracks play; the bars end when the hole is full (a BAR too many becomes FILL_END).
-    base = ~((kinds == Kind.TRACK) & ~np.isin(values, targets)) & ~np.isin(
-        kinds, [int(Kind.FILL), int(Kind.FILL_START), int(Kind.FILL_END)])
-    bar_id, fill_end = tokenizer.id_of(Kind.BAR), tokenizer.id_of(Kind.FILL_END)
+    base = ~(roles.track & ~np.isin(values, targets)) & ~roles.fill
+    bar_id, fill_end = layout.bar_id, layout.fill_end
     started, bars, tokens_in_bar, counts, waived = len(sampler.tokens), 0, 0, {}, set()
     while True:
         checker = sampler.checker

@@ -82,6 +82,9 @@ class GenerationOptions(SamplingOptions):
     style: str | None = option(None, "the style, a top folder of the training data (models with STYLE controls)",
                                metavar="NAME", default_text="the model's choice")
     tempo: float | None = option(None, "tempo in BPM", metavar="BPM", default_text="the primer's, else the model's")
+    controls: str | None = option(
+        None, "other controls the model was trained with, e.g. register=high (see its tokenizer.json)",
+        flag="--control", metavar="NAME=VALUE,...", default_text="none")
     program: int | None = option(
         None, "General MIDI program 0-127 for single-instrument output (e.g. 40 violin)", metavar="N",
         default_text="as sampled",

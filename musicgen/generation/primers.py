@@ -5,9 +5,10 @@ is primed with the last bars that fit its context (``--primer-bars N`` chooses t
 the primer's header; then it writes new bars. The file written holds the whole primer,
 note for note as read, followed by the new bars.
 
-In the notes encoding the new music starts with a bar of its own (a BAR closes the primer's
-last bar). In the events encoding the primer's notes are cut where its kept bars begin, and
-the new music starts when the last of them has ended.
+The encoding says what a primer is and where its continuation starts
+(:meth:`Tokenizer.primer`, :meth:`Tokenizer.continuation_start`): in the notes encoding the new
+music starts with a bar of its own (a BAR closes the primer's last bar); in the events encoding
+the new music starts when the primer's last note has ended.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import numpy as np
 
 from musicgen.errors import ConfigError
 from musicgen.music.piece import END, START, TRACK, Piece
-from musicgen.tokens import Kind
 
 if TYPE_CHECKING:
     from musicgen.tokens import Tokenizer
@@ -72,14 +72,14 @@ def plan_primer(piece: Piece, tokenizer: Tokenizer, context: int, length: int, p
     counts = [primer_bars] if primer_bars is not None else range(total, 0, -1)
     for count in counts:
         cut = starts[total - count]
-        prefix = _prefix(_slice(piece, cut), tokenizer, controls)
+        prefix = tokenizer.primer(_slice(piece, cut), controls)
         if len(prefix) <= budget or count == 1:
             break
     if len(prefix) > room:
         which = f"the primer's last {count} bars take" if count > 1 else "even the primer's last bar takes"
         raise ConfigError(f"{which} {len(prefix)} tokens and --length {length} leaves room for {room}; "
                           f"raise --length to {len(prefix) + NEW_MUSIC_ROOM} or more")
-    end = starts[-1] + _bar_length(piece, starts[-1]) if tokenizer.has_bars else piece.end_beat
+    end = tokenizer.continuation_start(piece, starts)
     order = sorted(range(len(piece.tracks)), key=lambda index: (piece.tracks[index].program, index))
     used = [index for index in order if np.any(piece.notes[:, TRACK] == index)]
     return PrimerPlan(prefix, piece, count, total, end, used)
@@ -87,12 +87,7 @@ def plan_primer(piece: Piece, tokenizer: Tokenizer, context: int, length: int, p
 
 def continuation(plan: PrimerPlan, row: np.ndarray, tokenizer: Tokenizer, tempo: float) -> Piece:
     """The whole primer and, after it, the new music of a sampled ``row`` (the prefix, then new tokens)."""
-    new = np.asarray(row[len(plan.prefix):], np.int32)
-    if tokenizer.has_bars:
-        header = plan.prefix[: int(np.argmax(tokenizer.kinds[plan.prefix] == Kind.BAR))]
-        music = tokenizer.decode_piece(np.concatenate([header, [tokenizer.id_of(Kind.BAR)], new]), tempo=tempo)
-    else:
-        music = tokenizer.decode_piece(new, tempo=tempo, program=_last_program(plan.prefix, tokenizer))
+    music = tokenizer.decode_continuation(plan.prefix, np.asarray(row[len(plan.prefix):], np.int32), tempo)
     notes = music.notes.copy()
     notes[:, [START, END]] += plan.end_beat
     mapping = _track_mapping(plan, music)
@@ -127,30 +122,6 @@ def _slice(piece: Piece, cut: float) -> Piece:
     pedals[:, 0] -= cut
     return dataclasses.replace(piece, notes=notes, time_signatures=tuple(earlier + signatures) or ((0.0, 4, 4),),
                                pedals=pedals)
-
-
-def _prefix(piece: Piece, tokenizer: Tokenizer, controls: list[int] | None) -> np.ndarray:
-    ids = np.asarray(tokenizer.encode_piece(piece), np.int32)
-    ids = ids[:-1] if len(ids) and ids[-1] == tokenizer.eos_id else ids
-    if not tokenizer.has_bars:
-        return ids
-    kinds = tokenizer.kinds[ids]
-    if controls is not None:  # the asked controls replace the primer's own
-        ids = np.concatenate([[ids[0]], controls, ids[1:][~np.isin(kinds[1:], [int(k) for k in _CONTROLS])]])
-    return np.concatenate([ids, [tokenizer.id_of(Kind.BAR)]]).astype(np.int32)
-
-
-_CONTROLS = (Kind.STYLE, Kind.KEY, Kind.DENSITY, Kind.TEMPO)
-
-
-def _bar_length(piece: Piece, beat: float) -> float:
-    active = [change for change in piece.time_signatures if change[0] <= beat + 1e-9][-1]
-    return active[1] * 4 / active[2]
-
-
-def _last_program(prefix: np.ndarray, tokenizer: Tokenizer) -> int | None:
-    programs = prefix[tokenizer.kinds[prefix] == Kind.PROGRAM]
-    return int(tokenizer.values[programs[-1]]) if len(programs) else None
 
 
 def _track_mapping(plan: PrimerPlan, music: Piece) -> dict[int, int]:

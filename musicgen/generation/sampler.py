@@ -17,7 +17,7 @@ network itself is :class:`musicgen.models.stepping.StepNetwork`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -37,8 +37,21 @@ from musicgen.tokens.grammar import Checker, Constraints
 
 if TYPE_CHECKING:
     from musicgen.generation.ensemble import Ensemble
+    from musicgen.models.stepping import StepNetwork as StepNetworkType
     from musicgen.tokens import Tokenizer
     from musicgen.training.checkpoint import Checkpoint
+
+
+class ModelSession(Protocol):
+    """What composing and editing need of a loaded model (:class:`musicgen.Session` is one): the
+    checkpoint, its compiled samplers and the step network that edits drive token by token."""
+
+    checkpoint: Checkpoint
+    tokenizer: Tokenizer
+
+    def sampler(self, precision: str = "auto", jit_compile: bool | str = "auto") -> Sampler: ...
+
+    def step_network(self, precision: str = "auto") -> tuple[StepNetworkType, Any]: ...
 
 # From this many sequences, "auto" leaves the products to TensorFlow's kernels (see Sampler
 # and the measurements in docs/benchmarks.md).
@@ -78,7 +91,7 @@ class Sampler:
             raise ConfigError(f"jit_compile must be True, False, 'tokens' or 'auto', got {jit_compile!r}")
         self.step = StepNetwork(model, precision)
         self.constraints = constraints
-        self.grammar = tokenizer.grammar(constraints)
+        self.grammar = tokenizer.grammar()
         self.tables = self.grammar.tables
         if self.tables.vocab_size != self.step.vocab_size:
             raise CheckpointError(
@@ -114,6 +127,7 @@ class Sampler:
         max_bars: int | None = None,
         pitch_bias: np.ndarray | None = None,
         every_track: bool = False,
+        constraints: Constraints | None = None,
     ) -> SampleResult:
         """Sample ``num`` sequences of at most ``length`` tokens after BOS (closing excluded).
 
@@ -128,6 +142,8 @@ class Sampler:
         Notes still sounding at the end are closed, so every row decodes without dropping
         an event. ``every_track`` (notes encoding): every track of the header plays at least
         once in every two bars (its bar closes only then), so no asked instrument stays silent.
+        ``constraints`` replace the sampler's own (what the training data had) for this call; they
+        are inputs of the compiled loop, so another set of instruments compiles nothing new.
         """
         check_sampling_options(temperature, top_k, top_p)
         if not isinstance(num, int) or num < 1:
@@ -143,8 +159,8 @@ class Sampler:
             tf.constant(max(top_k, 1), tf.int32),
             tf.constant(top_p, tf.float32),
             tf.constant(int(seed) % (1 << 63), tf.int64),
-            self._limits(max_time_steps, max_bars, every_track),
-            tf.constant(self._allowed_base()),
+            self._time_limit(max_time_steps),
+            self._params(constraints, max_bars, every_track),
             tf.constant(bias),
         )
         tokens = tokens.numpy()[:, : int(steps.numpy())]
@@ -172,6 +188,7 @@ class Sampler:
         max_bars: int | None = None,
         pitch_bias: np.ndarray | None = None,
         every_track: bool = False,
+        constraints: Constraints | None = None,
     ) -> SampleResult:
         """The ``num`` most probable grammatical sequences found by beam search.
 
@@ -190,8 +207,8 @@ class Sampler:
             self._loops[key] = self._build_beam_loop(*key[1:])
         tokens, parents, steps, scores = self._loops[key](
             tf.constant(prefix),
-            self._limits(max_time_steps, max_bars, every_track),
-            tf.constant(self._allowed_base()),
+            self._time_limit(max_time_steps),
+            self._params(constraints, max_bars, every_track),
             tf.constant(bias),
         )
         steps = int(steps.numpy())
@@ -230,16 +247,16 @@ class Sampler:
             raise ConfigError(f"a pitch bias must be {self.tables.vocab_size} finite values, one per token")
         return bias
 
-    def _allowed_base(self) -> np.ndarray:
-        """The tokens sampling may ever choose (:meth:`Constraints.sampleable`)."""
-        return (self.constraints or Constraints()).sampleable(self.tables.kinds)
+    def _params(self, constraints: Constraints | None, max_bars: int | None, every_track: bool) -> dict:
+        """The rules' figures for a sampling run (:meth:`musicgen.tokens.grammar.Rules.params`), as tensors."""
+        constraints = constraints if constraints is not None else (self.constraints or Constraints())
+        return self.masker.params(constraints=constraints, bar_limit=-1 if max_bars is None else int(max_bars),
+                                  every_track=bool(every_track), sampling=True)
 
     @staticmethod
-    def _limits(max_time_steps: int | None, max_bars: int | None, every_track: bool = False) -> Any:
-        """``[grid steps, bars]`` after the prefix (-1: no limit) and ``every_track`` (1 or 0), as the
-        compiled loops take them."""
-        steps, bars = (-1 if limit is None else int(limit) for limit in (max_time_steps, max_bars))
-        return tf.constant([steps, bars, int(bool(every_track))], tf.int32)
+    def _time_limit(max_time_steps: int | None) -> Any:
+        """Grid steps after the prefix (-1: no limit), as the compiled loops take it."""
+        return tf.constant(-1 if max_time_steps is None else int(max_time_steps), tf.int32)
 
     def _pad(self, rows: list[np.ndarray]) -> np.ndarray:
         padded = np.full((len(rows), max(len(row) for row in rows)), self.tables.pad_id, np.int32)
@@ -248,9 +265,12 @@ class Sampler:
         return padded
 
     def _finish(self, row: np.ndarray, prefix_length: int = 1) -> np.ndarray:
-        """Cut after EOS and append the tokens that close sounding notes; a row that ran out of
-        length first drops its unfinished last bar (:meth:`Tokenizer.whole_prefix`), never
-        cutting into its first ``prefix_length`` tokens."""
+        """Cut after EOS; a row that did not end (out of length or time) drops its unfinished last
+        bar (:meth:`Tokenizer.whole_prefix`, never cutting into its first ``prefix_length`` tokens)
+        and gets the tokens that close its sounding notes."""
+        ends = np.flatnonzero(row[prefix_length:] == self.tables.eos_id)
+        if len(ends):  # ended by the grammar: nothing to close
+            return np.asarray(row[: prefix_length + int(ends[0]) + 1], np.int32)
         kept, checker = self._fed(row)
         if not checker.ended:
             kept, checker = self._fed(np.asarray(kept[:max(self.tokenizer.whole_prefix(kept), prefix_length)]))
@@ -263,21 +283,21 @@ class Sampler:
         for token in row.tolist():
             if token == self.tables.pad_id and checker.started:
                 break
-            checker.feed(token)
+            checker.feed(token, check=False)
             kept.append(token)
             if checker.ended:
                 break
         return kept, checker
 
-    def _run_primer(self, prefix: Any, batch_size: int) -> tuple[Any, list, dict]:
+    def _run_primer(self, prefix: Any, batch_size: int, params: dict) -> tuple[Any, list, dict]:
         """Feed all but the last prefix token once; return that token, the states and grammar."""
         step, masker = self.step, self.masker
         first = tf.fill([batch_size], prefix[0])
-        grammar = masker.update(masker.initial_state(batch_size), first, False)
+        grammar = masker.update(masker.initial_state(batch_size), first, params, False)
 
         def body(t, states, grammar):
             _, states = step.step(tf.fill([batch_size], prefix[t]), states)
-            return t + 1, states, masker.update(grammar, tf.fill([batch_size], prefix[t + 1]), False)
+            return t + 1, states, masker.update(grammar, tf.fill([batch_size], prefix[t + 1]), params, False)
 
         _, states, grammar = tf.while_loop(
             lambda t, *rest: t < tf.shape(prefix)[0] - 1, body, (0, step.initial_states(batch_size), grammar)
@@ -294,11 +314,10 @@ class Sampler:
                     use_bias: bool) -> Any:
         step, masker = self.step, self.masker
 
-        def choose(t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base, bias):
+        def choose(t, logits, grammar, temperature, top_k, top_p, seed, time_limit, params, bias):
             """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
             ended = grammar["ended"]
-            allowed = masker.limit(grammar, masker.allowed(grammar) & (allowed_base | ended[:, tf.newaxis]), limits[1],
-                                   limits[2] > 0)
+            allowed = masker.allowed(grammar, params)
             removed = masked_mass(logits, allowed)
             context = StepContext(allowed, masker.drums(grammar), unsure_rows(masker.forced(grammar), removed))
             # Diagnostic: the probability mass the grammar removed (finished rows excluded).
@@ -307,9 +326,9 @@ class Sampler:
                                    top_p if use_top_p and not greedy else None, bias if use_bias else None)
             scores = chain(logits, context)
             token = greedy_token(scores) if greedy else draw(scores, tf.stack([seed, tf.cast(t, tf.int64)]))
-            token = masker.rewrite(grammar, token, limits[1])
-            grammar = masker.update(grammar, token)
-            grammar["ended"] |= (limits[0] >= 0) & (grammar["elapsed"] >= limits[0])
+            token = masker.rewrite(grammar, token, params)
+            grammar = masker.update(grammar, token, params)
+            grammar["ended"] |= (time_limit >= 0) & (grammar["elapsed"] >= time_limit)
             live = tf.reduce_sum(tf.cast(tf.logical_not(ended), tf.int32))
             return token, grammar, tf.reduce_sum(mass), tf.reduce_max(mass), live
 
@@ -317,15 +336,15 @@ class Sampler:
         if mode == "tokens":  # the products in the plain graph, the token choice in XLA
             choose = tf.function(choose, jit_compile=True, reduce_retracing=True)
 
-        def loop(prefix, temperature, top_k, top_p, seed, limits, allowed_base, bias):
-            token, states, grammar = self._run_primer(prefix, num)
+        def loop(prefix, temperature, top_k, top_p, seed, time_limit, params, bias):
+            token, states, grammar = self._run_primer(prefix, num, params)
             start = tf.shape(prefix)[0] - 1
             generated = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([num]))
 
             def body(t, token, states, grammar, generated, mass_sum, mass_max, count):
                 logits, states = step.step(token, states)
                 token, grammar, step_sum, step_max, live = choose(
-                    t, logits, grammar, temperature, top_k, top_p, seed, limits, allowed_base, bias
+                    t, logits, grammar, temperature, top_k, top_p, seed, time_limit, params, bias
                 )
                 return (
                     t + 1,
@@ -352,10 +371,10 @@ class Sampler:
     def _build_beam_loop(self, beam_size: int, length: int, use_bias: bool) -> Any:
         step, masker, vocab = self.step, self.masker, self.tables.vocab_size
 
-        def loop(prefix, limits, allowed_base, bias):
+        def loop(prefix, time_limit, params, bias):
             prefix_length = tf.shape(prefix)[0]
             first = tf.fill([beam_size], prefix[0])
-            grammar = masker.update(masker.initial_state(beam_size), first, False)
+            grammar = masker.update(masker.initial_state(beam_size), first, params, False)
             # Only beam 0 is live at first, so the beams do not start as copies.
             scores = tf.concat([[0.0], tf.fill([beam_size - 1], -np.inf)], axis=0)
             tokens = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([beam_size]))
@@ -364,8 +383,7 @@ class Sampler:
             def body(t, token, states, grammar, scores, tokens, parents):
                 logits, states = step.step(token, states)
                 position = t + 1
-                allowed = masker.allowed(grammar) & (allowed_base | grammar["ended"][:, tf.newaxis])
-                allowed = masker.limit(grammar, allowed, limits[1], limits[2] > 0)
+                allowed = masker.allowed(grammar, params)
                 unsure = unsure_rows(masker.forced(grammar), masked_mass(logits, allowed))
                 context = StepContext(allowed, masker.drums(grammar), unsure)
                 processed = sampling_chain(bias=bias if use_bias else None)(logits, context)
@@ -381,9 +399,9 @@ class Sampler:
                 scores = tf.where(if_forced, scores, best_scores)
                 states = tf.nest.map_structure(lambda state: tf.gather(state, parent), states)
                 grammar = tf.nest.map_structure(lambda value: tf.gather(value, parent), grammar)
-                next_token = tf.where(if_forced, next_token, masker.rewrite(grammar, next_token, limits[1]))
-                grammar = masker.update(grammar, next_token, tf.logical_not(if_forced))
-                time_up = (limits[0] >= 0) & (grammar["elapsed"] >= limits[0])
+                next_token = tf.where(if_forced, next_token, masker.rewrite(grammar, next_token, params))
+                grammar = masker.update(grammar, next_token, params, tf.logical_not(if_forced))
+                time_up = (time_limit >= 0) & (grammar["elapsed"] >= time_limit)
                 grammar["ended"] = grammar["ended"] | time_up
                 return position, next_token, states, grammar, scores, tokens.write(t, next_token), parents.write(t, parent)
 

@@ -13,13 +13,17 @@ After note-seq's ``EventSequenceEncoderDecoder``, an encoding provides:
   :meth:`Tokenizer.decode_notes` (decoding is total: any integers decode);
 - **its grammar**, :meth:`Tokenizer.grammar`: what may come next, as a pure-Python checker
   and as a tensor masker for the compiled sampler (:mod:`musicgen.tokens.grammar`);
-- **its structure**: :attr:`Tokenizer.has_bars` says whether a piece is a header (controls,
-  one PROGRAM per track) followed by BAR-delimited bars. With bars, training windows start
-  at a bar under their piece's header (:meth:`Tokenizer.bar_starts`), ``--bars N`` counts
-  BAR tokens, controls and instruments are asked for by writing the header, and pieces are
-  edited bar by bar through :meth:`Tokenizer.layout` (infilling, accompaniment, training's
-  fill-in-the-middle examples). Without, windows start anywhere and time is counted in grid
-  steps. :meth:`Tokenizer.bar_lines`, :meth:`Tokenizer.track_programs` and
+- **what its sequences are**, so that no caller branches on the encoding: which ids carry
+  pitches, complete notes, name instruments or open bars (:attr:`Tokenizer.roles`); how a
+  piece is transposed (:meth:`Tokenizer.transposition`); where training windows may start
+  (:attr:`Tokenizer.anchored_windows`, :meth:`Tokenizer.bar_starts`, :meth:`Tokenizer.restate`);
+  what a prompt is (:meth:`Tokenizer.prompt`: controls and instruments asked for), what a
+  primer is and where its continuation goes (:meth:`Tokenizer.primer`,
+  :meth:`Tokenizer.continuation_start`, :meth:`Tokenizer.decode_continuation`), how time is
+  limited (:meth:`Tokenizer.time_limits`: bars or grid steps), which header controls it writes
+  (:attr:`Tokenizer.controls`, from :mod:`musicgen.tokens.controls`), and whether and how a
+  piece can be edited bar by bar (:attr:`Tokenizer.editable`, :meth:`Tokenizer.layout`).
+  :meth:`Tokenizer.bar_lines`, :meth:`Tokenizer.track_programs` and
   :meth:`Tokenizer.program_stats` answer what evaluation and the data profile ask of a piece.
 
 The options of every encoding are in one dataclass, :class:`musicgen.tokens.config.TokenizerConfig`.
@@ -39,28 +43,68 @@ from musicgen.errors import ConfigError
 from musicgen.music.instruments import DEFAULT_PROGRAM
 from musicgen.music.piece import Piece, Track
 from musicgen.tokens.config import ENCODINGS, Kind, TokenizerConfig
+from musicgen.tokens.controls import Control, HeaderControls, active_controls
+
+DROPPED = -1  # a transposition's image of a token pushed out of range
 
 
 @dataclasses.dataclass(frozen=True)
 class ProgramStats:
     """What one program plays in a piece: its longest note (grid steps), its lowest and highest
-    pitch, and the most notes it starts together on one track."""
+    pitch, and its largest *stack*: the most notes it starts together on one track."""
 
     longest: int
     lowest: int
     highest: int
-    chord: int
+    stack: int
 
     def merged(self, other: ProgramStats) -> ProgramStats:
         return ProgramStats(max(self.longest, other.longest), min(self.lowest, other.lowest),
-                            max(self.highest, other.highest), max(self.chord, other.chord))
+                            max(self.highest, other.highest), max(self.stack, other.stack))
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRoles:
+    """What each id of a vocabulary is, as booleans over it: callers ask these, never the kinds.
+
+    ``pitch``: ids whose value is a note's pitch (they move under transposition and key
+    guidance); ``note``: one id per note, which completes it (notes are counted by it);
+    ``program``: ids that name an instrument; ``track``, ``position``, ``bar``: ids that open
+    a track's part, place an onset, open a bar; ``control``: header controls; ``fill``: the
+    fill-in-the-middle markers; ``end``: EOS; ``listed``: ids a model keeps to exactly what its
+    data had (instruments, meters, tracks), where a transposed pitch or a new length stays open.
+    """
+
+    pitch: np.ndarray
+    note: np.ndarray
+    program: np.ndarray
+    track: np.ndarray
+    position: np.ndarray
+    bar: np.ndarray
+    control: np.ndarray
+    fill: np.ndarray
+    end: np.ndarray
+    listed: np.ndarray
+
+    @classmethod
+    def of(cls, kinds: np.ndarray) -> TokenRoles:
+        def any_of(*which: Kind) -> np.ndarray:
+            return np.isin(kinds, [int(kind) for kind in which])
+
+        note = any_of(Kind.DURATION, Kind.NOTE_ON)
+        note = note if note.any() else any_of(Kind.PITCH)  # pitches alone (frames): each one a note
+        return cls(pitch=any_of(Kind.PITCH, Kind.NOTE_ON, Kind.NOTE_OFF), note=note,
+                   program=any_of(Kind.PROGRAM), track=any_of(Kind.TRACK), position=any_of(Kind.POSITION),
+                   bar=any_of(Kind.BAR), control=any_of(Kind.CONTROL),
+                   fill=any_of(Kind.FILL, Kind.FILL_START, Kind.FILL_END), end=any_of(Kind.EOS),
+                   listed=any_of(Kind.PROGRAM, Kind.TIME_SIGNATURE, Kind.TRACK))
 
 if TYPE_CHECKING:
     from musicgen.tokens.bars import BarLayout
     from musicgen.tokens.grammar import Constraints, Grammar
 
 
-class Tokenizer(abc.ABC):
+class Tokenizer(HeaderControls, abc.ABC):
     """The contract of an encoding (see the module docstring); ``Tokenizer(config)`` gives the
     config's encoding.
 
@@ -71,7 +115,7 @@ class Tokenizer(abc.ABC):
 
     >>> from musicgen.tokens import Tokenizer, TokenizerConfig
     >>> tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1))
-    >>> tokenizer.encoding, tokenizer.has_bars
+    >>> tokenizer.encoding, tokenizer.editable
     ('notes', True)
     >>> tokenizer.describe(tokenizer.encode_notes([(0.0, 1.0, 60, 80, 0)]))
     'BOS PROGRAM(0) BAR TIME_SIGNATURE(4/4) TRACK(0) POSITION(0) PITCH(60) DURATION(12) EOS'
@@ -81,7 +125,9 @@ class Tokenizer(abc.ABC):
     bos_id = 1
     eos_id = 2
     encoding: ClassVar[str] = ""
-    has_bars: ClassVar[bool] = False
+    anchored_windows: ClassVar[bool] = False  # training windows start at bar_starts, under the header
+    takes_controls: ClassVar[bool] = False  # a header of controls (and instruments) can be asked for
+    editable: ClassVar[bool] = False  # pieces can be edited bar by bar and track by track (layout())
     _instances: ClassVar[dict[TokenizerConfig, Tokenizer]] = {}
 
     def __init_subclass__(cls, encoding: str = "", **kwargs: Any) -> None:
@@ -109,6 +155,7 @@ class Tokenizer(abc.ABC):
 
     def _setup(self, config: TokenizerConfig) -> None:
         self.config = config
+        self.controls: tuple[Control, ...] = active_controls(config) if self.takes_controls else ()
         sections = self.sections()
         self.kinds = np.concatenate([np.full(len(values), int(kind), np.int32) for kind, values in sections])
         self.values = np.concatenate([np.asarray(values, np.int32).reshape(-1) for _, values in sections])
@@ -125,6 +172,21 @@ class Tokenizer(abc.ABC):
             [max(1, int(np.flatnonzero(self._velocity_to_bin == b).mean())) for b in range(bins)], dtype=np.int32
         )
         self._id_of = {(int(k), int(v)): i for i, (k, v) in enumerate(zip(self.kinds, self.values, strict=True))}
+        self.roles = TokenRoles.of(self.kinds)
+        # Control sections come in header order (control_sections): each id's control, by index.
+        self.control_of = np.full(self.vocab_size, -1, np.int64)
+        self._control_offsets: dict[str, int] = {}
+        control_ids = np.flatnonzero(self.kinds == Kind.CONTROL)
+        start = 0
+        for index, control in enumerate(self.controls):
+            count = len(control.values(config))
+            self.control_of[control_ids[start:start + count]] = index
+            self._control_offsets[control.name] = int(control_ids[start]) if count else -1
+            start += count
+
+    def control_sections(self) -> list[tuple[Kind, Any]]:
+        """The vocabulary sections of :attr:`controls`, in header order (for :meth:`sections`)."""
+        return [(Kind.CONTROL, control.values(self.config)) for control in self.controls]
 
     # ------------------------------------------------------------ per encoding
     @abc.abstractmethod
@@ -195,8 +257,72 @@ class Tokenizer(abc.ABC):
 
     def layout(self) -> BarLayout:
         """Header and bars of this encoding's sequences, parsed and written back (for edits)."""
-        raise ConfigError(f"the {self.encoding} encoding has no bars and tracks, so its pieces cannot be edited "
-                          "bar by bar; use a model in an encoding with bars (the notes encoding)")
+        raise ConfigError(f"the {self.encoding} encoding's pieces cannot be edited bar by bar and track by track; "
+                          "use a model in an encoding with bars and tracks (the notes encoding)")
+
+    # ------------------------------------------------ prompts and primers
+    def prompt(self, controls: list[int] | None = None, programs: list[int] | None = None) -> np.ndarray:
+        """The tokens a new piece starts from: BOS, and (an encoding that takes controls) the
+        asked control tokens and one track per program in ``programs``."""
+        if controls or programs:
+            raise ConfigError(f"the {self.encoding} encoding takes no controls or instruments; "
+                              "train a model in the notes encoding to steer it")
+        return np.array([self.bos_id], np.int32)
+
+    def time_limits(self, prompt: np.ndarray, bars: float | None, seconds: float | None,
+                    meter: tuple[int, int], tempo: float) -> tuple[int | None, int | None]:
+        """``(grid steps, bars)`` of new music after ``prompt`` that ``bars`` or ``seconds`` allow
+        (None: no limit): here grid steps, since this encoding has no bars."""
+        if bars is None and seconds is None:
+            return None, None
+        numerator, denominator = meter
+        config = self.config
+        if config.timing == "seconds":
+            seconds = seconds if seconds is not None else bars * numerator * 4 / denominator * 60 / tempo
+            return max(1, round(seconds * config.steps_per_second)), None
+        beats = bars * numerator * 4 / denominator if bars is not None else seconds * tempo / 60
+        return max(1, round(beats * config.steps_per_quarter)), None
+
+    def primer(self, piece: Piece, controls: list[int] | None = None) -> np.ndarray:
+        """The tokens that prime a continuation of ``piece`` (BOS first, no EOS); ``controls``
+        replace the piece's own where the encoding has a header."""
+        ids = np.asarray(self.encode_piece(piece), np.int32)
+        return ids[:-1] if len(ids) and ids[-1] == self.eos_id else ids
+
+    def continuation_start(self, piece: Piece, bar_starts: list[float]) -> float:
+        """Where new music after ``piece`` (whose bar lines are ``bar_starts``) begins, in beats."""
+        return piece.end_beat
+
+    def decode_continuation(self, prefix: np.ndarray, new: np.ndarray, tempo: float) -> Piece:
+        """The new music alone, from the tokens sampled after ``prefix``, starting at beat 0."""
+        programs = prefix[self.roles.program[prefix]]
+        program = int(self.values[programs[-1]]) if len(programs) else None
+        return self.decode_piece(new, tempo=tempo, program=program)
+
+    # --------------------------------------------------------- transposition
+    def transposition(self, semitones: int) -> np.ndarray:
+        """int32 id -> id of the same music ``semitones`` higher: pitch tokens move (to
+        :data:`DROPPED` when they leave the pitch range), controls move as each says (a key's
+        tonic), every other id stays. A table cannot tell drum notes from others: transpose only
+        pieces without drums (:meth:`has_drums`)."""
+        table = np.arange(self.vocab_size, dtype=np.int64)
+        pitch = self.roles.pitch
+        moved = self.values + int(semitones)
+        inside = (moved >= self.config.min_pitch) & (moved <= self.config.max_pitch)
+        table[pitch] = np.where(inside[pitch], table[pitch] + int(semitones), DROPPED)  # pitches are contiguous
+        for index, control in enumerate(self.controls):
+            ids = np.flatnonzero(self.control_of == index)
+            for token in ids.tolist():
+                table[token] = self.control_id(control.name, control.transpose(int(self.values[token]), semitones))
+        return table.astype(np.int32)
+
+    def has_drums(self, ids: Any) -> bool:
+        """Whether a sequence names the drum kit."""
+        from musicgen.music.instruments import DRUM_PROGRAM
+
+        ids = np.asarray(ids).reshape(-1)
+        ids = ids[(ids >= 0) & (ids < self.vocab_size)]
+        return bool(np.any(self.roles.program[ids] & (self.values[ids] == DRUM_PROGRAM)))
 
     # -------------------------------------------------------- shared pipeline
     def encode(self, source: Any) -> np.ndarray:
@@ -313,6 +439,9 @@ class Tokenizer(abc.ABC):
                     Kind.FILL_START, Kind.FILL_END):
             return kind.name
         value = int(self.values[token_id])
+        if kind == Kind.CONTROL:
+            control = self.controls[int(self.control_of[token_id])]
+            return f"{control.name.upper()}({control.describe(value, self.config)})"
         if kind == Kind.PROGRAM and value == DRUM_PROGRAM:
             return "PROGRAM(drums)"
         return f"{kind.name}({value})"

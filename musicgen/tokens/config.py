@@ -38,17 +38,14 @@ class Kind(enum.IntEnum):
     POSITION = 13
     PITCH = 14
     DURATION = 15
-    STYLE = 16
-    KEY = 17
-    DENSITY = 18
-    TEMPO = 19
+    CONTROL = 16  # a header control's value (which control: Tokenizer.control_of)
     FILL = 20
     FILL_START = 21
     FILL_END = 22
     FRAME_END = 23
+    CHORD = 24  # a chord symbol of a bar's harmony: root and quality, or no chord
+    REPEAT = 25  # a track's part of a bar: the same as its part N bars back
 
-
-CONTROL_KINDS = (Kind.STYLE, Kind.KEY, Kind.DENSITY, Kind.TEMPO)  # in header order
 
 ENCODINGS: dict[str, Any] = {}  # name -> Tokenizer subclass, filled as encodings are defined
 TIMINGS = ("beats", "seconds")
@@ -90,6 +87,18 @@ class TokenizerConfig:
         (), "style names, one STYLE token each: a piece's style is its top folder (notes encoding)",
         metavar="NAME,NAME", absent=(), default_text="none: no STYLE token",
     )
+    controls: tuple[str, ...] = options.option(
+        (), "further header controls, by name (controls defined beyond style, key, density and tempo)",
+        metavar="NAME,NAME", absent=(), default_text="none",
+    )
+    chords: bool = options.option(
+        False, "each bar opens with its chords: the chord at its downbeat and each change, by position (notes "
+        "encoding)", absent=False,
+    )
+    repeats: tuple[int, ...] = options.option(
+        (), "REPEAT(n) tokens: a track's part of a bar that is the same as its part n bars back (notes encoding)",
+        metavar="N,N", absent=(), default_text="none",
+    )
     max_shift_steps: int = options.option(48, "longest single time shift, in steps (events encoding)", metavar="N")
     velocity_bins: int = options.option(
         32, "velocity bins (1: every note the same, for scores)", metavar="N", auto=True
@@ -104,7 +113,7 @@ class TokenizerConfig:
     default_tempo: float = options.option(120.0, "tempo written when a piece gives none (quarter notes per minute)")
 
     def __post_init__(self) -> None:
-        for name in ("density_edges", "tempo_edges", "styles"):  # lists from JSON become tuples: hashable
+        for name in ("density_edges", "tempo_edges", "styles", "controls", "repeats"):  # lists from JSON become tuples: hashable
             object.__setattr__(self, name, tuple(getattr(self, name)))
         checks = [
             (self.encoding in ENCODINGS, f"encoding must be one of {', '.join(ENCODINGS)}"),
@@ -118,6 +127,8 @@ class TokenizerConfig:
             (list(self.density_edges) == sorted(set(self.density_edges)), "density_edges must increase"),
             (list(self.tempo_edges) == sorted(set(self.tempo_edges)), "tempo_edges must increase"),
             (len(set(self.styles)) == len(self.styles), "styles must be distinct"),
+            (list(self.repeats) == sorted(set(self.repeats)) and all(0 < n <= 16 for n in self.repeats),
+             "repeats must be distinct bar counts in 1..16, increasing"),
             (1 <= self.max_shift_steps <= 100_000, "max_shift_steps must be in 1..100000"),
             (1 <= self.velocity_bins <= 128, "velocity_bins must be in 1..128"),
             (0 <= self.min_pitch <= self.max_pitch <= 127, "need 0 <= min_pitch <= max_pitch <= 127"),

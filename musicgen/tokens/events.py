@@ -56,8 +56,8 @@ from musicgen.errors import ConfigError
 from musicgen.music.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
 from musicgen.tokens.base import Tokenizer
-from musicgen.tokens.config import Kind
-from musicgen.tokens.events_grammar import GrammarChecker, GrammarMasker, GrammarTables
+from musicgen.tokens.config import Kind, TokenizerConfig
+from musicgen.tokens.events_grammar import EventRules
 from musicgen.tokens.grammar import Constraints, Grammar
 
 
@@ -94,9 +94,16 @@ class EventTokenizer(Tokenizer, encoding="events"):
         self.velocity_offset = self.offset(Kind.VELOCITY)
         self.program_offset = self.offset(Kind.PROGRAM)
 
+    @classmethod
+    def choices(cls, folder: Any, performed: bool) -> list[tuple[str, Any, str]]:
+        """A performed folder's time shifts reach one second, as Performance RNN's."""
+        if not performed:
+            return []
+        return [("max_shift_steps", TokenizerConfig.steps_per_second, "one second of time shift, as Performance RNN")]
+
     def grammar(self, constraints: Constraints | None = None) -> Grammar:
         """The events grammar (:mod:`musicgen.tokens.events_grammar`)."""
-        return Grammar(GrammarTables.from_tokenizer(self, constraints), GrammarChecker, GrammarMasker)
+        return Grammar(self, EventRules, constraints)
 
     def track_programs(self, ids: Any) -> list[int]:
         """The instruments a piece plays, in program order: one track each (the default
@@ -141,35 +148,12 @@ class EventTokenizer(Tokenizer, encoding="events"):
     # --------------------------------------------------------------- encoding
     def encode_piece(self, piece: Piece) -> np.ndarray:
         """Encode a piece; see the module docstring for the exact ordering."""
-        c = self.config
         piece = self.prepare(piece)
-        notes = piece.notes
-        if len(notes) == 0:
+        if len(piece.notes) == 0:
             return np.array([self.bos_id, self.eos_id], dtype=np.int32)
-        pitch = notes[:, 2].astype(np.int64)
-        instrument = piece.programs().astype(np.int64)
-        start = self.to_steps(piece, notes[:, 0])
-        end = np.maximum(self.to_steps(piece, notes[:, 1]), start + 1)
-        velocity_bin = self._velocity_to_bin[np.clip(notes[:, 3], 0, 127).astype(np.int64)]
-
-        # Resolve overlaps per (instrument, pitch): sort by voice, start, end (stable), keep
-        # the last of notes sharing an onset (the longest), end each at the next onset.
-        order = np.lexsort((end, start, pitch, instrument))
-        start, end, pitch = start[order], end[order], pitch[order]
-        instrument, velocity_bin = instrument[order], velocity_bin[order]
-        same_voice = (pitch[1:] == pitch[:-1]) & (instrument[1:] == instrument[:-1])
-        duplicate = same_voice & (start[1:] == start[:-1])
-        keep = np.ones(len(start), bool)
-        keep[:-1] = ~duplicate
-        next_start = np.append(start[1:], np.iinfo(np.int64).max)
-        truncate = np.append(same_voice, False)
-        end = np.where(truncate, np.minimum(end, next_start), end)
-        start, end, pitch = start[keep], end[keep], pitch[keep]
-        instrument, velocity_bin = instrument[keep], velocity_bin[keep]
-
+        start, end, pitch, instrument, velocity_bin = self._note_rows(piece)
         instruments = np.unique(instrument)
         use_program_tokens = (len(instruments) > 1 or instruments[0] != DEFAULT_PROGRAM) and len(self.program_values)
-
         # Events: offs (class 0), pedal changes (1) and ons (2), ordered by (step, instrument, class, pitch).
         count = len(start)
         pedal_step, pedal_instrument, pedal_token = self._pedal_events(piece)
@@ -180,9 +164,32 @@ class EventTokenizer(Tokenizer, encoding="events"):
         event_pitch = np.concatenate([pitch, pedal_token, pitch])
         event_bin = np.concatenate([np.full(count + len(pedal_step), -1), velocity_bin])
         order = np.lexsort((event_pitch, event_class, event_instrument, event_step))
-        event_step, event_instrument = event_step[order], event_instrument[order]
-        event_class, event_pitch, event_bin = event_class[order], event_pitch[order], event_bin[order]
+        return self._event_tokens(event_step[order], event_instrument[order], event_class[order], event_pitch[order],
+                                  event_bin[order], bool(use_program_tokens))
 
+    def _note_rows(self, piece: Piece) -> tuple[np.ndarray, ...]:
+        """Onset and end steps, pitch, instrument and velocity bin of each note, overlaps resolved
+        per (instrument, pitch): of notes sharing an onset the longest stays, and each ends at the
+        next onset of its pitch."""
+        notes = piece.notes
+        pitch = notes[:, 2].astype(np.int64)
+        instrument = piece.programs().astype(np.int64)
+        start = self.to_steps(piece, notes[:, 0])
+        end = np.maximum(self.to_steps(piece, notes[:, 1]), start + 1)
+        velocity_bin = self._velocity_to_bin[np.clip(notes[:, 3], 0, 127).astype(np.int64)]
+        order = np.lexsort((end, start, pitch, instrument))
+        start, end, pitch = start[order], end[order], pitch[order]
+        instrument, velocity_bin = instrument[order], velocity_bin[order]
+        same_voice = (pitch[1:] == pitch[:-1]) & (instrument[1:] == instrument[:-1])
+        keep = np.ones(len(start), bool)
+        keep[:-1] = ~(same_voice & (start[1:] == start[:-1]))
+        end = np.where(np.append(same_voice, False), np.minimum(end, np.append(start[1:], np.iinfo(np.int64).max)), end)
+        return start[keep], end[keep], pitch[keep], instrument[keep], velocity_bin[keep]
+
+    def _event_tokens(self, event_step: np.ndarray, event_instrument: np.ndarray, event_class: np.ndarray,
+                      event_pitch: np.ndarray, event_bin: np.ndarray, use_program_tokens: bool) -> np.ndarray:
+        """The ids of sorted events, with their time shifts, PROGRAM and VELOCITY tokens, BOS and EOS."""
+        c = self.config
         pitch_index = event_pitch - c.min_pitch
         event_token = np.where(
             event_class == 2, self.note_on_offset + pitch_index,
@@ -198,14 +205,11 @@ class EventTokenizer(Tokenizer, encoding="events"):
             has_program = np.zeros(len(event_step), bool)
         # VELOCITY before a NOTE_ON whose bin differs from the previous NOTE_ON's.
         on_positions = np.flatnonzero(event_class == 2)
-        on_bins = event_bin[on_positions]
         has_velocity = np.zeros(len(event_step), bool)
-        has_velocity[on_positions] = np.diff(on_bins, prepend=-1) != 0
-
+        has_velocity[on_positions] = np.diff(event_bin[on_positions], prepend=-1) != 0
         per_event = shift_count + has_program + has_velocity + 1
         ends = np.cumsum(per_event) + 1  # +1 for BOS
-        total = int(ends[-1]) + 1  # +1 for EOS
-        ids = np.empty(total, dtype=np.int32)
+        ids = np.empty(int(ends[-1]) + 1, dtype=np.int32)  # +1 for EOS
         ids[0], ids[-1] = self.bos_id, self.eos_id
         event_position = ends - 1
         ids[event_position] = event_token
@@ -217,12 +221,10 @@ class EventTokenizer(Tokenizer, encoding="events"):
         shifting = np.flatnonzero(shift_count)
         if len(shifting):
             counts = shift_count[shifting]
-            first = (ends - per_event)[shifting]
-            group_start = np.repeat(first, counts)
+            group_start = np.repeat((ends - per_event)[shifting], counts)
             within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
             steps = np.full(len(within), c.max_shift_steps, dtype=np.int64)
-            last = np.cumsum(counts) - 1
-            steps[last] = delta[shifting] - (counts - 1) * c.max_shift_steps
+            steps[np.cumsum(counts) - 1] = delta[shifting] - (counts - 1) * c.max_shift_steps
             ids[group_start + within] = self.time_shift_offset + steps - 1
         return ids
 

@@ -31,7 +31,7 @@ from musicgen.music.instruments import DEFAULT_PROGRAM
 from musicgen.music.piece import Piece, Track
 from musicgen.tokens.base import Tokenizer
 from musicgen.tokens.config import Kind
-from musicgen.tokens.frames_grammar import FrameChecker, FrameMasker, FrameTables
+from musicgen.tokens.frames_grammar import FrameRules, FrameTables
 from musicgen.tokens.grammar import Constraints, Grammar
 
 Frame = tuple[int, ...]
@@ -148,7 +148,7 @@ class FrameTokenizer(Tokenizer, encoding="frames"):
     def grammar(self, constraints: Constraints | None = None) -> Grammar:
         """The frames grammar (:mod:`musicgen.tokens.frames_grammar`); it limits nothing by the
         training data (the sampler keeps to the tokens the data had)."""
-        return Grammar(self.tables, FrameChecker, FrameMasker)
+        return Grammar(self, FrameRules, constraints)
 
     def track_programs(self, ids: Any) -> list[int]:
         """One track, the piano."""

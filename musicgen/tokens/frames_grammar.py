@@ -14,8 +14,8 @@ before BOS). Because a set of pitches has one ascending order and every frame is
 each frame sequence has exactly one token sequence, and under this mask the probabilities
 of the frames that may follow a history sum to one over all ``2 ** 88`` subsets of the
 keys (:meth:`FrameTables.scoring_mask` also removes EOS, the end of the piece, which is
-not a frame). :class:`FrameChecker` is the table in Python, :class:`FrameMasker` in
-TensorFlow for the compiled sampler.
+not a frame). :class:`FrameRules` is the table as the grammar's rules, run in NumPy (the checker) and in
+TensorFlow (the compiled sampler) alike.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from musicgen.tokens.config import Kind
+from musicgen.tokens.grammar import Rules
 
 
 @dataclass(frozen=True)
@@ -89,97 +90,35 @@ class FrameTables:
         return allowed, counted
 
 
-class FrameChecker:
-    """The frames grammar for one sequence, token by token."""
+class FrameRules(Rules):
+    """The frames grammar, written once: the state is the previous token's row of the table, the
+    frames generated (``elapsed``), ``started`` and ``ended``."""
 
-    forced = False  # the model, not the grammar, always chooses
+    def setup(self) -> None:
+        self.frames = FrameTables.from_tokenizer(self.tokenizer)
+        self.table = self.const(self.frames.table)
+        self.frame_ends = self.const((self.kinds == Kind.FRAME_END).astype(np.int32))
 
-    def __init__(self, tables: FrameTables) -> None:
-        self.tables = tables
-        self.row = tables.start_row
-        self.ended = False
-        self.frames = 0
+    def initial_state(self, batch: Any) -> dict:
+        zeros = self.x.full(batch, 0, self.x.int32)
+        return {"row": zeros + self.frames.start_row, "elapsed": zeros, "started": zeros > 0, "ended": zeros > 0}
 
-    @property
-    def started(self) -> bool:
-        return self.row != self.tables.start_row
+    def allowed(self, state: dict, params: dict) -> Any:
+        return self.x.take(self.table, state["row"]) & (params["allowed"] | state["ended"][:, None])
 
-    def allowed(self, token: int) -> bool:
-        """Whether ``token`` may come next."""
-        return bool(0 <= token < self.tables.vocab_size and self.tables.table[self.row, token])
+    def update(self, state: dict, tokens: Any, params: dict, count_time: Any = True) -> dict:
+        x = self.x
+        tokens = x.cast(tokens, x.int32)
+        started = state["row"] != self.frames.start_row
+        ended = state["ended"] | (tokens == self.eos_id) | ((tokens == self.pad_id) & started)
+        frames = x.take(self.frame_ends, tokens)
+        return {"row": tokens, "elapsed": state["elapsed"] + x.where(count_time, frames, frames * 0),
+                "started": state["started"] | (tokens == self.bos_id), "ended": ended}
 
-    def allowed_mask(self) -> np.ndarray:
-        """:meth:`allowed` of every token, as booleans over the vocabulary."""
-        return self.tables.table[self.row].copy()
-
-    def feed(self, token: int, check: bool = True) -> None:
-        """Advance past ``token``; ``ValueError`` if it may not come here (and ``check``)."""
-        if check and not self.allowed(token):
-            name = Kind(int(self.tables.kinds[token])).name if 0 <= token < self.tables.vocab_size else "out of range"
-            raise ValueError(f"token {token} ({name}) is not allowed here")
-        tables = self.tables
-        self.ended = self.ended or token == tables.eos_id or (token == tables.pad_id and self.started)
-        self.frames += int(token == tables.frame_end_id)
-        self.row = token
-
-    def closing_tokens(self) -> list[int]:
+    def closing_tokens(self, state: dict) -> list[int]:
         """Close the open frame (if any), then end the piece."""
-        if self.ended or not self.started:
+        if state["ended"][0] or not state["started"][0]:
             return []
-        if self.row == self.tables.frame_end_id:
-            return [self.tables.eos_id]
-        return [self.tables.frame_end_id, self.tables.eos_id]
-
-
-class FrameMasker:
-    """The frames grammar as tensors for a batch: the state is the previous token's table row,
-    the frames generated (``elapsed``) and ``ended``."""
-
-    def __init__(self, tables: FrameTables) -> None:
-        import tensorflow as tf
-
-        self.tables = tables
-        self.table = tf.constant(tables.table)
-        self.frame_ends = tf.constant((tables.kinds == Kind.FRAME_END).astype(np.int32))
-
-    def initial_state(self, batch_size: Any) -> dict:
-        """The state before BOS."""
-        import tensorflow as tf
-
-        zeros = tf.zeros(tf.reshape(batch_size, [1]), tf.int32)
-        return {"row": zeros + self.tables.start_row, "elapsed": zeros, "ended": tf.cast(zeros, tf.bool)}
-
-    def allowed(self, state: dict) -> Any:
-        """``(batch, vocab)`` booleans: the tokens that may come next."""
-        import tensorflow as tf
-
-        return tf.gather(self.table, state["row"])
-
-    def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
-        """The state after ``tokens``; a FRAME_END counts one frame unless ``count_time`` is false."""
-        import tensorflow as tf
-
-        tokens = tf.cast(tokens, tf.int32)
-        started = state["row"] != self.tables.start_row
-        ended = state["ended"] | tf.equal(tokens, self.tables.eos_id) | (tf.equal(tokens, self.tables.pad_id) & started)
-        frames = tf.gather(self.frame_ends, tokens)
-        return {"row": tokens, "elapsed": state["elapsed"] + tf.where(count_time, frames, tf.zeros_like(frames)),
-                "ended": ended}
-
-    def limit(self, state: dict, allowed: Any, bar_limit: Any, every_track: Any = False) -> Any:
-        """``allowed`` as it is: frames have no bars and no tracks."""
-        return allowed
-
-    def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
-        """Sampled tokens as they are: frames have no bars."""
-        return tokens
-
-    def drums(self, state: dict) -> Any:
-        """``(batch,)``: never: a piano roll has no drum track."""
-        import tensorflow as tf
-
-        return tf.zeros_like(state["ended"])
-
-    def forced(self, state: dict) -> Any:
-        """``(batch,)``: never: the grammar forces no kind of token."""
-        return self.drums(state)
+        if int(state["row"][0]) == self.frames.frame_end_id:
+            return [self.eos_id]
+        return [self.frames.frame_end_id, self.eos_id]

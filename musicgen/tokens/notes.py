@@ -24,12 +24,14 @@ A piece is::
 * Controls (for steering, see ``musicgen generate --key``): STYLE(s) names the piece's top
   folder among ``styles``; KEY(k), ``k = tonic + 12 * minor``, is its Krumhansl-Schmuckler
   key (``keys``); DENSITY(d) its bin of notes per bar between ``density_edges``; TEMPO(t)
-  its initial tempo's bin between ``tempo_edges``. Training drops each at random, so any of
-  them may be left out when sampling.
+  its initial tempo's bin between ``tempo_edges`` (each a :mod:`musicgen.tokens.controls`
+  plugin, written as a CONTROL token). Training drops each at random, so any of them may be
+  left out when sampling.
 * FILL, FILL_START and FILL_END write infilling examples (fill-in-the-middle): a piece with
   ``TRACK(i) FILL`` where a track's part of a bar is missing, then FILL_START and the
   missing bars (only their filled tracks), then FILL_END. Encoding a piece never writes them.
-* Ids, in this order: PAD, BOS, EOS, BAR, STYLE, KEY, DENSITY, TEMPO, FILL, FILL_START,
+* Ids, in this order: PAD, BOS, EOS, BAR, the controls (STYLE, KEY, DENSITY, TEMPO, then any
+  other control of :mod:`musicgen.tokens.controls` the config names), FILL, FILL_START,
   FILL_END, TIME_SIGNATURE (one per entry of
   :func:`time_signatures`; beats timing only), TRACK(0..max_tracks-1), POSITION(0..longest
   bar - 1), PROGRAM (0..127 when ``use_programs``, else 0; 128 for drums when
@@ -60,55 +62,41 @@ notes are cut at the end of the last bar, so no note outlasts its piece.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from musicgen.music.analysis import KEY_COUNT, key_name, note_density, piece_key
+from musicgen.music.chords import CHORD_COUNT, QUALITIES, chord_name
 from musicgen.music.instruments import DEFAULT_PROGRAM, DRUM_PROGRAM
 from musicgen.music.piece import Piece, Track
-from musicgen.tokens.bars import BarLayout
+from musicgen.tokens.bars import BarLayout, BarSequences
 from musicgen.tokens.base import ProgramStats, Tokenizer
 from musicgen.tokens.config import Kind
 from musicgen.tokens.grammar import Constraints, Grammar
-from musicgen.tokens.notes_grammar import NoteChecker, NoteMasker, NoteTables
-from musicgen.tokens.notes_meter import fit_meters
-
-BARS_OF_LONGEST_NOTE = 4  # beats timing: the longest DURATION is 4 bars of 4/4
-SECONDS_OF_LONGEST_NOTE = 16
-LENGTHS_PER_OCTAVE = 16
-LONGEST_BAR_QUARTERS = 8
-
-
-@lru_cache(maxsize=32)
-def time_signatures(steps_per_quarter: int) -> tuple[tuple[int, int], ...]:
-    """The meters with a TIME_SIGNATURE token: n/2, n/4, n/8 bars of up to 8 quarter notes
-    whose length is a whole number of steps."""
-    meters = []
-    for denominator in (2, 4, 8):
-        for numerator in range(1, 17):
-            quarters = numerator * 4 / denominator
-            if quarters <= LONGEST_BAR_QUARTERS and (quarters * steps_per_quarter).is_integer():
-                meters.append((numerator, denominator))
-    return tuple(meters)
+from musicgen.tokens.notes_grammar import NoteRules
+from musicgen.tokens.notes_meter import (
+    BARS_OF_LONGEST_NOTE,
+    LONGEST_BAR_QUARTERS,
+    SECONDS_OF_LONGEST_NOTE,
+    duration_steps,
+    fit_meters,
+    time_signatures,
+)
+from musicgen.tokens.notes_parts import (
+    HARMONY,
+    expand,
+    fold,
+    harmony_events,
+    harmony_tokens,
+    has_repeats,
+)
 
 
-@lru_cache(maxsize=32)
-def duration_steps(resolution: int, longest: int) -> tuple[int, ...]:
-    """Note lengths in steps: every step up to ``resolution``, then 16 an octave up to ``longest``."""
-    lengths = set(range(1, resolution + 1))
-    octave = resolution
-    while octave < longest:
-        lengths.update(min(longest, round(octave * (1 + i / LENGTHS_PER_OCTAVE))) for i in range(1, 17))
-        octave *= 2
-    return tuple(sorted(lengths))
-
-
-class NoteTokenizer(Tokenizer, encoding="notes"):
+class NoteTokenizer(BarSequences, Tokenizer, encoding="notes"):
     """Notes as (track, position, pitch, velocity, duration) groups in bars (see the module docstring)."""
 
-    has_bars = True
+    takes_controls = True
+    editable = True
 
     def sections(self) -> list[tuple[Kind, Any]]:
         c = self.config
@@ -126,10 +114,7 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         pedal = [0] if c.pedal == "events" else []
         return [
             (Kind.PAD, [0]), (Kind.BOS, [0]), (Kind.EOS, [0]), (Kind.BAR, [0]),
-            (Kind.STYLE, np.arange(len(c.styles))),
-            (Kind.KEY, np.arange(KEY_COUNT) if c.keys else []),
-            (Kind.DENSITY, np.arange(len(c.density_edges) + 1) if c.density_edges else []),
-            (Kind.TEMPO, np.arange(len(c.tempo_edges) + 1) if c.tempo_edges else []),
+            *self.control_sections(),
             (Kind.FILL, [0]), (Kind.FILL_START, [0]), (Kind.FILL_END, [0]),
             (Kind.TIME_SIGNATURE, np.arange(len(self.meters))),
             (Kind.TRACK, np.arange(c.max_tracks)),
@@ -139,6 +124,8 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
             (Kind.VELOCITY, np.arange(c.velocity_bins)),
             (Kind.DURATION, self.durations),
             (Kind.PEDAL_OFF, pedal), (Kind.PEDAL_ON, pedal),
+            (Kind.CHORD, np.arange(-1, CHORD_COUNT) if c.chords else []),
+            (Kind.REPEAT, list(c.repeats)),
         ]
 
     def _setup(self, config: Any) -> None:
@@ -149,31 +136,28 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
 
     def grammar(self, constraints: Constraints | None = None) -> Grammar:
         """The notes grammar (:mod:`musicgen.tokens.notes_grammar`)."""
-        return Grammar(NoteTables(self, constraints), NoteChecker, NoteMasker)
+        return Grammar(self, NoteRules, constraints)
 
     def layout(self) -> BarLayout:
         return self._layout
 
-    def bar_starts(self, ids: Any) -> np.ndarray:
-        return np.flatnonzero(np.asarray(ids) == self._layout.bar_id)
-
     def restate(self, ids: Any, start: int) -> np.ndarray:
-        """``ids[start:]``, its first BAR followed by the TIME_SIGNATURE in force there (beats timing)."""
+        """``ids[start:]``, its first BAR followed by the TIME_SIGNATURE in force there (beats timing),
+        and its parts that repeat a bar before ``start`` written out."""
         ids = np.asarray(ids)
+        if has_repeats(self, ids[start:]):
+            before = int(np.count_nonzero(ids[:start] == self._layout.bar_id))
+            controls, programs, bars = self._layout.parse(ids)
+            ended = len(ids) and ids[-1] == self.eos_id
+            written = self._layout.write(controls, programs, expand(self, bars, before), [self.eos_id] if ended else [])
+            ids = np.asarray(written, ids.dtype)
+            start = int(self.bar_starts(ids)[before])
         rest = ids[start:]
         if not self.meters or not len(rest) or rest[0] != self._layout.bar_id:
             return rest
         if len(rest) > 1 and self.kinds[rest[1]] == Kind.TIME_SIGNATURE:
             return rest
         return np.concatenate([rest[:1], [self.meter_before(ids, start)], rest[1:]]).astype(ids.dtype)
-
-    def whole_prefix(self, ids: Any) -> int:
-        """Up to the last BAR, where bars with notes come before it; else everything."""
-        ids = np.asarray(ids)
-        starts = self.bar_starts(ids)
-        if len(starts) < 2 or not np.any(self.kinds[ids[starts[0]:starts[-1]]] == Kind.DURATION):
-            return len(ids)
-        return int(starts[-1])
 
     def fit_meters(self, ids: Any, allowed: np.ndarray | None = None) -> np.ndarray:
         """See :func:`musicgen.tokens.notes_meter.fit_meters`."""
@@ -218,32 +202,22 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         return stats
 
     def token_name(self, token_id: int) -> str:
-        """Readable name: ``TIME_SIGNATURE(3/4)``, ``KEY(D minor)``, ``STYLE(reels)``."""
-        if 0 <= int(token_id) < self.vocab_size:
-            kind, value = self.kinds[int(token_id)], int(self.values[int(token_id)])
-            if kind == Kind.TIME_SIGNATURE:
-                numerator, denominator = self.meters[value]
-                return f"TIME_SIGNATURE({numerator}/{denominator})"
-            if kind == Kind.KEY:
-                return f"KEY({key_name(value)})"
-            if kind == Kind.STYLE:
-                return f"STYLE({self.config.styles[value]})"
+        """Readable name: ``TIME_SIGNATURE(3/4)``, ``KEY(D minor)``, ``STYLE(reels)``, ``CHORD(Am7)``."""
+        if 0 <= int(token_id) < self.vocab_size and self.kinds[int(token_id)] == Kind.TIME_SIGNATURE:
+            numerator, denominator = self.meters[int(self.values[int(token_id)])]
+            return f"TIME_SIGNATURE({numerator}/{denominator})"
+        if 0 <= int(token_id) < self.vocab_size and self.kinds[int(token_id)] == Kind.CHORD:
+            return f"CHORD({chord_name(int(self.values[int(token_id)]))})"
         return super().token_name(token_id)
 
-    def controls(self, piece: Piece) -> list[int]:
-        """The control tokens of ``piece``'s header, in order (STYLE, KEY, DENSITY, TEMPO)."""
-        c = self.config
-        ids = []
-        if piece.style and piece.style in c.styles:
-            ids.append(self.id_of(Kind.STYLE, c.styles.index(piece.style)))
-        key = piece_key(piece) if c.keys else None
-        if key is not None:
-            ids.append(self.id_of(Kind.KEY, key))
-        if c.density_edges and len(piece.notes):
-            ids.append(self.id_of(Kind.DENSITY, int(np.searchsorted(c.density_edges, note_density(piece), "right"))))
-        if c.tempo_edges:
-            ids.append(self.id_of(Kind.TEMPO, int(np.searchsorted(c.tempo_edges, piece.tempo, "right"))))
-        return ids
+    def transposition(self, semitones: int) -> np.ndarray:
+        """Pitches and the key move (:meth:`Tokenizer.transposition`), and so do the chords' roots."""
+        table = super().transposition(semitones)
+        chord = np.flatnonzero(self.kinds == Kind.CHORD)
+        for token in chord[self.values[chord] >= 0].tolist():
+            value, qualities = int(self.values[token]), len(QUALITIES)
+            table[token] = self.id_of(Kind.CHORD, ((value // qualities + semitones) % 12) * qualities + value % qualities)
+        return table
 
     def duration_id(self, steps: int) -> int:
         """The DURATION id of the table length nearest ``steps`` (half-way: the longer)."""
@@ -280,7 +254,7 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         end = np.where(np.append(same, False), np.minimum(end, np.append(start[1:], end[-1])), end)
         track, start, end, pitch, velocity = track[keep], start[keep], end[keep], pitch[keep], velocity[keep]
         durations = [self.duration_id(steps) for steps in (end - start).tolist()]
-        controls = self.controls(piece)
+        controls = self.read_controls(piece)
 
         bar_starts, meters = self._bars(piece, int(end.max()))
         bar = np.searchsorted(bar_starts, start, side="right") - 1
@@ -288,8 +262,19 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
                   for b, t, s, p, v, d in zip(bar.tolist(), track.tolist(), start.tolist(), pitch.tolist(),
                                               velocity.tolist(), durations, strict=True)]
         events += self._pedal_events(piece, track_of, bar_starts)
+        if self.config.chords:
+            events += harmony_events(self, piece, bar_starts)
         events.sort()
-        return self._tokens(controls, programs, bar_starts, meters, events)
+        ids = self._tokens(controls, programs, bar_starts, meters, events)
+        if not self.config.repeats:
+            return ids
+        controls, programs, bars = self._layout.parse(ids)
+        lengths = self._bar_lengths(meters)
+        return np.asarray(self._layout.write(controls, programs, fold(self, bars, lengths), [self.eos_id]), np.int32)
+
+    def _bar_lengths(self, meters: list[int]) -> list[int]:
+        """Each bar's length in steps, from the meter index of each bar."""
+        return [self.bar_length(meter) for meter in meters]
 
     def source_tracks(self, piece: Piece) -> list[int]:
         """The source track each token track stands for (a track beyond ``max_tracks`` joins a
@@ -362,6 +347,11 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
                 ids.append(self.id_of(Kind.TIME_SIGNATURE, meters[bar]))
             meter = meters[bar]
             track = position = None
+            harmony = []
+            while cursor < len(events) and events[cursor][0] == bar and events[cursor][1] == HARMONY:
+                harmony.append(events[cursor])
+                cursor += 1
+            ids += harmony_tokens(self, harmony)
             while cursor < len(events) and events[cursor][0] == bar:
                 _, event_track, event_position, kind, pitch, velocity, duration = events[cursor]
                 cursor += 1
@@ -381,14 +371,16 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
         return np.asarray(ids, np.int32)
 
     # --------------------------------------------------------------- decoding
-    def _decode(self, ids: Any) -> tuple[list[int], list[tuple], list[tuple], list[tuple[int, int]], int]:
+    def _decode(self, ids: Any) -> tuple[list[int], list[tuple], list[tuple], list[tuple[int, int]], int, list]:
         """Programs, notes ``(start, end, pitch, velocity, track)`` and pedals ``(step, track, down)``
-        in steps, the meters ``(bar start, meter)``, and the end of the last bar."""
+        in steps, the meters ``(bar start, meter)``, the end of the last bar and the chords
+        ``(step, chord)``; REPEAT parts are written out first."""
+        ids = self.expanded(ids)
         kinds, values = self.kinds.tolist(), self.values.tolist()
         velocities = self._bin_to_velocity.tolist()
         middle = self.bin_velocity(self.config.velocity_bins // 2)
         programs: list[int] = []
-        notes, pedals, meters = [], [], []
+        notes, pedals, meters, chords = [], [], [], []
         bar_start, bar_length, meter = -1, self.bar_length(self.default_meter), self.default_meter
         track, position, pitch, velocity = 0, 0, None, middle
         for token in np.asarray(ids).reshape(-1).tolist():
@@ -422,9 +414,22 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
                 pitch = None
             elif kind in (Kind.PEDAL_ON, Kind.PEDAL_OFF):
                 pedals.append((bar_start + position, track, int(kind == Kind.PEDAL_ON)))
+            elif kind == Kind.CHORD:
+                chords.append((bar_start + position, value))
         end = bar_start + bar_length if bar_start >= 0 else 0
         notes = [(s, min(e, end), p, v, t) for s, e, p, v, t in notes if s < end]
-        return programs, notes, pedals, meters, end
+        return programs, notes, pedals, meters, end, chords
+
+    def expanded(self, ids: Any) -> np.ndarray:
+        """``ids`` with every REPEAT part written out (as decoding reads them)."""
+        ids = np.asarray(ids).reshape(-1)
+        if not has_repeats(self, ids):
+            return ids
+        cut = ids[: int(np.flatnonzero(ids == self.eos_id)[0]) + 1] if np.any(ids == self.eos_id) else ids
+        controls, programs, bars = self._layout.parse(cut)
+        ended = len(cut) and cut[-1] == self.eos_id
+        return np.asarray(self._layout.write(controls, programs, expand(self, bars), [self.eos_id] if ended else []),
+                          np.int64)
 
     def _track_programs(self, programs: list[int], notes: list[tuple], pedals: list[tuple]) -> list[int]:
         """The program of every track the tokens use (a track beyond the header plays the piano)."""
@@ -450,7 +455,7 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
 
     def decode_notes(self, ids: Any, program: int | None = None) -> list[tuple[int, int, int, int, int]]:
         """Notes ``(start_step, end_step, pitch, velocity, program)``; ``program`` replaces every pitched program."""
-        programs, notes, pedals, _, _ = self._decode(ids)
+        programs, notes, pedals, _, _, _ = self._decode(ids)
         programs = self._track_programs(programs, notes, pedals)
         if program is not None:
             programs = [code if code == DRUM_PROGRAM else program for code in programs]
@@ -459,8 +464,8 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
     def decode_piece(self, ids: Any, tempo: float | None = None, time_signature: tuple[int, int] | None = None,
                      program: int | None = None, track_names: dict[int, str] | None = None) -> Piece:
         """Decode ids to a :class:`Piece`: the header's tracks, with their notes, meters and pedal,
-        and the header's KEY as the key signature."""
-        programs, notes, pedals, meters, _ = self._decode(ids)
+        marked by the header's controls (its KEY as the key signature)."""
+        programs, notes, pedals, meters, _, chords = self._decode(ids)
         programs = self._track_programs(programs, notes, pedals)
         if program is not None:
             programs = [code if code == DRUM_PROGRAM else program for code in programs]
@@ -472,14 +477,12 @@ class NoteTokenizer(Tokenizer, encoding="notes"):
             signatures.insert(0, (0.0, *(time_signature or (4, 4))))
         rows = np.array([(s * scale, e * scale, p, v, t) for s, e, p, v, t in notes], np.float64).reshape(-1, 5)
         pedal_rows = np.array([(s * scale, t, d) for s, t, d in pedals], np.float64).reshape(-1, 3)
-        return Piece(rows, tuple(Track(code, names.get(i, "")) for i, code in enumerate(programs)),
-                     tuple(signatures), ((0.0, float(tempo)),), pedal_rows, key_signatures=self._header_key(ids))
-
-    def _header_key(self, ids: Any) -> tuple[tuple[float, int], ...]:
-        """``((0.0, key),)`` for a KEY token before the first bar, else ``()``."""
+        changes = [(step * scale, chord) for index, (step, chord) in enumerate(chords)
+                   if index == 0 or chord != chords[index - 1][1]]
+        piece = Piece(rows, tuple(Track(code, names.get(i, "")) for i, code in enumerate(programs)),
+                      tuple(signatures), ((0.0, float(tempo)),), pedal_rows, chords=tuple(changes))
         ids = np.asarray(ids).reshape(-1)
-        starts = self.bar_starts(ids)
-        header = ids[: starts[0]] if len(starts) else ids
-        header = header[(header >= 0) & (header < self.vocab_size)]
-        keys = header[self.kinds[header] == Kind.KEY]
-        return ((0.0, int(self.values[keys[0]])),) if len(keys) else ()
+        bars = self.bar_starts(ids)
+        for name, value in self.header_controls(ids[: bars[0]] if len(bars) else ids).items():
+            piece = self.control(name).annotate(piece, value)
+        return piece

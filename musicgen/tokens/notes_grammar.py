@@ -1,20 +1,24 @@
-"""The grammar of the ``notes`` encoding, in Python and as tensors.
+"""The grammar of the ``notes`` encoding, written once (:class:`NoteRules`).
 
-A well-formed sequence (see :mod:`musicgen.tokens.notes`) is BOS, a header of one
-PROGRAM per track (at most the data's track count), then bars: BAR, an optional
-TIME_SIGNATURE, and per track with something in the bar, in ascending order, TRACK and
-the track's events by ascending POSITION (inside the bar); at one position the pedal
-(PEDAL_OFF before PEDAL_ON, never on drums) and then notes by ascending PITCH, each
-PITCH, VELOCITY (unless there is a single velocity bin) and DURATION. EOS needs a note
-played before it and comes where a BAR could. After EOS only PAD follows.
+A well-formed sequence (see :mod:`musicgen.tokens.notes`) is BOS, a header of controls (in
+header order, each at most once) and one PROGRAM per track (at most the data's track count),
+then bars: BAR, an optional TIME_SIGNATURE, and per track with something in the bar, in
+ascending order, TRACK and the track's events by ascending POSITION (inside the bar); at one
+position the pedal (PEDAL_OFF before PEDAL_ON, never on drums) and then notes by ascending
+PITCH, each PITCH, VELOCITY (unless there is a single velocity bin) and DURATION. EOS needs a
+note played before it and comes where a BAR could. After EOS only PAD follows.
 
-The samplers also keep to what the training data had (:class:`musicgen.tokens.grammar.Constraints`):
-the tokens seen, at most as many tracks as a training piece, and no note longer than the
-longest of its program. With a bar limit, the BAR that would start one bar too many is
-turned into EOS (:meth:`NoteMasker.rewrite`), so ``--bars N`` gives exactly N bars.
+The run's figures (:meth:`musicgen.tokens.grammar.Rules.params`) add what sampling keeps to:
+the tokens the data had, at most as many tracks as a training piece, each program's pitch
+range, longest note and largest stack of notes at one onset; while sampling, a bar ends only
+once a note sounds into its last beat (every bar is full), and with ``every_track`` only once
+every track played in it or in the bar before; under a bar limit no EOS comes before the last
+bar and the BAR that would start one bar too many is turned into EOS (:meth:`NoteRules.rewrite`),
+so ``--bars N`` gives exactly N bars. The bars of an infill (after FILL_START) are bound by
+their own limits (:mod:`musicgen.generation.infill`), not the bar rules.
 
-:class:`NoteChecker` is the pure-Python reference (tests, closing a sampled sequence);
-:class:`NoteMasker` is the same rules as tensors for the compiled sampling loop.
+Each kind's rule is one line of :meth:`NoteRules.allowed`: an on/off switch and an open
+interval for the token's value (:func:`musicgen.tokens.grammar.interval_mask`).
 """
 
 from __future__ import annotations
@@ -23,20 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from musicgen.music.instruments import DRUM_PROGRAM, PROGRAM_COUNT
-from musicgen.tokens.config import CONTROL_KINDS, Kind
+from musicgen.music.instruments import DRUM_PROGRAM
+from musicgen.tokens.config import Kind
+from musicgen.tokens.grammar import Rules, interval_mask
 
 # Phases: what the last token leaves open.
 (START, HEADER, BAR, METER, TRACK, POSITION, PEDAL_OFF, PEDAL_ON, PITCH, VELOCITY, NOTE, FILLED, FILLING,
- ENDED) = range(14)
+ HARMONY, HARMONY_POSITION, ENDED) = range(16)
 _ENDS = (Kind.EOS, Kind.FILL_START, Kind.FILL_END)  # a piece's end, its infill's start, the infill's end
 _AFTER_NOTE = (Kind.PITCH, Kind.POSITION, Kind.TRACK, Kind.BAR, *_ENDS)
 _PHASE_KINDS = {
     START: (Kind.BOS,),
-    HEADER: (*CONTROL_KINDS, Kind.PROGRAM, Kind.BAR),
-    BAR: (Kind.TIME_SIGNATURE, Kind.TRACK, Kind.BAR, *_ENDS),
-    METER: (Kind.TRACK, Kind.BAR, *_ENDS),
-    TRACK: (Kind.POSITION, Kind.FILL),
+    HEADER: (Kind.CONTROL, Kind.PROGRAM, Kind.BAR),
+    BAR: (Kind.TIME_SIGNATURE, Kind.CHORD, Kind.TRACK, Kind.BAR, *_ENDS),
+    METER: (Kind.CHORD, Kind.TRACK, Kind.BAR, *_ENDS),
+    HARMONY: (Kind.POSITION, Kind.TRACK, Kind.BAR, *_ENDS),
+    HARMONY_POSITION: (Kind.CHORD,),
+    TRACK: (Kind.POSITION, Kind.FILL, Kind.REPEAT),
     POSITION: (Kind.PEDAL_OFF, Kind.PEDAL_ON, Kind.PITCH),
     PEDAL_OFF: (Kind.PEDAL_ON, *_AFTER_NOTE),
     PEDAL_ON: _AFTER_NOTE,
@@ -48,369 +55,226 @@ _PHASE_KINDS = {
     ENDED: (Kind.PAD,),
 }
 _NEXT_PHASE = {
-    Kind.BOS: HEADER, Kind.PROGRAM: HEADER, Kind.BAR: BAR, Kind.TIME_SIGNATURE: METER, Kind.TRACK: TRACK,
-    Kind.POSITION: POSITION, Kind.PEDAL_OFF: PEDAL_OFF, Kind.PEDAL_ON: PEDAL_ON, Kind.PITCH: PITCH,
-    Kind.VELOCITY: VELOCITY, Kind.DURATION: NOTE, Kind.EOS: ENDED, Kind.PAD: ENDED, Kind.FILL: FILLED,
-    Kind.FILL_START: FILLING, Kind.FILL_END: ENDED, **{kind: HEADER for kind in CONTROL_KINDS},
+    Kind.BOS: HEADER, Kind.CONTROL: HEADER, Kind.PROGRAM: HEADER, Kind.BAR: BAR, Kind.TIME_SIGNATURE: METER,
+    Kind.TRACK: TRACK, Kind.POSITION: POSITION, Kind.PEDAL_OFF: PEDAL_OFF, Kind.PEDAL_ON: PEDAL_ON,
+    Kind.PITCH: PITCH, Kind.VELOCITY: VELOCITY, Kind.DURATION: NOTE, Kind.EOS: ENDED, Kind.PAD: ENDED,
+    Kind.FILL: FILLED, Kind.FILL_START: FILLING, Kind.FILL_END: ENDED, Kind.CHORD: HARMONY, Kind.REPEAT: FILLED,
 }
+# The rule slots of :meth:`NoteRules.allowed`: the kinds with a rule of their own (others: slot 0, free).
+_SLOTS = ((Kind.EOS,), (Kind.FILL_END,), (Kind.FILL, Kind.FILL_START), (Kind.CONTROL,), (Kind.PROGRAM,),
+          (Kind.BAR,), (Kind.TRACK,), (Kind.POSITION,), (Kind.PEDAL_ON, Kind.PEDAL_OFF), (Kind.PITCH,),
+          (Kind.DURATION,), (Kind.TIME_SIGNATURE,), (Kind.CHORD, Kind.REPEAT))
+(FREE, S_EOS, S_FILL_END, S_FILL, S_CONTROL, S_PROGRAM, S_BAR, S_TRACK, S_POSITION, S_PEDAL, S_PITCH, S_DURATION,
+ S_METER, S_PLAN) = range(len(_SLOTS) + 1)
+HISTORY = 16  # bars of each track's playing kept for REPEAT (the longest REPEAT a config may have)
 
 
-class NoteTables:
-    """Per-id tables of a :class:`musicgen.tokens.notes.NoteTokenizer` and the data's constraints."""
+class NoteRules(Rules):
+    """The notes grammar (see the module docstring), in NumPy or TensorFlow.
 
-    def __init__(self, tokenizer: Any, constraints: Any = None) -> None:
-        self.tokenizer = tokenizer
-        self.kinds = np.asarray(tokenizer.kinds, np.int64)
-        self.values = np.asarray(tokenizer.values, np.int64)
-        self.vocab_size = len(self.kinds)
-        self.pad_id, self.bos_id, self.eos_id = tokenizer.pad_id, tokenizer.bos_id, tokenizer.eos_id
-        self.bar_id = tokenizer.id_of(Kind.BAR)
-        self.velocity = tokenizer.config.velocity_bins > 1
-        self.max_tracks = tokenizer.config.max_tracks
-        self.max_duration = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max, np.int64)
-        self.pitch_low, self.pitch_high = np.zeros(PROGRAM_COUNT, np.int64), np.full(PROGRAM_COUNT, 127, np.int64)
-        self.max_chord = np.full(PROGRAM_COUNT, 128, np.int64)
-        if constraints is not None:
-            if constraints.max_tracks:
-                self.max_tracks = min(self.max_tracks, int(constraints.max_tracks))
-            if constraints.max_durations is not None:
-                self.max_duration = np.asarray(constraints.max_durations, np.int64)
-            if constraints.pitch_ranges is not None:
-                self.pitch_low, self.pitch_high = (np.asarray(constraints.pitch_ranges, np.int64)[:, column]
-                                                   for column in (0, 1))
-            if constraints.max_chords is not None:
-                self.max_chord = np.asarray(constraints.max_chords, np.int64)
-        self.needs_meter = bool(tokenizer.meters)  # beats timing: a piece states its meter at its first bar
-        bar_values = [tokenizer.bar_length(meter) for meter in range(len(tokenizer.meters))]
-        self.meter_length = np.array(bar_values or [0], np.int64)
-        self.default_bar = tokenizer.bar_length(tokenizer.default_meter)
-        # The bar's last beat (a 1/denominator note), which a sampled bar must reach.
-        per_quarter = tokenizer.config.steps_per_quarter
-        self.meter_beat = np.array([per_quarter * 4 // bottom for _, bottom in tokenizer.meters] or [0], np.int64)
-        self.default_beat = per_quarter if tokenizer.meters else 0
-        phase_table = np.zeros((ENDED + 1, self.vocab_size), bool)
-        for phase, kinds in _PHASE_KINDS.items():
-            phase_table[phase] = np.isin(self.kinds, [int(kind) for kind in kinds])
-        if not self.velocity:
-            phase_table[PITCH] &= self.kinds != Kind.VELOCITY
-        else:
-            phase_table[PITCH] &= self.kinds != Kind.DURATION
-        self.phase_table = phase_table
-        self.next_phase = np.array([_NEXT_PHASE.get(Kind(kind), NOTE) for kind in self.kinds], np.int64)
-        self.control_rank = np.array([CONTROL_KINDS.index(Kind(kind)) if kind in CONTROL_KINDS else -1
-                                      for kind in self.kinds], np.int64)
-        self.fill_end_id = tokenizer.id_of(Kind.FILL_END)
-
-
-class NoteChecker:
-    """Feed tokens one by one; says what may come next and how to close the sequence."""
-
-    def __init__(self, tables: NoteTables) -> None:
-        self.tables = tables
-        self._kinds, self._values = tables.kinds.tolist(), tables.values.tolist()
-        self.phase = START
-        self.programs: list[int] = []
-        self.track = self.position = self.pitch = -1
-        self.bar_length = tables.default_bar
-        self.notes_played = 0
-        self.last_control = -1
-        self.filling = False  # after FILL_START: the bars of an infill
-        self.meter_set = False  # a TIME_SIGNATURE was given (beats timing wants one at the first bar)
-        self.chord = 0  # notes at the current position of the current track
-
-    @property
-    def started(self) -> bool:
-        return self.phase != START
-
-    @property
-    def ended(self) -> bool:
-        return self.phase == ENDED
-
-    @property
-    def forced(self) -> bool:
-        """The first bar must state its meter."""
-        return self.phase == BAR and self.tables.needs_meter and not self.meter_set
-
-    def allowed(self, token: int) -> bool:
-        """Whether ``token`` may come next."""
-        tables = self.tables
-        if not tables.phase_table[self.phase, token]:
-            return False
-        kind, value = self._kinds[token], self._values[token]
-        program = self.programs[self.track] if 0 <= self.track < len(self.programs) else 0
-        if self.forced:
-            return kind == Kind.TIME_SIGNATURE
-        if kind == Kind.EOS:
-            return self.notes_played > 0 and not self.filling
-        if kind == Kind.FILL_END:
-            return self.filling
-        if kind in (Kind.FILL, Kind.FILL_START):
-            return not self.filling
-        if kind in CONTROL_KINDS:
-            return not self.programs and tables.control_rank[token] > self.last_control
-        if kind == Kind.PROGRAM:
-            return len(self.programs) < tables.max_tracks
-        if kind == Kind.BAR and self.phase == HEADER:
-            return bool(self.programs)
-        if kind == Kind.TRACK:
-            return self.track < value < len(self.programs)
-        if kind == Kind.POSITION:
-            return self.position < value < self.bar_length
-        if kind in (Kind.PEDAL_ON, Kind.PEDAL_OFF):
-            return program != DRUM_PROGRAM
-        if kind == Kind.PITCH:
-            return (value > self.pitch and tables.pitch_low[program] <= value <= tables.pitch_high[program]
-                    and self.chord < tables.max_chord[program])
-        if kind == Kind.DURATION:
-            return value <= tables.max_duration[program]
-        return True
-
-    def allowed_mask(self) -> np.ndarray:
-        """:meth:`allowed` of every token at once: a boolean array over the vocabulary."""
-        tables = self.tables
-        kinds, values = tables.kinds, tables.values
-        program = self.programs[self.track] if 0 <= self.track < len(self.programs) else 0
-        mask = tables.phase_table[self.phase].copy()
-        mask[kinds == Kind.EOS] &= self.notes_played > 0 and not self.filling
-        mask[kinds == Kind.FILL_END] &= self.filling
-        mask[(kinds == Kind.FILL) | (kinds == Kind.FILL_START)] &= not self.filling
-        control = tables.control_rank >= 0
-        mask[control] &= (not self.programs) & (tables.control_rank[control] > self.last_control)
-        mask[kinds == Kind.PROGRAM] &= len(self.programs) < tables.max_tracks
-        if self.phase == HEADER:
-            mask[kinds == Kind.BAR] &= bool(self.programs)
-        track = kinds == Kind.TRACK
-        mask[track] &= (values[track] > self.track) & (values[track] < len(self.programs))
-        position = kinds == Kind.POSITION
-        mask[position] &= (values[position] > self.position) & (values[position] < self.bar_length)
-        mask[(kinds == Kind.PEDAL_ON) | (kinds == Kind.PEDAL_OFF)] &= program != DRUM_PROGRAM
-        pitch = kinds == Kind.PITCH
-        mask[pitch] &= ((values[pitch] > self.pitch) & (values[pitch] >= tables.pitch_low[program])
-                        & (values[pitch] <= tables.pitch_high[program]) & (self.chord < tables.max_chord[program]))
-        duration = kinds == Kind.DURATION
-        mask[duration] &= values[duration] <= tables.max_duration[program]
-        if self.forced:
-            mask &= kinds == Kind.TIME_SIGNATURE
-        return mask
-
-    def feed(self, token: int, check: bool = True) -> None:
-        """Advance past ``token``; raise ``ValueError`` naming it when it is not allowed (unless not
-        ``check``: a token given from a file, which the training data's limits do not bind)."""
-        if check and not self.allowed(token):
-            raise ValueError(f"token {token} ({self.tables.tokenizer.token_name(token)}) is not allowed here")
-        kind, value = self._kinds[token], self._values[token]
-        if kind == Kind.PROGRAM:
-            self.programs.append(value)
-        elif kind == Kind.BAR:
-            self.track = -1  # the bar keeps the meter until a TIME_SIGNATURE changes it
-        elif kind == Kind.TIME_SIGNATURE:
-            self.bar_length, self.meter_set = int(self.tables.meter_length[value]), True
-        elif kind == Kind.TRACK:
-            self.track, self.position = value, -1
-        elif kind == Kind.POSITION:
-            self.position, self.pitch, self.chord = value, -1, 0
-        elif kind == Kind.PITCH:
-            self.pitch, self.chord = value, self.chord + 1
-        elif kind == Kind.DURATION:
-            self.notes_played += 1
-        elif kind in CONTROL_KINDS:
-            self.last_control = int(self.tables.control_rank[token])
-        elif kind == Kind.FILL_START:
-            self.filling = True
-        self.phase = int(self.tables.next_phase[token])
-
-    def closing_tokens(self) -> list[int]:
-        """Tokens that end the sequence cleanly: the rest of an unfinished note, then EOS."""
-        tokenizer = self.tables.tokenizer
-        tokens: list[int] = []
-        if self.phase == PITCH and self.tables.velocity:
-            tokens.append(tokenizer.offset(Kind.VELOCITY) + tokenizer.config.velocity_bins // 2)
-        if self.phase in (PITCH, VELOCITY):
-            tokens.append(tokenizer.offset(Kind.DURATION))
-            self.notes_played += 1
-        if self.filling and self.phase != ENDED:
-            tokens.append(self.tables.fill_end_id)
-        elif self.notes_played and self.phase != ENDED:
-            tokens.append(self.tables.eos_id)
-        return tokens
-
-
-class NoteMasker:
-    """The grammar as tensors: an initial state, the allowed-token mask, the update and the bar limit.
-
-    The state is a dict of ``(batch,)`` int32 tensors (``phase``, ``tracks``, ``track``,
-    ``position``, ``pitch``, ``chord``, ``bar_length``, ``beat``, ``reach``, ``bars``,
-    ``notes_played``, ``elapsed``), the ``(batch, max tracks)`` ``programs`` of the header's
-    tracks, and the booleans ``ended``, ``filling`` and ``meter_set``.
+    The state is a dict of ``(batch,)`` arrays: ``phase``, ``tracks`` (in the header),
+    ``track``, ``position``, ``pitch``, ``stack`` (notes at this position of this track),
+    ``bar_length``, ``beat`` (the last beat's length), ``reach`` (how far into the bar a note
+    sounds), ``bars``, ``notes_played``, ``elapsed``, ``last_control``, the int64 bits ``heard``
+    and ``heard_before`` (tracks with a note in this bar and the one before), the booleans
+    ``started``, ``ended``, ``filling`` and ``meter_set``, and the ``(batch, max tracks)``
+    ``programs`` of the header's tracks.
     """
 
-    def __init__(self, tables: NoteTables) -> None:
-        import tensorflow as tf
+    def setup(self) -> None:
+        tokenizer, kinds, values = self.tokenizer, self.kinds, self.values
+        self.bar_id = tokenizer.id_of(Kind.BAR)
+        self.fill_end_id = tokenizer.id_of(Kind.FILL_END)
+        self.velocity = tokenizer.config.velocity_bins > 1
+        self.slots_count = max(1, tokenizer.config.max_tracks)
+        self.needs_meter = bool(tokenizer.meters)  # beats timing: a piece states its meter at its first bar
+        self.default_bar = tokenizer.bar_length(tokenizer.default_meter)
+        per_quarter = tokenizer.config.steps_per_quarter
+        self.default_beat = per_quarter if tokenizer.meters else 0
+        meter_length = [tokenizer.bar_length(meter) for meter in range(len(tokenizer.meters))] or [0]
+        meter_beat = [per_quarter * 4 // bottom for _, bottom in tokenizer.meters] or [0]  # a 1/denominator note
+        phase_table = np.zeros((ENDED + 1, self.vocab_size), bool)
+        for phase, allowed_kinds in _PHASE_KINDS.items():
+            phase_table[phase] = self.is_kind(*allowed_kinds)
+        phase_table[PITCH] &= ~self.is_kind(Kind.VELOCITY if not self.velocity else Kind.DURATION)
+        control_rank = np.asarray(tokenizer.control_of, np.int64)
+        slots = np.zeros(self.vocab_size, np.int32)
+        for slot, slot_kinds in enumerate(_SLOTS, start=1):
+            slots[self.is_kind(*slot_kinds)] = slot
+        const = self.const
+        self.phase_table = const(phase_table)
+        self.next_phase = const(np.array([_NEXT_PHASE.get(Kind(kind), NOTE) for kind in kinds], np.int32))
+        self.kind_of = const(kinds.astype(np.int32))
+        self.value_of = const(values.astype(np.int32))
+        self.slots = const(slots)
+        self.ordinals = const(np.where(control_rank >= 0, control_rank, values).astype(np.int32))
+        self.control_rank = const(control_rank.astype(np.int32))
+        self.meter_length = const(np.asarray(meter_length, np.int32))
+        self.meter_beat = const(np.asarray(meter_beat, np.int32))
+        self.repeats = bool(tokenizer.config.repeats)
+        self.is_repeat = const(kinds == Kind.REPEAT)
+        self.repeat_column = const(np.where(kinds == Kind.REPEAT, np.maximum(values - 1, 0), 0).astype(np.int32))
+        self.is_position = const(kinds == Kind.POSITION)
 
-        self.tables = tables
-        kinds, values = tables.kinds, tables.values
-        self.phase_table = tf.constant(tables.phase_table)
-        self.next_phase = tf.constant(tables.next_phase.astype(np.int32))
-        self.kinds = tf.constant(kinds.astype(np.int32))
-        self.values = tf.constant(values.astype(np.int32))
-        for kind in (Kind.EOS, Kind.PROGRAM, Kind.TRACK, Kind.POSITION, Kind.PITCH, Kind.DURATION, Kind.BAR):
-            setattr(self, f"is_{kind.name.lower()}", tf.constant(kinds == kind))
-        self.is_pedal = tf.constant((kinds == Kind.PEDAL_ON) | (kinds == Kind.PEDAL_OFF))
-        self.is_fill_end = tf.constant(kinds == Kind.FILL_END)
-        self.is_fill = tf.constant((kinds == Kind.FILL) | (kinds == Kind.FILL_START))
-        self.control_rank = tf.constant(tables.control_rank.astype(np.int32))
-        self.meter_length = tf.constant(tables.meter_length.astype(np.int32))
-        self.meter_beat = tf.constant(tables.meter_beat.astype(np.int32))
-        self.max_duration = tf.constant(np.minimum(tables.max_duration, np.iinfo(np.int32).max).astype(np.int32))
-        self.pitch_low = tf.constant(tables.pitch_low.astype(np.int32))
-        self.pitch_high = tf.constant(tables.pitch_high.astype(np.int32))
-        self.max_chord = tf.constant(tables.max_chord.astype(np.int32))
-        self.is_meter = tf.constant(kinds == Kind.TIME_SIGNATURE)
-        self.values64 = tf.constant(values.astype(np.int64))
-        self.slots = max(1, tables.max_tracks)
-
-    def initial_state(self, batch_size: Any) -> dict:
-        """The state before BOS, for ``batch_size`` sequences."""
-        import tensorflow as tf
-
-        zeros = tf.zeros(tf.reshape(batch_size, [1]), tf.int32)
+    def initial_state(self, batch: Any) -> dict:
+        x = self.x
+        zeros = x.full(batch, 0, x.int32)
+        false = zeros > 0
         return {
             "phase": zeros + START, "tracks": zeros, "track": zeros - 1, "position": zeros - 1, "pitch": zeros - 1,
-            "bar_length": zeros + self.tables.default_bar, "bars": zeros, "notes_played": zeros, "elapsed": zeros,
-            "programs": tf.zeros(tf.stack([batch_size, self.slots]), tf.int32), "ended": tf.cast(zeros, tf.bool),
-            "last_control": zeros - 1, "filling": tf.cast(zeros, tf.bool), "meter_set": tf.cast(zeros, tf.bool),
-            "chord": zeros, "reach": zeros, "beat": zeros + self.tables.default_beat,
-            "heard": tf.cast(zeros, tf.int64), "heard_before": tf.cast(zeros, tf.int64) - 1,
+            "stack": zeros, "bar_length": zeros + self.default_bar, "beat": zeros + self.default_beat, "reach": zeros,
+            "bars": zeros, "notes_played": zeros, "elapsed": zeros, "last_control": zeros - 1,
+            "heard": x.cast(zeros, x.int64), "heard_before": x.cast(zeros, x.int64) - 1,
+            "started": false, "ended": false, "filling": false, "meter_set": false,
+            "programs": x.full(batch, 0, x.int32, self.slots_count),
+            # Tracks that played in each of the last bars, one int64 of bits a bar (REPEAT).
+            "history": x.full(batch, 0, x.int64, HISTORY if self.repeats else 1),
         }
 
-    def allowed(self, state: dict) -> Any:
-        """Boolean ``(batch, vocab)``: the tokens that may come next."""
-        import tensorflow as tf
+    def _program(self, state: dict) -> Any:
+        """The program of the current track."""
+        return self.x.pick(state["programs"], self.x.maximum(state["track"], 0))
 
-        values = self.values[tf.newaxis, :]
+    def _owed(self, state: dict, params: dict) -> Any:
+        """int64 bits of the tracks that owe a note (``every_track``, while sampling bars)."""
+        x = self.x
+        bars = ~state["filling"] & (state["phase"] != START) & (state["phase"] != HEADER)
+        owed = x.bits_below(state["tracks"]) & ~(state["heard"] | state["heard_before"])
+        return x.where(bars & params["every_track"], owed, owed * 0)
 
-        def column(name: str) -> Any:
-            return state[name][:, tf.newaxis]
-
-        program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
-        allowed = tf.gather(self.phase_table, state["phase"])
-        filling = state["filling"][:, tf.newaxis]
-        allowed &= ~self.is_eos | ((column("notes_played") > 0) & ~filling)
-        allowed &= ~self.is_fill_end | filling
-        allowed &= ~self.is_fill | ~filling
-        control = self.control_rank[tf.newaxis, :] >= 0
-        allowed &= ~control | ((self.control_rank[tf.newaxis, :] > column("last_control")) & (column("tracks") == 0))
-        allowed &= ~self.is_program | (column("tracks") < self.tables.max_tracks)
-        header_bar = tf.equal(column("phase"), HEADER) & self.is_bar
-        allowed &= ~header_bar | (column("tracks") > 0)
-        allowed &= ~self.is_track | ((values > column("track")) & (values < column("tracks")))
-        allowed &= ~self.is_position | ((values > column("position")) & (values < column("bar_length")))
-        low, high = (tf.gather(bound, program)[:, tf.newaxis] for bound in (self.pitch_low, self.pitch_high))
-        chord_room = column("chord") < tf.gather(self.max_chord, program)[:, tf.newaxis]
-        allowed &= ~self.is_pitch | ((values > column("pitch")) & (values >= low) & (values <= high) & chord_room)
-        allowed &= ~self.is_pedal | tf.not_equal(program, DRUM_PROGRAM)[:, tf.newaxis]
-        longest = tf.gather(self.max_duration, program)[:, tf.newaxis]
-        allowed &= ~self.is_duration | (values <= longest)
-        return allowed & (~self.forced(state)[:, tf.newaxis] | self.is_meter)
+    def allowed(self, state: dict, params: dict) -> Any:
+        x = self.x
+        program = self._program(state)
+        phase, filling, track = state["phase"], state["filling"], state["track"]
+        bars = ~filling & (phase != START) & (phase != HEADER)
+        unfilled = params["sampling"] & bars & (state["beat"] > 0) & (state["reach"] <= state["bar_length"] - state["beat"])
+        early = (params["bar_limit"] >= 0) & ~filling & (state["bars"] < params["bar_limit"])
+        owed = self._owed(state, params)
+        may_close = ~unfilled & (owed == 0)
+        # The first owing track at or after the current one bounds the next TRACK: none is skipped.
+        first_owed = x.lowest_bit(owed & ~x.bits_below(x.maximum(track, 0)))
+        forced = self.forced(state)
+        enabled = [
+            None,
+            (state["notes_played"] > 0) & ~filling & ~early & may_close,  # EOS
+            filling,  # FILL_END
+            ~filling,  # FILL, FILL_START
+            state["tracks"] == 0,  # controls: before the tracks, in header order
+            state["tracks"] < params["max_tracks"],  # PROGRAM
+            x.where(phase == HEADER, state["tracks"] > 0, may_close),  # BAR
+            None, None,  # TRACK, POSITION
+            program != DRUM_PROGRAM,  # a pedal, never on drums
+            state["stack"] < x.take(params["max_stack"], program),  # PITCH
+            None, None,  # DURATION, TIME_SIGNATURE
+            ~filling,  # CHORD, REPEAT: never in the bars of an infill
+        ]
+        low = [None] * (len(_SLOTS) + 1)
+        high = [None] * (len(_SLOTS) + 1)
+        low[S_CONTROL] = state["last_control"]
+        low[S_TRACK], high[S_TRACK] = track, x.minimum(state["tracks"], first_owed + 1)
+        low[S_POSITION], high[S_POSITION] = state["position"], state["bar_length"]
+        low[S_PITCH] = x.maximum(state["pitch"], x.take(params["pitch_low"], program) - 1)
+        high[S_PITCH] = x.take(params["pitch_high"], program) + 1
+        high[S_DURATION] = x.take(params["max_duration"], program) + 1
+        # A forced meter: only a TIME_SIGNATURE may come.
+        enabled = [item if slot == S_METER else ~forced if item is None else item & ~forced
+                   for slot, item in enumerate(enabled)]
+        mask = interval_mask(self, state, self.slots, self.ordinals, enabled, low, high)
+        allowed = x.take(self.phase_table, phase) & mask
+        if self.repeats:  # REPEAT(n): the track played n bars back
+            bit = x.bits_below(x.maximum(track, 0) + 1) - x.bits_below(x.maximum(track, 0))
+            played = (x.columns(state["history"], self.repeat_column) & bit[:, None]) != 0
+            allowed &= ~self.is_repeat | played
+        return allowed & (params["allowed"] | state["ended"][:, None])
 
     def forced(self, state: dict) -> Any:
         """``(batch,)``: the first bar must state its meter (beats timing)."""
-        import tensorflow as tf
-
-        if not self.tables.needs_meter:
-            return tf.zeros_like(state["ended"])
-        return tf.equal(state["phase"], BAR) & ~state["meter_set"]
+        if not self.needs_meter:
+            return state["ended"] & False
+        return (state["phase"] == BAR) & ~state["meter_set"]
 
     def drums(self, state: dict) -> Any:
-        """``(batch,)``: the current track plays drums."""
-        import tensorflow as tf
+        return self._program(state) == DRUM_PROGRAM
 
-        program = tf.gather(state["programs"], tf.maximum(state["track"], 0), batch_dims=1)
-        return tf.equal(program, DRUM_PROGRAM)
-
-    def limit(self, state: dict, allowed: Any, bar_limit: Any, every_track: Any = False) -> Any:
-        """``allowed`` as sampling wants it: a sampled bar (beats timing) ends only once a note
-        sounds into its last beat, so every bar is full; under a limit of ``bar_limit`` bars
-        after the prefix (-1: none) no EOS comes before the last bar; and with ``every_track``
-        a bar closes only once every track played in it or in the bar before, and no TRACK
-        skips a track that still owes its note, so each plays at least once in any two bars."""
-        import tensorflow as tf
-
-        sampled = ~state["filling"] & (state["phase"] != START) & (state["phase"] != HEADER)
-        unfilled = sampled & (state["beat"] > 0) & (state["reach"] <= state["bar_length"] - state["beat"])
-        early = (bar_limit >= 0) & ~state["filling"] & (state["bars"] < bar_limit)
-        closing = self.is_bar | self.is_eos
-        allowed &= ~(early[:, tf.newaxis] & self.is_eos) & ~(unfilled[:, tf.newaxis] & closing)
-        owed = tf.bitwise.bitwise_and(_bits_below(state["tracks"]),
-                                      tf.bitwise.invert(tf.bitwise.bitwise_or(state["heard"], state["heard_before"])))
-        owed = tf.where(sampled & tf.cast(every_track, tf.bool), owed, tf.zeros_like(owed))
-        # A TRACK v skips tracks track..v-1 (from 0 after BAR): none of them may still owe a note.
-        skipped = tf.bitwise.bitwise_and(_bits_below(self.values64[tf.newaxis, :]),
-                                         tf.bitwise.invert(_bits_below(tf.maximum(state["track"], 0)))[:, tf.newaxis])
-        skips_owed = tf.not_equal(tf.bitwise.bitwise_and(skipped, owed[:, tf.newaxis]), 0)
-        allowed &= ~(self.is_track & skips_owed)
-        return allowed & ~(tf.not_equal(owed, 0)[:, tf.newaxis] & closing)
-
-    def rewrite(self, state: dict, tokens: Any, bar_limit: Any) -> Any:
+    def rewrite(self, state: dict, tokens: Any, params: dict) -> Any:
         """``tokens`` with a BAR beyond ``bar_limit`` bars (after the prefix; -1: none) turned into EOS."""
-        import tensorflow as tf
+        x = self.x
+        limit = params["bar_limit"]
+        over = (limit >= 0) & (state["bars"] >= limit) & (tokens == self.bar_id)
+        end = x.where(state["filling"], x.cast(tokens * 0 + self.fill_end_id, tokens.dtype),
+                      x.cast(tokens * 0 + self.eos_id, tokens.dtype))
+        return x.where(over & ((state["notes_played"] > 0) | state["filling"]), end, tokens)
 
-        over = (bar_limit >= 0) & (state["bars"] >= bar_limit) & tf.equal(tokens, self.tables.bar_id)
-        end = tf.where(state["filling"], self.tables.fill_end_id, self.tables.eos_id)
-        return tf.where(over & ((state["notes_played"] > 0) | state["filling"]), end, tokens)
+    def update(self, state: dict, tokens: Any, params: dict, count_time: Any = True) -> dict:
+        x = self.x
+        tokens = x.cast(tokens, x.int32)
+        kinds, values = x.take(self.kind_of, tokens), x.take(self.value_of, tokens)
 
-    def update(self, state: dict, tokens: Any, count_time: Any = True) -> dict:
-        """The state after each sequence's next token ``tokens`` (int32 ``(batch,)``)."""
-        import tensorflow as tf
+        def kind(which: Kind) -> Any:
+            return kinds == int(which)
 
-        kinds = tf.gather(self.kinds, tokens)
-        values = tf.gather(self.values, tokens)
-
-        def is_kind(kind: Kind) -> Any:
-            return tf.equal(kinds, int(kind))
-
-        bar, track, position = is_kind(Kind.BAR), is_kind(Kind.TRACK), is_kind(Kind.POSITION)
-        meter = is_kind(Kind.TIME_SIGNATURE)
-        program = is_kind(Kind.PROGRAM)
-        rows = tf.range(tf.shape(tokens)[0])
-        slot = tf.minimum(state["tracks"], self.slots - 1)
-        programs = tf.tensor_scatter_nd_update(
-            state["programs"], tf.stack([rows, slot], axis=1),
-            tf.where(program, values, tf.gather(state["programs"], slot, batch_dims=1)),
-        )
-        bar_length = tf.where(meter, tf.gather(self.meter_length, tf.where(meter, values, 0)), state["bar_length"])
-        counted = tf.cast(bar, tf.int32) * tf.cast(count_time, tf.int32)
+        bar, track, position, pitch = kind(Kind.BAR), kind(Kind.TRACK), kind(Kind.POSITION), kind(Kind.PITCH)
+        meter, program, duration = kind(Kind.TIME_SIGNATURE), kind(Kind.PROGRAM), kind(Kind.DURATION)
+        chord, repeat = kind(Kind.CHORD), kind(Kind.REPEAT)
+        new_bar = bar & (state["phase"] != HEADER)
+        slot = x.minimum(state["tracks"], self.slots_count - 1)
+        programs = x.put(state["programs"], slot, x.where(program, values, x.pick(state["programs"], slot)))
+        counted = x.cast(bar, x.int32) * x.cast(count_time, x.int32)
+        rank = x.take(self.control_rank, tokens)
+        this_track = x.bits_below(state["track"] + 1) - x.bits_below(state["track"])
+        phase = x.take(self.next_phase, tokens)
+        phase = x.where((state["phase"] == HARMONY) & position, phase * 0 + HARMONY_POSITION, phase)
+        plays = duration | repeat
         return {
-            "phase": tf.gather(self.next_phase, tokens),
-            "tracks": state["tracks"] + tf.cast(program, tf.int32),
-            "track": tf.where(bar, -1, tf.where(track, values, state["track"])),
-            "position": tf.where(track, -1, tf.where(position, values, state["position"])),
-            "pitch": tf.where(position, -1, tf.where(is_kind(Kind.PITCH), values, state["pitch"])),
-            "chord": tf.where(position, 0, state["chord"] + tf.cast(is_kind(Kind.PITCH), tf.int32)),
-            "reach": tf.where(bar, 0, tf.where(is_kind(Kind.DURATION), tf.maximum(state["reach"], state["position"] + values),
-                                               state["reach"])),
-            "beat": tf.where(meter, tf.gather(self.meter_beat, tf.where(meter, values, 0)), state["beat"]),
-            "meter_set": state["meter_set"] | meter,
-            "bar_length": bar_length,
+            "phase": phase,
+            "tracks": state["tracks"] + x.cast(program, x.int32),
+            "track": x.where(bar, -1, x.where(track, values, state["track"])),
+            "position": x.where(track | bar, -1, x.where(position, values,
+                                                         x.where(chord, x.maximum(state["position"], 0),
+                                                                 state["position"]))),
+            "pitch": x.where(position, -1, x.where(pitch, values, state["pitch"])),
+            "stack": x.where(position, 0, state["stack"] + x.cast(pitch, x.int32)),
+            "bar_length": x.where(meter, x.take(self.meter_length, x.where(meter, values, 0)), state["bar_length"]),
+            "beat": x.where(meter, x.take(self.meter_beat, x.where(meter, values, 0)), state["beat"]),
+            "reach": x.where(bar, 0, x.where(duration, x.maximum(state["reach"], state["position"] + values),
+                                             x.where(repeat, state["bar_length"], state["reach"]))),
             "bars": state["bars"] + counted,
-            "notes_played": state["notes_played"] + tf.cast(is_kind(Kind.DURATION), tf.int32),
+            "notes_played": state["notes_played"] + x.cast(duration, x.int32),
             "elapsed": state["elapsed"] + counted,
+            "last_control": x.where(rank >= 0, rank, state["last_control"]),
+            "heard": x.where(bar, state["heard"] * 0, state["heard"] | x.where(plays, this_track, this_track * 0)),
+            "heard_before": x.where(new_bar, state["heard"], state["heard_before"]),
+            "history": self._history(state, new_bar),
+            "started": state["started"] | kind(Kind.BOS),
+            "ended": state["ended"] | kind(Kind.EOS) | kind(Kind.FILL_END) | (kind(Kind.PAD) & (state["phase"] != START)),
+            "filling": state["filling"] | kind(Kind.FILL_START),
+            "meter_set": state["meter_set"] | meter,
             "programs": programs,
-            "ended": state["ended"] | is_kind(Kind.EOS) | is_kind(Kind.FILL_END) | (is_kind(Kind.PAD) & (state["phase"] != START)),
-            "last_control": tf.where(tf.gather(self.control_rank, tokens) >= 0, tf.gather(self.control_rank, tokens),
-                                     state["last_control"]),
-            "filling": state["filling"] | is_kind(Kind.FILL_START),
-            # Tracks with a note in this bar and in the bar before, as bits (the every_track rule).
-            "heard": tf.where(bar, tf.zeros_like(state["heard"]), tf.bitwise.bitwise_or(state["heard"], tf.where(
-                is_kind(Kind.DURATION), _bits_below(state["track"] + 1) - _bits_below(state["track"]), 0))),
-            "heard_before": tf.where(bar & (state["phase"] != HEADER), state["heard"], state["heard_before"]),
         }
 
+    def _history(self, state: dict, new_bar: Any) -> Any:
+        """The tracks that played in each of the last bars, moved on by one where a bar begins."""
+        x, history = self.x, state["history"]
+        if not self.repeats:
+            return history
+        moved = x.concat([state["heard"][:, None], history[:, :-1]])
+        return x.where(new_bar[:, None], moved, history)
 
-def _bits_below(count: Any) -> Any:
-    """int64 ``2**count - 1``: the bits of tracks ``0..count-1`` (all bits from 63 on)."""
-    import tensorflow as tf
-
-    count = tf.cast(count, tf.int64)
-    return tf.where(count >= 63, tf.constant(-1, tf.int64),
-                    tf.bitwise.left_shift(tf.constant(1, tf.int64), tf.clip_by_value(count, 0, 62)) - 1)
+    def closing_tokens(self, state: dict) -> list[int]:
+        """The rest of an unfinished note or chord change, then EOS (FILL_END in an infill)."""
+        tokenizer = self.tokenizer
+        phase, filling = int(state["phase"][0]), bool(state["filling"][0])
+        tokens: list[int] = []
+        if phase == HARMONY_POSITION:
+            tokens.append(tokenizer.id_of(Kind.CHORD, -1))
+        notes = int(state["notes_played"][0])
+        if phase == PITCH and self.velocity:
+            tokens.append(tokenizer.offset(Kind.VELOCITY) + tokenizer.config.velocity_bins // 2)
+        if phase in (PITCH, VELOCITY):
+            tokens.append(tokenizer.offset(Kind.DURATION))
+            notes += 1
+        if filling and phase != ENDED:
+            tokens.append(self.fill_end_id)
+        elif notes and phase != ENDED:
+            tokens.append(self.eos_id)
+        return tokens

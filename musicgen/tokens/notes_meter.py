@@ -1,4 +1,5 @@
-"""The meter a sampled piece plays, stated where its tokens say another.
+"""The notes encoding's meters and lengths: the TIME_SIGNATURE table, the DURATION table, and
+the meter a sampled piece plays, stated where its tokens say another.
 
 A model reads a bar's length from the TIME_SIGNATURE before it, but a model trained on
 windows that rarely began with one (checkpoints from before every window restated its meter)
@@ -12,6 +13,7 @@ their signatures come through unchanged.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +22,36 @@ from musicgen.tokens.config import Kind
 
 if TYPE_CHECKING:
     from musicgen.tokens.base import Tokenizer
+
+BARS_OF_LONGEST_NOTE = 4  # beats timing: the longest DURATION is 4 bars of 4/4
+SECONDS_OF_LONGEST_NOTE = 16
+LENGTHS_PER_OCTAVE = 16
+LONGEST_BAR_QUARTERS = 8
+
+
+@lru_cache(maxsize=32)
+def time_signatures(steps_per_quarter: int) -> tuple[tuple[int, int], ...]:
+    """The meters with a TIME_SIGNATURE token: n/2, n/4, n/8 bars of up to 8 quarter notes
+    whose length is a whole number of steps."""
+    meters = []
+    for denominator in (2, 4, 8):
+        for numerator in range(1, 17):
+            quarters = numerator * 4 / denominator
+            if quarters <= LONGEST_BAR_QUARTERS and (quarters * steps_per_quarter).is_integer():
+                meters.append((numerator, denominator))
+    return tuple(meters)
+
+
+@lru_cache(maxsize=32)
+def duration_steps(resolution: int, longest: int) -> tuple[int, ...]:
+    """Note lengths in steps: every step up to ``resolution``, then 16 an octave up to ``longest``."""
+    lengths = set(range(1, resolution + 1))
+    octave = resolution
+    while octave < longest:
+        lengths.update(min(longest, round(octave * (1 + i / LENGTHS_PER_OCTAVE))) for i in range(1, 17))
+        octave *= 2
+    return tuple(sorted(lengths))
+
 
 FILLED_SHARE = 0.75  # a shorter meter is stated when at least this share of bars ends within it
 

@@ -29,7 +29,7 @@ def training_windows(config: TrainConfig, tokenizer: Tokenizer, streams: list) -
 
         augment = Augmentation(tokenizer, semitones=tuple(config.transpose_range), stretch=tuple(config.stretch_range))
     editor = None
-    if tokenizer.has_bars:
+    if tokenizer.editable:
         from musicgen.data.window_edits import WindowEditor
 
         editor = WindowEditor(tokenizer, config.control_dropout, config.shuffle_tracks, config.infill)
@@ -73,9 +73,9 @@ def split_streams(cache: TokenCache, seq_len: int, tokenizer: Tokenizer) -> tupl
 
     When the validation split has no piece longer than a window (a tiny data set), the
     last tenth (at least one window) of each long training piece is held out instead; in
-    an encoding with bars, where windows may be short, its last tenth of bars under its header.
+    an encoding whose windows start at bars (and may be short), its last tenth of bars under its header.
     """
-    if tokenizer.has_bars:
+    if tokenizer.anchored_windows:
         return _split_bar_streams(cache)
     train_streams = list(cache.streams("train"))
     val_streams = list(cache.streams("validation"))

@@ -25,8 +25,8 @@ from pathlib import Path
 from musicgen.data.cache import load_cache
 from musicgen.evaluation.heldout import count_notes
 from musicgen.evaluation.music_figures import mean_figures
-from musicgen.generation.compose import generate_files
 from musicgen.generation.options import GenerationOptions
+from musicgen.generation.session import generate_files
 from musicgen.models.likelihood import score_model
 from musicgen.models.ngram import fit_baseline
 from musicgen.music import midi_io

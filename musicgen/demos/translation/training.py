@@ -54,9 +54,6 @@ def train_translator(
     more epochs: its architecture, vocabularies and length rule are kept, the optimiser
     starts afresh, and history and training time carry on from the earlier run.
     """
-    import tensorflow as tf
-
-    from musicgen.demos.translation.model import Seq2SeqTranslator
     from musicgen.runtime import set_seed
 
     config = config or TranslatorConfig()
@@ -74,32 +71,12 @@ def train_translator(
     train_pairs = splits["train"][: config.max_train_pairs] if config.max_train_pairs else splits["train"]
     if not train_pairs or not splits["validation"]:
         raise DataError(f"{data_dir}: too few pairs for a train and a validation split")
-    if previous is not None:
-        model = Translator.load(out_dir).model
-    else:
-        model = Seq2SeqTranslator(
-            data.build_vocabulary((p.source_tokens for p in train_pairs), config.min_count, config.max_source_vocabulary),
-            data.build_vocabulary((p.target_tokens for p in train_pairs), config.min_count, config.max_target_vocabulary),
-            data.build_truecase(pair.target for pair in train_pairs),
-            cell=config.cell, units=config.units, embedding_dim=config.embedding_dim,
-            attention_score=config.attention_score, dropout=config.dropout,
-            implementation=config.implementation, max_tokens=config.max_tokens, name="translator",
-        )
+    model = Translator.load(out_dir).model if previous is not None else _new_model(config, train_pairs)
     source_index = {token: i for i, token in enumerate(model.source_vocabulary)}
     target_index = {token: i for i, token in enumerate(model.target_vocabulary)}
     train_ids = data.encode_pairs(train_pairs, source_index, target_index)
     validation_ids = data.encode_pairs(splits["validation"], source_index, target_index)
     rng = np.random.default_rng(config.seed)
-    spec = tf.TensorSpec((None, None), tf.int32)
-    signature = ((spec, spec), spec, tf.TensorSpec((None, None), tf.float32))
-
-    def dataset(ids, shuffle_rng):
-        batches = data.count_batches(len(ids[0]), config.batch_size)
-        return tf.data.Dataset.from_generator(
-            lambda: data.length_bucketed_batches(*ids, config.batch_size, shuffle_rng),
-            output_signature=signature,
-        ).apply(tf.data.experimental.assert_cardinality(batches)).prefetch(4)
-
     model.build()
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.clipnorm),
@@ -115,7 +92,7 @@ def train_translator(
     initial_epoch = len(saver.history.get("loss", []))
     with contextlib.redirect_stdout(sys.stderr):  # progress bars go to stderr
         model.fit(
-            dataset(train_ids, rng), validation_data=dataset(validation_ids, None),
+            _dataset(train_ids, rng, config.batch_size), validation_data=_dataset(validation_ids, None, config.batch_size),
             epochs=initial_epoch + config.epochs, initial_epoch=initial_epoch,
             callbacks=callbacks, verbose=verbose, shuffle=False,  # the batches come shuffled
         )
@@ -125,6 +102,31 @@ def train_translator(
         out_dir, len(saver.history.get("loss", [])), saver.best_epoch, saver.best_loss,
         saver.best_accuracy, saver.seconds(), saver.history,
     )
+
+
+def _new_model(config: TranslatorConfig, train_pairs: list) -> Any:
+    """An untrained translator with vocabularies and truecasing from the training pairs."""
+    from musicgen.demos.translation.model import Seq2SeqTranslator
+
+    return Seq2SeqTranslator(
+        data.build_vocabulary((p.source_tokens for p in train_pairs), config.min_count, config.max_source_vocabulary),
+        data.build_vocabulary((p.target_tokens for p in train_pairs), config.min_count, config.max_target_vocabulary),
+        data.build_truecase(pair.target for pair in train_pairs),
+        cell=config.cell, units=config.units, embedding_dim=config.embedding_dim,
+        attention_score=config.attention_score, dropout=config.dropout,
+        implementation=config.implementation, max_tokens=config.max_tokens, name="translator",
+    )
+
+
+def _dataset(ids: tuple, shuffle_rng: Any, batch_size: int) -> Any:
+    """Length-bucketed ``((source, target input), target, weights)`` batches of encoded pairs."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, None), tf.int32)
+    signature = ((spec, spec), spec, tf.TensorSpec((None, None), tf.float32))
+    return tf.data.Dataset.from_generator(
+        lambda: data.length_bucketed_batches(*ids, batch_size, shuffle_rng), output_signature=signature,
+    ).apply(tf.data.experimental.assert_cardinality(data.count_batches(len(ids[0]), batch_size))).prefetch(4)
 
 
 def save_model(model, path: str | Path) -> None:

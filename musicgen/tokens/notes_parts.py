@@ -1,0 +1,128 @@
+"""The notes encoding's harmony and repetition: CHORD tokens that open a bar, REPEAT tokens that stand for a part.
+
+**Harmony** (``chords=True``). Each bar opens, after its meter, with the chords that sound in
+it: ``CHORD(c)`` for the chord at its downbeat, then ``POSITION(q) CHORD(c)`` for each change
+inside it (at most one a beat, as :func:`musicgen.music.harmony.chords_of` gives them: the
+piece's own chord symbols where it has them, else those recognised from its notes). A chord
+is a root and a quality, numbered as :mod:`musicgen.music.chords` numbers them, or no chord
+(-1). The model writes the harmony of a bar before its parts, so every part follows it; a chord
+plan (``--chords``) is the harmony given.
+
+**Repetition** (``repeats=(1, 2, 4, 8)``). Where a track's part of a bar is note for note the
+part it played ``n`` bars back (bars of the same length), it is written ``TRACK(t) REPEAT(n)``
+(the smallest such ``n``): a drum pattern that holds, a riff, a returning phrase cost one
+token, and the model can say "this bar again" as easily as the data does. Decoding expands
+them (:func:`expand`). A training window that starts later than a bar it refers to has those
+parts written out (:func:`expand` with ``before``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from musicgen.tokens.config import Kind
+
+if TYPE_CHECKING:
+    from musicgen.music.piece import Piece
+    from musicgen.tokens.bars import Bar
+    from musicgen.tokens.base import Tokenizer as NoteTokenizer
+
+HARMONY = -1  # the "track" of harmony events: they sort before every track of a bar
+
+
+def harmony_events(tokenizer: NoteTokenizer, piece: Piece, bar_starts: np.ndarray) -> list[tuple]:
+    """The chord events of ``piece`` (bars starting at the steps ``bar_starts``): one at each bar's
+    downbeat and one at each change inside a bar, as ``(bar, HARMONY, position, 0, chord, 0, 0)``."""
+    from musicgen.music.harmony import chords_at, chords_of
+
+    changes = chords_of(piece)
+    if not changes:
+        return [(bar, HARMONY, 0, 0, -1, 0, 0) for bar in range(len(bar_starts))]
+    steps = tokenizer.to_steps(piece, [beat for beat, _ in changes])
+    events = []
+    at_bars = chords_at(changes, _beats(tokenizer, piece, bar_starts))
+    for bar, chord in enumerate(np.asarray(at_bars).tolist()):
+        events.append((bar, HARMONY, 0, 0, int(chord), 0, 0))
+    for step, (_, chord) in zip(steps.tolist(), changes, strict=True):
+        bar = int(np.searchsorted(bar_starts, step, side="right") - 1)
+        position = step - int(bar_starts[bar])
+        if 0 <= bar and position > 0:
+            events.append((bar, HARMONY, position, 0, int(chord), 0, 0))
+    return events
+
+
+def _beats(tokenizer: NoteTokenizer, piece: Piece, steps: np.ndarray) -> np.ndarray:
+    """Grid steps as beats of ``piece`` (seconds timing goes through its tempo map)."""
+    if tokenizer.config.timing == "beats":
+        return np.asarray(steps, np.float64) / tokenizer.config.steps_per_quarter
+    seconds = np.asarray(steps, np.float64) / tokenizer.config.steps_per_second
+    grid = np.linspace(0.0, max(piece.end_beat, 1.0) + 8.0, 4096)
+    return np.interp(seconds, piece.seconds(grid), grid)
+
+
+def harmony_tokens(tokenizer: NoteTokenizer, events: list[tuple]) -> list[int]:
+    """A bar's harmony events as tokens: ``CHORD(c)``, then ``POSITION(q) CHORD(c)`` per change."""
+    tokens: list[int] = []
+    last = None
+    for _, _, position, _, chord, _, _ in events:
+        if position and chord == last:
+            continue  # a change to the chord already sounding is no change
+        if position:
+            tokens.append(tokenizer.id_of(Kind.POSITION, position))
+        tokens.append(tokenizer.id_of(Kind.CHORD, chord))
+        last = chord
+    return tokens
+
+
+def fold(tokenizer: NoteTokenizer, bars: list[Bar], lengths: list[int]) -> list[Bar]:
+    """``bars`` (of ``lengths`` steps) with each part that repeats the same track's part ``n``
+    bars back (``n`` among the config's ``repeats``, the smallest) written ``REPEAT(n)``."""
+    repeats = tokenizer.config.repeats
+    if not repeats:
+        return bars
+    played: list[dict[int, list[int]]] = []  # each bar's parts, written out
+    for index, bar in enumerate(bars):
+        written = dict(bar.parts)
+        played.append(written)
+        folded = []
+        for track, part in bar.parts:
+            for n in repeats:
+                back = index - n
+                if back >= 0 and lengths[back] == lengths[index] and played[back].get(track) == part and part:
+                    part = [tokenizer.id_of(Kind.REPEAT, n)]
+                    break
+            folded.append((track, part))
+        bar.parts = folded
+    return bars
+
+
+def expand(tokenizer: NoteTokenizer, bars: list[Bar], before: int | None = None) -> list[Bar]:
+    """``bars`` with their REPEAT parts written out: all of them, or (``before``) those of bars
+    from ``before`` on that repeat a bar before it (a window starting at bar ``before`` cannot
+    see those). A part whose bar is not there, or did not play, is left out."""
+    is_repeat = tokenizer.kinds == Kind.REPEAT
+    played: list[dict[int, list[int]]] = []  # each bar's parts, written out
+    for index, bar in enumerate(bars):
+        written, parts = {}, []
+        for track, part in bar.parts:
+            resolved = part
+            if len(part) == 1 and is_repeat[part[0]]:
+                back = index - int(tokenizer.values[part[0]])
+                resolved = played[back].get(track, []) if back >= 0 else []
+                if before is None or (index >= before and back < before):
+                    part = resolved
+            if part:
+                parts.append((track, part))
+            written[track] = resolved
+        bar.parts = parts
+        played.append(written)
+    return bars
+
+
+def has_repeats(tokenizer: NoteTokenizer, ids: Any) -> bool:
+    """Whether ``ids`` hold a REPEAT token."""
+    ids = np.asarray(ids).reshape(-1)
+    ids = ids[(ids >= 0) & (ids < tokenizer.vocab_size)]
+    return bool(tokenizer.config.repeats) and bool(np.any(tokenizer.kinds[ids] == Kind.REPEAT))
