@@ -69,6 +69,9 @@ def test_fine_tuning_starts_where_the_base_model_is_on_the_new_data(base: Path, 
     assert tuned.tokenizer.config == base_checkpoint.tokenizer.config
     assert (tuned.train_config.units, tuned.train_config.num_layers) == (16, 1)
     assert tuned.train_config.learning_rate == 5e-4 and tuned.state["base"] == str(base)
+    # The weights' whole training time: the base's, then this run's.
+    assert tuned.state["total_wall_seconds"] == pytest.approx(
+        base_checkpoint.state["total_wall_seconds"] + tuned.state["wall_seconds"])
     # The first row is the base model itself, scored on the new folder's validation windows.
     first = result.history[0]
     assert first["updates"] == 0 and first["loss"] is None

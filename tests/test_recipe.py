@@ -37,12 +37,15 @@ def test_fine_tuning_keeps_the_base_shape_and_lowers_the_learning_rate() -> None
 def test_the_schedule_counts_updates_for_any_size() -> None:
     tiny = recipe.resolve_schedule(TrainConfig(), updates_per_epoch=2)
     # 40 epochs of 2 updates would be 80 updates: too few to learn anything.
-    assert (tiny.max_updates, tiny.eval_every, tiny.patience_updates, tiny.lr_patience_updates) == (
-        2_000, 50, 1_000, 333)
+    assert (tiny.max_updates, tiny.eval_every, tiny.patience_updates, tiny.lr_patience_updates, tiny.min_updates) == (
+        2_000, 50, 500, 166, 200)  # a small folder, whose validation turns up early, may stop early
     big = recipe.resolve_schedule(TrainConfig(), updates_per_epoch=5_000)
-    assert (big.max_updates, big.eval_every, big.patience_updates) == (200_000, 1_000, 10_000)
+    assert (big.max_updates, big.eval_every, big.patience_updates, big.min_updates) == (200_000, 1_000, 10_000, 1_000)
     middle = recipe.resolve_schedule(TrainConfig(), updates_per_epoch=300)
-    assert (middle.max_updates, middle.eval_every, middle.patience_updates) == (12_000, 300, 3_000)
+    assert (middle.max_updates, middle.eval_every, middle.patience_updates, middle.min_updates) == (
+        12_000, 300, 3_000, 900)
+    given = recipe.resolve_schedule(dataclasses.replace(TrainConfig(), patience_updates=70, min_updates=0), 2)
+    assert (given.patience_updates, given.min_updates) == (70, 0)  # --patience and --min-updates override
 
 
 def test_epochs_cap_the_budget_and_max_updates_sets_it() -> None:

@@ -91,7 +91,9 @@ def test_validation_loss_falls_and_directory_describes_itself(trained, workspace
     assert loaded.state["best_val_loss"] == pytest.approx(min(row["val_loss"] for row in history))
     # The record holds every choice made for the data, and the implementation as asked.
     assert loaded.train_config == dataclasses.replace(trained.config, implementation="auto")
-    assert loaded.train_config.patience_updates == 1000 and loaded.train_config.lr_patience_updates == 333
+    assert loaded.train_config.patience_updates == 300 and loaded.train_config.lr_patience_updates == 100
+    assert loaded.state["total_wall_seconds"] == pytest.approx(loaded.state["wall_seconds"])  # from scratch
+    assert loaded.state["wall_seconds"] > 0
     assert set(loaded.split["train"]) | set(loaded.split["validation"]) | set(loaded.split["test"]) == {
         f"piece_{index}.mid" for index in range(8)
     }

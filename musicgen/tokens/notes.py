@@ -92,6 +92,9 @@ from musicgen.tokens.notes_parts import (
 )
 
 
+REPEATS = (1, 2, 4, 8)  # the bar distances a REPEAT token may look back, where a folder's profile chooses them
+
+
 class NoteTokenizer(BarSequences, Tokenizer, encoding="notes"):
     """Notes as (track, position, pitch, velocity, duration) groups in bars (see the module docstring)."""
 
@@ -133,6 +136,13 @@ class NoteTokenizer(BarSequences, Tokenizer, encoding="notes"):
         self.default_meter = self.meters.index((4, 4)) if (4, 4) in self.meters else -1
         self._duration_offset = self.offset(Kind.DURATION)
         self._layout = BarLayout(self)
+
+    @classmethod
+    def choices(cls, folder: Any, performed: bool) -> list[tuple[str, Any, str]]:
+        """The header controls' choices, the bars' chords and the repeated parts."""
+        return [*super().choices(folder, performed),
+                ("chords", True, "each bar opens with its chords: the pieces' own chord symbols, else recognised"),
+                ("repeats", REPEATS, "REPEAT tokens for a part that is the same as 1, 2, 4 or 8 bars back")]
 
     def grammar(self, constraints: Constraints | None = None) -> Grammar:
         """The notes grammar (:mod:`musicgen.tokens.notes_grammar`)."""

@@ -96,11 +96,11 @@ class TrainConfig:
     )
     patience_updates: int | None = option(
         None, "updates without validation improvement before stopping", flag="--patience", metavar="N",
-        absent=None, default_text="10 validations, at least 1,000",
+        absent=None, default_text="10 validations, at least 300",
     )
-    min_updates: int = option(
-        1000, "no early stop before this many updates (nor while the model is no better than the unigram)",
-        metavar="N", absent=0,
+    min_updates: int | None = option(
+        None, "no early stop before this many updates (nor while the model is no better than the unigram)",
+        metavar="N", absent=0, default_text="three epochs, at least 200 and at most 1,000",
     )
     lr_patience_updates: int | None = option(
         None, "updates without improvement before the learning rate is cut", flag="--lr-patience", metavar="N",
@@ -159,7 +159,7 @@ class TrainConfig:
             raise ConfigError(f"jit-compile must be auto, on or off, got {self.jit_compile!r}")
         if not 0 < self.lr_factor < 1:
             raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
-        if self.warmup_updates < 0 or self.min_updates < 0:
+        if self.warmup_updates < 0 or (self.min_updates is not None and self.min_updates < 0):
             raise ConfigError("warmup-updates and min-updates must not be negative")
         for name in ("control_dropout", "shuffle_tracks", "infill"):
             if not 0.0 <= getattr(self, name) <= 1.0:

@@ -233,6 +233,7 @@ class TrainingRun:
                 learning_rate=float(config.learning_rate), seed=config.seed, updates_per_epoch=self.steps,
                 parameters=int(self.model.count_params()),
                 base=str(self.base.directory) if self.base is not None else None,
+                base_wall_seconds=_total_seconds(self.base.state) if self.base is not None else 0.0,
                 unigram_loss=unigram_loss(self.train_streams, self.val_streams, self.tokenizer.vocab_size,
                                           self.tokenizer.pad_id),
             )
@@ -272,6 +273,7 @@ class TrainingRun:
                     break
                 if self.schedule.should_stop(state):
                     stopped = "early_stopping"
+                    _say(self.progress, f"stopping early: {self.schedule.why_stopped(state)}")
                     break
                 if rounds and deadline is not None and time.monotonic() + validation_seconds >= deadline:
                     stopped = "time_budget"
@@ -305,6 +307,7 @@ class TrainingRun:
             callbacks=[self.rate, self.progress_bar, self.budget],
         )
         state.wall_seconds += time.monotonic() - started
+        state.total_wall_seconds = state.base_wall_seconds + state.wall_seconds
         state.updates += self.budget.steps_done
         self.round_tokens_per_second = self.progress_bar.tokens_per_second
         return {key: values[-1] for key, values in fitted.history.items()}
@@ -426,3 +429,9 @@ def _format(value: float | None) -> str:
 def _say(enabled: bool, message: str) -> None:
     if enabled:
         print(message, file=sys.stderr, flush=True)
+
+
+def _total_seconds(state: dict | None) -> float:
+    """The training time a checkpoint's weights went through (``state.json``; older checkpoints: their own run's)."""
+    state = state or {}
+    return float(state.get("total_wall_seconds") or state.get("wall_seconds") or 0.0)

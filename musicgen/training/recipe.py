@@ -6,8 +6,9 @@ folder gets one narrow layer, strong dropout, short windows and wide transpositi
 does not memorise); the schedule counts updates, not epochs: a budget of about 40 epochs
 (at least 2,000 updates, so a small folder still gets enough of them), a validation every
 epoch (at least every 50 updates, at most every 1,000), early stopping after 10 validations
-without improvement (at least 1,000 updates), and the learning rate cut after a third of
-that. Fine-tuning keeps the base model's shape and starts at a quarter of the learning rate.
+without improvement (at least 300 updates; none before three epochs, at least 200 and at most
+1,000 updates, so a small folder, whose validation turns up early, stops early and a large one
+is not cut short), and the learning rate cut after a third of that. Fine-tuning keeps the base model's shape and starts at a quarter of the learning rate.
 
 A window of the notes encoding starts at a bar (:mod:`musicgen.data.bar_windows`), so a bar
 longer than the window would never be learnt to its end. Where the bars are long (a
@@ -34,7 +35,8 @@ SIZES = (
 EPOCHS_OF_UPDATES = 40
 MIN_BUDGET, MAX_BUDGET = 2_000, 200_000
 MIN_EVAL_EVERY, MAX_EVAL_EVERY = 50, 1_000
-PATIENCE_VALIDATIONS, MIN_PATIENCE = 10, 1_000
+PATIENCE_VALIDATIONS, MIN_PATIENCE = 10, 300
+MIN_UPDATES_EPOCHS, MIN_UPDATES_RANGE = 3, (200, 1_000)
 LEARNING_RATE, FINE_TUNE_LEARNING_RATE = 2e-3, 5e-4
 BATCH_SIZE, MAX_BATCH_TOKENS, MAX_WINDOW = 16, 8_192, 4_096
 
@@ -76,8 +78,11 @@ def resolve_schedule(config: TrainConfig, updates_per_epoch: int) -> TrainConfig
     eval_every = config.eval_every or min(max(updates_per_epoch, MIN_EVAL_EVERY), MAX_EVAL_EVERY, budget)
     patience = config.patience_updates or max(PATIENCE_VALIDATIONS * eval_every, MIN_PATIENCE)
     lr_patience = config.lr_patience_updates or max(patience // 3, eval_every)
+    low, high = MIN_UPDATES_RANGE
+    min_updates = config.min_updates if config.min_updates is not None else min(
+        max(MIN_UPDATES_EPOCHS * updates_per_epoch, low), high)
     return dataclasses.replace(config, max_updates=budget, eval_every=eval_every, patience_updates=patience,
-                               lr_patience_updates=lr_patience)
+                               lr_patience_updates=lr_patience, min_updates=min_updates)
 
 
 def implementation(config: TrainConfig) -> str:

@@ -36,7 +36,9 @@ class TrainState:
     learning_rate: float = 0.0  # the rate after warm-up (cut on plateaus)
     unigram_loss: float | None = None  # validation NLL of the training unigram: the plateau
     seed: int = 0
-    wall_seconds: float = 0.0
+    wall_seconds: float = 0.0  # training time of this run's updates (resumes included)
+    total_wall_seconds: float = 0.0  # the weights' whole training time: the base model's, then this run's
+    base_wall_seconds: float = 0.0  # the base model's own total (0 from scratch)
     resumed: int = 0
     parameters: int = 0
     base: str | None = None  # the checkpoint fine-tuned from
@@ -77,7 +79,7 @@ class Schedule:
     @classmethod
     def of(cls, config: TrainConfig) -> Schedule:
         return cls(config.warmup_updates, config.patience_updates, config.lr_patience_updates, config.lr_factor,
-                   config.min_learning_rate, config.min_updates)
+                   config.min_learning_rate, config.min_updates or 0)
 
     def learning_rate(self, state: TrainState, update: int) -> float:
         """The rate for optimizer step ``update`` (0-based): a linear rise over the warm-up."""
@@ -106,6 +108,11 @@ class Schedule:
         if state.best_updates is None or state.updates < self.min_updates or self.on_plateau(state):
             return False
         return state.updates - state.best_updates >= self.patience
+
+    def why_stopped(self, state: TrainState) -> str:
+        """Early stopping in words: how long validation has not improved, and the patience."""
+        return (f"no better validation loss in {state.updates - (state.best_updates or 0):,} updates since update "
+                f"{state.best_updates or 0:,} (patience {self.patience:,})")
 
 
 def unigram_loss(train_streams: list, val_streams: list, vocab_size: int, pad_id: int = 0) -> float:

@@ -11,7 +11,15 @@ A piece's STYLE is its top folder (see ``musicgen prepare``), so the layout name
 - ``nottingham-<kind>/`` (the Nottingham tunes with their chords, by their book: ``jigs``,
   ``reels``, ``hornpipes``, ``waltzes``, ...), less every tune whose title matches one of
   O'Neill's 1850 tunes, the held-out folk collection (their titles are read from music21's
-  corpus). What was left out is listed in ``left_out.json`` beside the links.
+  corpus). What was left out is listed in ``left_out.json`` beside the links;
+- ``palestrina/``, ``essenFolksong/`` and ``josquin/``: music21's own score files of the
+  collections ``data/midi/`` does not bundle (their licences allow no redistribution of
+  derived files: see ``corpus_collections.RESTRICTED``), read as scores by ``musicgen prepare``;
+- ``pop909/NNN/``: each song's folder, so that its ``chord_midi.txt``, ``beat_midi.txt`` and
+  ``key_audio.txt`` are read beside it (chords, bars and keys: :mod:`musicgen.music.sidecars`);
+- the band folders ``freedoom/``, ``simutrans/``, ``openmsx/`` and ``lakh-reggae/`` (bass guitar
+  and drums), and ``openewld/`` (lead sheets with chord symbols), less the lead sheets the
+  corpus's SOURCE.md names as possibly under copyright.
 
 The corpora are those of ``../shared/data/corpora`` (``--corpora``); nothing is copied.
 """
@@ -74,6 +82,53 @@ def groove(corpora: Path, out: Path) -> int:
     return count
 
 
+BAND_FOLDERS = ("freedoom", "simutrans", "openmsx", "lakh-reggae")
+SCORE_COLLECTIONS = ("palestrina", "essenFolksong", "josquin")
+SCORE_SUFFIXES = (".krn", ".abc", ".xml", ".mxl", ".musicxml")
+# Lead sheets SOURCE.md names as possibly still under copyright (dates in the curator's database are wrong).
+OPENEWLD_LEFT_OUT = ("I'm_Mandy_Fly_Me", "Tangerine")
+
+
+def scores(out: Path, left_out: dict) -> dict[str, int]:
+    """Links to music21's score files of the collections ``data/midi`` does not bundle."""
+    from corpus_collections import LEFT_OUT_FILES, corpus_dir
+
+    counts = {}
+    for name in SCORE_COLLECTIONS:
+        count = 0
+        for path in sorted((corpus_dir() / name).rglob("*")):
+            relative = f"{name}/{path.relative_to(corpus_dir() / name).as_posix()}"
+            if path.suffix.lower() not in SCORE_SUFFIXES:
+                continue
+            reasons = [reason for pattern, reason in LEFT_OUT_FILES.items() if pattern.fullmatch(relative)]
+            if reasons:
+                left_out[relative] = reasons[0]
+                continue
+            link(out / name / path.relative_to(corpus_dir() / name), path)
+            count += 1
+        counts[name] = count
+    return counts
+
+
+def bands(corpora: Path, out: Path, left_out: dict) -> dict[str, int]:
+    """Links to the band folders' MIDI files and OpenEWLD's lead sheets, a folder per corpus."""
+    counts = {}
+    for name in BAND_FOLDERS:
+        files = sorted((corpora / name).rglob("*.mid"))
+        for path in files:
+            link(out / name / path.relative_to(corpora / name), path)
+        counts[name] = len(files)
+    count = 0
+    for path in sorted((corpora / "openewld" / "dataset").rglob("*.mxl")):
+        if any(title in str(path) for title in OPENEWLD_LEFT_OUT):
+            left_out[f"openewld/{path.name}"] = "named in SOURCE.md as possibly under copyright"
+            continue
+        link(out / "openewld" / path.relative_to(corpora / "openewld" / "dataset"), path)
+        count += 1
+    counts["openewld"] = count
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="the folder to lay out (links only)")
@@ -85,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             link(args.out / collection.name / midi.relative_to(collection), midi)
         counts[collection.name] = len(list(collection.rglob("*.mid")))
     for song in sorted((args.corpora / "pop909").glob("*/*.mid")):
-        link(args.out / "pop909" / song.name, song)
+        for part in song.parent.iterdir():  # the song and its annotation files, in a folder of their own
+            link(args.out / "pop909" / song.parent.name / part.name, part)
     counts["pop909"] = len(list((args.corpora / "pop909").glob("*/*.mid")))
+    counts.update(scores(args.out, left_out))
+    counts.update(bands(args.corpora, args.out, left_out))
     counts["groove"] = groove(args.corpora, args.out)
     counts["nottingham"] = nottingham(args.corpora, args.out, left_out)
     (args.out / "left_out.json").write_text(json.dumps(left_out, indent=2, sort_keys=True) + "\n")
