@@ -27,6 +27,7 @@ examples:
   musicgen generate --temperature 0 --program 40 --tempo 90 --plot   (greedy, violin)
   musicgen generate --instruments violin,viola,cello --key "D minor" --density high
   musicgen generate --style essenFolksong --key "G major" --bars 16
+  musicgen generate --chords "C G Am F" --instruments piano,bass,drums --bars 16
   musicgen generate --checkpoint checkpoints/base --primer song.mid --primer-bars 8 --bars 8
 """
 
@@ -34,8 +35,8 @@ GROUPS = {
     "length (tokens, or time converted through the grid and tempo)": ("length", "bars", "seconds"),
     "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size", "precision"),
     "steering (models in the notes encoding with controls)": ("instruments", "key", "key_guidance", "density", "candidates",
-                                                               "style", "controls"),
-    "music": ("primer", "primer_bars", "tempo", "program"),
+                                                               "style", "chords", "controls"),
+    "music": ("primer", "primer_bars", "tempo", "program", "quantize"),
     "output": ("out_dir", "plot", "wav", "soundfont"),
 }
 

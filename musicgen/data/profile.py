@@ -209,6 +209,11 @@ class ModelProfile:
     pitch_ranges: dict[str, list[int]] = field(default_factory=dict)  # program -> [lowest, highest] pitch
     max_stacks: dict[str, int] = field(default_factory=dict)  # program -> most notes at one onset of a track
     controls: dict[str, list[int]] = field(default_factory=dict)  # control -> the values of the pieces' headers
+    # Per style (top folder): the share of onsets on the grid of sixteenths and triplet eighths, the
+    # instrument sets and the track names, so that a style asked for keeps its own.
+    style_grid: dict[str, float] = field(default_factory=dict)
+    style_sets: dict[str, list[list[int]]] = field(default_factory=dict)
+    style_names: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -252,6 +257,7 @@ class ModelProfile:
             max_durations={str(program): figures.longest for program, figures in sorted(played.items())},
             # Without bars, an encoding merges the tracks of one program, so their names do not apply.
             names=_common_names(stats) if tokenizer.editable else {},
+            **_by_style(stats, tokenizer.editable),
             instrument_sets=[list(programs) for programs, _ in Counter(
                 tuple(sorted(set(item["programs"]))) for item in stats if item.get("programs")).most_common(16)],
             keys=sorted(controls.get("key", ())),
@@ -288,12 +294,14 @@ class ModelProfile:
             stacks[int(program)] = most
         return Constraints(allowed, self.max_tracks or None, longest, ranges, stacks)
 
-    def track_names(self, programs: list[int]) -> dict[int, str]:
-        """Names for tracks playing ``programs`` (in track order), from the data's commonest names."""
+    def track_names(self, programs: list[int], style: str | None = None) -> dict[int, str]:
+        """Names for tracks playing ``programs`` (in track order), from the data's commonest names
+        (of ``style``'s pieces, where it is given and named them)."""
+        table = {**self.names, **self.style_names.get(style or "", {})}
         count: Counter = Counter()
         names = {}
         for index, program in enumerate(programs):
-            name = self.names.get(f"{program}:{count[program]}")
+            name = table.get(f"{program}:{count[program]}")
             count[program] += 1
             if name:
                 names[index] = name
@@ -311,6 +319,21 @@ def _thirds(values: list[float]) -> list[float]:
     if len(values) < 3:
         return []
     return [float(np.quantile(values, 1 / 3)), float(np.quantile(values, 2 / 3))]
+
+
+def _by_style(stats: list[dict], tracks: bool) -> dict[str, Any]:
+    """:class:`ModelProfile`'s per-style fields: on-grid share, instrument sets, track names."""
+    styles: dict[str, list[dict]] = {}
+    for item in stats:
+        styles.setdefault(item.get("style", ""), []).append(item)
+    styles.pop("", None)
+    grid = {style: round(sum(item["on_grid"] * item["notes"] for item in items) / max(sum(item["notes"] for item in items), 1),
+                         4) for style, items in sorted(styles.items())}
+    sets = {style: [list(programs) for programs, _ in Counter(
+        tuple(sorted(set(item["programs"]))) for item in items if item.get("programs")).most_common(8)]
+        for style, items in sorted(styles.items())}
+    names = {style: _common_names(items) for style, items in sorted(styles.items())} if tracks else {}
+    return {"style_grid": grid, "style_sets": sets, "style_names": names}
 
 
 def _common_names(stats: list[dict]) -> dict[str, str]:

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicgen.data.profile import PERFORMED_BELOW
 from musicgen.generation import primers, steering
 from musicgen.generation.ensemble import Ensemble, plan_ensemble
 from musicgen.generation.options import GenerationOptions
+from musicgen.generation.processors import ChordPlan
 from musicgen.generation.results import Result
 from musicgen.music import midi_io, render
 from musicgen.music.analysis import parse_key, piece_key
@@ -31,6 +33,8 @@ from musicgen.music.piece import Piece
 
 if TYPE_CHECKING:
     from musicgen.generation.sampler import ModelSession
+    from musicgen.tokens import Tokenizer
+    from musicgen.tokens.grammar import Constraints
     from musicgen.training.checkpoint import Checkpoint
 
 XLA_MIN_TOKENS = 16384  # XLA-compile the sampling loop from this many tokens (num x length)
@@ -71,18 +75,23 @@ def compose(session: ModelSession, options: GenerationOptions, progress: Progres
     sampler = session.sampler(options.precision, "auto" if draws * length >= XLA_MIN_TOKENS else False)
     prefix = sampler.check_prefix(prefix, length)
     constraints = loaded.profile.constraints(tokenizer)
+    plans = ()
+    if options.chords is not None:  # the progression's bars from the first new bar on
+        plans = (ChordPlan(tokenizer.chord_plan(options.chords, signature), first=int(not tokenizer.roles.bar[prefix[-1]])),)
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   pitch_bias=steering.guidance_bias(tokenizer, asked, options.key_guidance),
                   # Asked-for instruments each play at least once in every two bars.
                   every_track=ensemble is not None,
-                  constraints=ensemble.constraints(constraints) if ensemble is not None else constraints)
+                  constraints=_writable(tokenizer, ensemble.constraints(constraints) if ensemble is not None
+                                        else constraints, quantized(options, loaded),
+                                        _style_programs(loaded, options) if ensemble is None else None))
     if progress is not None:
         progress(_announce(options, draws, seed, length, sampler.step.precision, select))
     if options.beam_size > 1:
         result = sampler.beam_search(options.beam_size, num=options.num, **limits)
     else:
         result = sampler.sample(num=draws, temperature=options.temperature, top_k=options.top_k,
-                                top_p=options.top_p, seed=seed, **limits)
+                                top_p=options.top_p, seed=seed, plans=plans, **limits)
     # Models from before every training window restated its meter may write another meter than
     # the one they stated: state the one they play.
     rows = np.stack([tokenizer.fit_meters(row, constraints.allowed) for row in result.tokens])
@@ -95,6 +104,35 @@ def compose(session: ModelSession, options: GenerationOptions, progress: Progres
     return Result(pieces, seed, stem, remarks=tuple(remarks),
                   masked_mass=(result.masked_mass_mean, result.masked_mass_max),
                   source=Path(source) if source is not None else None, before=plan.piece if source else None)
+
+
+def quantized(options: GenerationOptions, loaded: Checkpoint) -> bool:
+    """Whether new notes keep to the grid of sixteenths and triplets: ``--quantize on``, or ``auto``
+    unless the style asked for is one whose data is performed (off the grid)."""
+    if options.quantize != "auto":
+        return options.quantize == "on"
+    share = loaded.profile.style_grid.get(options.style or "", 1.0)
+    return share >= PERFORMED_BELOW
+
+
+def _writable(tokenizer: Tokenizer, constraints: Constraints, quantize: bool,
+              programs: set[int] | None = None) -> Constraints:
+    """``constraints`` kept to what a new piece may be written with, to the grid (``quantize``) and
+    to ``programs`` (a style's own instruments)."""
+    allowed = np.ones(tokenizer.vocab_size, bool) if constraints.allowed is None else np.array(constraints.allowed)
+    allowed &= tokenizer.writable_tokens()
+    if quantize:
+        allowed &= tokenizer.grid_tokens()
+    if programs:
+        allowed &= ~tokenizer.roles.program | np.isin(tokenizer.values, sorted(programs))
+    return dataclasses.replace(constraints, allowed=allowed)
+
+
+def _style_programs(loaded: Checkpoint, options: GenerationOptions) -> set[int] | None:
+    """The instruments of the style asked for, as its pieces play them (None: no style asked, or
+    a profile that does not say): a style keeps its own instruments."""
+    sets = loaded.profile.style_sets.get(options.style or "")
+    return {program for programs in sets for program in programs} if sets else None
 
 
 def _announce(options: GenerationOptions, draws: int, seed: int, length: int, precision: str, select: bool) -> str:
@@ -136,7 +174,7 @@ def _named(piece: Piece, loaded: Checkpoint, options: GenerationOptions) -> Piec
     instruments, else as the training data named that program's tracks."""
     programs = [track.program for track in piece.tracks]
     names = ({index: program_name(program) for index, program in enumerate(programs)}
-             if options.instruments is not None else loaded.profile.track_names(programs))
+             if options.instruments is not None else loaded.profile.track_names(programs, options.style))
     return dataclasses.replace(piece, tracks=tuple(
         track if track.name else dataclasses.replace(track, name=names.get(index, "")) for index, track in
         enumerate(piece.tracks)))

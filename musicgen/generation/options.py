@@ -82,6 +82,13 @@ class GenerationOptions(SamplingOptions):
     style: str | None = option(None, "the style, a top folder of the training data (models with STYLE controls)",
                                metavar="NAME", default_text="the model's choice")
     tempo: float | None = option(None, "tempo in BPM", metavar="BPM", default_text="the primer's, else the model's")
+    chords: str | None = option(
+        None, "the chords the bars follow: one a bar, repeated ('C G Am F'), or with lengths in beats "
+        "('Dm7:2 G7:2 Cmaj7:4'); models whose bars state their chords", metavar="CHORDS",
+        default_text="the model's choice")
+    quantize: str = option(
+        "auto", "onsets and lengths on the grid of sixteenths and triplet eighths: on, off, or auto (on unless "
+        "the style asked for is performed, as POP909 and Groove are)", choices=("auto", "on", "off"))
     controls: str | None = option(
         None, "other controls the model was trained with, e.g. register=high (see its tokenizer.json)",
         flag="--control", metavar="NAME=VALUE,...", default_text="none")

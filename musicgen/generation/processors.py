@@ -42,12 +42,17 @@ class StepContext:
 
     ``allowed`` is ``(batch, vocab)`` booleans (the grammar's and the caller's limits);
     ``drums`` is ``(batch,)`` booleans, true where the token to come belongs to a drum track;
-    ``unsure`` is ``(batch,)`` booleans, true where the model's choice is only its ranking.
+    ``unsure`` is ``(batch,)`` booleans, true where the model's choice is only its ranking;
+    ``state`` is the grammar's state and ``masker`` its rules (what a plan reads of where the
+    sequence is); ``inputs`` holds each extra processor's tensors by its name.
     """
 
     allowed: Any
     drums: Any = None
     unsure: Any = None
+    state: Any = None
+    masker: Any = None
+    inputs: Any = None
 
 
 class LogitsProcessor:
@@ -133,6 +138,37 @@ class BestWhereUnsure(LogitsProcessor):
         return tf.where(context.unsure[:, tf.newaxis] & (logits < best), -np.inf, logits)
 
 
+class ChordPlan(LogitsProcessor):
+    """The chords of each bar as given (``--chords``): where the grammar opens a bar's harmony, the
+    plan's next harmony token is the only choice, and once the bar's plan is written no other
+    harmony token may come. ``plan`` is :meth:`Tokenizer.chord_plan`'s ``(bars, tokens)`` array,
+    cycled; ``first`` is the grammar's bar count at the plan's first bar. Its numbers are the
+    compiled loop's inputs, so another progression compiles nothing new."""
+
+    name = "chord_plan"
+
+    def __init__(self, plan: np.ndarray, first: int = 0) -> None:
+        self.plan, self.first = np.asarray(plan, np.int32), int(first)
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        return {"plan": self.plan, "first": np.int32(self.first)}
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        harmony = context.masker.harmony(context.state)
+        if harmony is None:
+            return logits
+        open_, count, bar, tokens = harmony
+        plan, first = context.inputs[self.name]["plan"], context.inputs[self.name]["first"]
+        rows, width = tf.shape(plan)[0], tf.shape(plan)[1]
+        index = tf.stack([tf.math.floormod(tf.maximum(bar - first, 0), rows), tf.minimum(count, width - 1)], axis=1)
+        wanted = tf.where(count < width, tf.gather_nd(plan, index), -1)
+        chosen = tf.one_hot(tf.maximum(wanted, 0), tf.shape(logits)[-1], on_value=True, off_value=False)
+        force = open_ & (wanted >= 0) & tf.reduce_any(chosen & context.allowed, axis=-1)
+        done = open_ & (wanted < 0)
+        logits = tf.where(force[:, tf.newaxis] & ~chosen, -np.inf, logits)
+        return tf.where(done[:, tf.newaxis] & tokens, -np.inf, logits)
+
+
 UNSURE_MASS = 0.5  # a forced choice is the model's own when it gave it at least this probability
 
 
@@ -143,11 +179,13 @@ def unsure_rows(forced: Any, mass: Any) -> Any:
 
 
 def sampling_chain(temperature: Any = None, top_k: Any = None, top_p: Any = None, bias: Any = None,
-                   mask: bool = True) -> LogitsProcessorList:
+                   mask: bool = True, plans: tuple = ()) -> LogitsProcessorList:
     """The chain of a sampling step: temperature, the mask (and the best only where unsure), the
-    bias, top-k, top-p (each left out when its argument is ``None``)."""
+    ``plans`` (extra processors such as :class:`ChordPlan`), the bias, top-k, top-p (each left
+    out when its argument is ``None``)."""
     chain: list[LogitsProcessor] = [] if temperature is None else [Temperature(temperature)]
     chain += [GrammarMask(), BestWhereUnsure()] if mask else []
+    chain += list(plans)
     chain += [] if bias is None else [PitchBias(bias)]
     chain += [] if top_k is None else [TopK(top_k)]
     chain += [] if top_p is None else [TopP(top_p)]

@@ -128,6 +128,7 @@ class Sampler:
         pitch_bias: np.ndarray | None = None,
         every_track: bool = False,
         constraints: Constraints | None = None,
+        plans: tuple = (),
     ) -> SampleResult:
         """Sample ``num`` sequences of at most ``length`` tokens after BOS (closing excluded).
 
@@ -144,15 +145,19 @@ class Sampler:
         once in every two bars (its bar closes only then), so no asked instrument stays silent.
         ``constraints`` replace the sampler's own (what the training data had) for this call; they
         are inputs of the compiled loop, so another set of instruments compiles nothing new.
+        ``plans`` are extra logits processors that read where the sequence is (a chord plan,
+        :class:`musicgen.generation.processors.ChordPlan`), after the grammar's mask; their
+        numbers are inputs of the loop too.
         """
         check_sampling_options(temperature, top_k, top_p)
         if not isinstance(num, int) or num < 1:
             raise ConfigError(f"the number of samples must be a positive integer, got {num!r}")
         prefix = self.check_prefix(prefix, length)
         bias = self._check_bias(pitch_bias)
-        key = (int(num), int(length), temperature == 0, top_k > 0, top_p < 1.0, pitch_bias is not None)
+        key = (int(num), int(length), temperature == 0, top_k > 0, top_p < 1.0, pitch_bias is not None,
+               tuple(type(plan) for plan in plans))
         if key not in self._loops:
-            self._loops[key] = self._build_loop(*key)
+            self._loops[key] = self._build_loop(*key[:-1], plans=tuple(plans))
         tokens, steps, mass_sum, mass_max, count = self._loops[key](
             tf.constant(prefix),
             tf.constant(max(temperature, 1e-6), tf.float32),
@@ -162,6 +167,7 @@ class Sampler:
             self._time_limit(max_time_steps),
             self._params(constraints, max_bars, every_track),
             tf.constant(bias),
+            {plan.name: {name: tf.constant(value) for name, value in plan.inputs().items()} for plan in plans},
         )
         tokens = tokens.numpy()[:, : int(steps.numpy())]
         rows = [self._finish(row, len(prefix)) for row in np.concatenate([np.tile(prefix, (num, 1)), tokens], axis=1)]
@@ -311,19 +317,21 @@ class Sampler:
         return self.jit_compile
 
     def _build_loop(self, num: int, length: int, greedy: bool, use_top_k: bool, use_top_p: bool,
-                    use_bias: bool) -> Any:
+                    use_bias: bool, plans: tuple = ()) -> Any:
         step, masker = self.step, self.masker
 
-        def choose(t, logits, grammar, temperature, top_k, top_p, seed, time_limit, params, bias):
+        def choose(t, logits, grammar, temperature, top_k, top_p, seed, time_limit, params, bias, extra):
             """Mask, draw and advance the grammar: the many small ops of a step, worth fusing."""
             ended = grammar["ended"]
             allowed = masker.allowed(grammar, params)
             removed = masked_mass(logits, allowed)
-            context = StepContext(allowed, masker.drums(grammar), unsure_rows(masker.forced(grammar), removed))
+            context = StepContext(allowed, masker.drums(grammar), unsure_rows(masker.forced(grammar), removed),
+                                  grammar, masker, extra)
             # Diagnostic: the probability mass the grammar removed (finished rows excluded).
             mass = tf.where(ended, 0.0, removed)
             chain = sampling_chain(None if greedy else temperature, top_k if use_top_k and not greedy else None,
-                                   top_p if use_top_p and not greedy else None, bias if use_bias else None)
+                                   top_p if use_top_p and not greedy else None, bias if use_bias else None,
+                                   plans=plans)
             scores = chain(logits, context)
             token = greedy_token(scores) if greedy else draw(scores, tf.stack([seed, tf.cast(t, tf.int64)]))
             token = masker.rewrite(grammar, token, params)
@@ -336,7 +344,7 @@ class Sampler:
         if mode == "tokens":  # the products in the plain graph, the token choice in XLA
             choose = tf.function(choose, jit_compile=True, reduce_retracing=True)
 
-        def loop(prefix, temperature, top_k, top_p, seed, time_limit, params, bias):
+        def loop(prefix, temperature, top_k, top_p, seed, time_limit, params, bias, extra):
             token, states, grammar = self._run_primer(prefix, num, params)
             start = tf.shape(prefix)[0] - 1
             generated = tf.TensorArray(tf.int32, size=length, element_shape=tf.TensorShape([num]))
@@ -344,7 +352,7 @@ class Sampler:
             def body(t, token, states, grammar, generated, mass_sum, mass_max, count):
                 logits, states = step.step(token, states)
                 token, grammar, step_sum, step_max, live = choose(
-                    t, logits, grammar, temperature, top_k, top_p, seed, time_limit, params, bias
+                    t, logits, grammar, temperature, top_k, top_p, seed, time_limit, params, bias, extra
                 )
                 return (
                     t + 1,

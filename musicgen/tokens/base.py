@@ -22,7 +22,9 @@ After note-seq's ``EventSequenceEncoderDecoder``, an encoding provides:
   :meth:`Tokenizer.continuation_start`, :meth:`Tokenizer.decode_continuation`), how time is
   limited (:meth:`Tokenizer.time_limits`: bars or grid steps), which header controls it writes
   (:attr:`Tokenizer.controls`, from :mod:`musicgen.tokens.controls`), and whether and how a
-  piece can be edited bar by bar (:attr:`Tokenizer.editable`, :meth:`Tokenizer.layout`).
+  piece can be edited bar by bar (:attr:`Tokenizer.editable`, :meth:`Tokenizer.layout`). The
+  answers of an encoding without bars are :class:`musicgen.tokens.streams.StreamSequences`', of one
+  with bars :class:`musicgen.tokens.bars.BarSequences`'.
   :meth:`Tokenizer.bar_lines`, :meth:`Tokenizer.track_programs` and
   :meth:`Tokenizer.program_stats` answer what evaluation and the data profile ask of a piece.
 
@@ -44,6 +46,7 @@ from musicgen.music.instruments import DEFAULT_PROGRAM
 from musicgen.music.piece import Piece, Track
 from musicgen.tokens.config import ENCODINGS, Kind, TokenizerConfig
 from musicgen.tokens.controls import Control, HeaderControls, active_controls
+from musicgen.tokens.streams import StreamSequences
 
 DROPPED = -1  # a transposition's image of a token pushed out of range
 
@@ -104,7 +107,7 @@ if TYPE_CHECKING:
     from musicgen.tokens.grammar import Constraints, Grammar
 
 
-class Tokenizer(HeaderControls, abc.ABC):
+class Tokenizer(StreamSequences, HeaderControls, abc.ABC):
     """The contract of an encoding (see the module docstring); ``Tokenizer(config)`` gives the
     config's encoding.
 
@@ -219,32 +222,6 @@ class Tokenizer(HeaderControls, abc.ABC):
     def track_programs(self, ids: Any) -> list[int]:
         """The programs of the tracks a piece plays, in track order (128: drums)."""
 
-    # ------------------------------------------------- structure (bars, edits)
-    def bar_starts(self, ids: Any) -> np.ndarray:
-        """The positions in ``ids`` where a bar opens (where a training window may start under
-        the header); empty for an encoding without bars."""
-        return np.zeros(0, np.int64)
-
-    def restate(self, ids: Any, start: int) -> np.ndarray:
-        """``ids[start:]`` (``start`` a bar start) as a piece's continuation that reads on its own
-        under the piece's header: the bar restates what was said before it (its meter)."""
-        return np.asarray(ids)[start:]
-
-    def whole_prefix(self, ids: Any) -> int:
-        """How much of a sequence that ran out of length to keep: all of it, or (an encoding with
-        bars) up to its last BAR, so that an unfinished bar is not written out."""
-        return len(ids)
-
-    def fit_meters(self, ids: Any, allowed: np.ndarray | None = None) -> np.ndarray:
-        """Sampled ``ids`` stating the meters their bars play (an encoding with meters; ``allowed``
-        limits them to a model's tokens); unchanged where they already do."""
-        return np.asarray(ids)
-
-    def bar_lines(self, ids: Any, tempo: float | None = None) -> list[float]:
-        """The bar lines of ``ids`` in beats (each bar's start, then the end of the last); empty
-        for an encoding without bars."""
-        return []
-
     def program_stats(self, ids: Any) -> dict[int, ProgramStats]:
         """What each program plays in ``ids``, for an encoding whose grammar keeps to it (empty:
         this encoding's grammar limits nothing by program)."""
@@ -259,45 +236,6 @@ class Tokenizer(HeaderControls, abc.ABC):
         """Header and bars of this encoding's sequences, parsed and written back (for edits)."""
         raise ConfigError(f"the {self.encoding} encoding's pieces cannot be edited bar by bar and track by track; "
                           "use a model in an encoding with bars and tracks (the notes encoding)")
-
-    # ------------------------------------------------ prompts and primers
-    def prompt(self, controls: list[int] | None = None, programs: list[int] | None = None) -> np.ndarray:
-        """The tokens a new piece starts from: BOS, and (an encoding that takes controls) the
-        asked control tokens and one track per program in ``programs``."""
-        if controls or programs:
-            raise ConfigError(f"the {self.encoding} encoding takes no controls or instruments; "
-                              "train a model in the notes encoding to steer it")
-        return np.array([self.bos_id], np.int32)
-
-    def time_limits(self, prompt: np.ndarray, bars: float | None, seconds: float | None,
-                    meter: tuple[int, int], tempo: float) -> tuple[int | None, int | None]:
-        """``(grid steps, bars)`` of new music after ``prompt`` that ``bars`` or ``seconds`` allow
-        (None: no limit): here grid steps, since this encoding has no bars."""
-        if bars is None and seconds is None:
-            return None, None
-        numerator, denominator = meter
-        config = self.config
-        if config.timing == "seconds":
-            seconds = seconds if seconds is not None else bars * numerator * 4 / denominator * 60 / tempo
-            return max(1, round(seconds * config.steps_per_second)), None
-        beats = bars * numerator * 4 / denominator if bars is not None else seconds * tempo / 60
-        return max(1, round(beats * config.steps_per_quarter)), None
-
-    def primer(self, piece: Piece, controls: list[int] | None = None) -> np.ndarray:
-        """The tokens that prime a continuation of ``piece`` (BOS first, no EOS); ``controls``
-        replace the piece's own where the encoding has a header."""
-        ids = np.asarray(self.encode_piece(piece), np.int32)
-        return ids[:-1] if len(ids) and ids[-1] == self.eos_id else ids
-
-    def continuation_start(self, piece: Piece, bar_starts: list[float]) -> float:
-        """Where new music after ``piece`` (whose bar lines are ``bar_starts``) begins, in beats."""
-        return piece.end_beat
-
-    def decode_continuation(self, prefix: np.ndarray, new: np.ndarray, tempo: float) -> Piece:
-        """The new music alone, from the tokens sampled after ``prefix``, starting at beat 0."""
-        programs = prefix[self.roles.program[prefix]]
-        program = int(self.values[programs[-1]]) if len(programs) else None
-        return self.decode_piece(new, tempo=tempo, program=program)
 
     # --------------------------------------------------------- transposition
     def transposition(self, semitones: int) -> np.ndarray:

@@ -271,6 +271,11 @@ class Rules:
         """The tokens that end the (one-row, NumPy) sequence of ``state`` cleanly."""
         return [] if state["ended"][0] else [self.eos_id]
 
+    def harmony(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
+        """Where a bar's chords are written, for a chord plan (None: this encoding writes none);
+        see :meth:`musicgen.tokens.notes_grammar.NoteRules.harmony`."""
+        return None
+
     # ------------------------------------------------------------- the run
     def params(self, constraints: Constraints | None = None, bar_limit: int = -1, every_track: bool = False,
                sampling: bool = False) -> dict:
@@ -380,6 +385,9 @@ class Masker:
 
     def drums(self, state: dict) -> Any:
         return self.rules.drums(state)
+
+    def harmony(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
+        return self.rules.harmony(state)
 
 
 @dataclass(frozen=True)

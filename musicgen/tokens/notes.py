@@ -84,13 +84,14 @@ from musicgen.tokens.notes_meter import (
 )
 from musicgen.tokens.notes_parts import (
     HARMONY,
+    chord_plan,
     expand,
     fold,
     harmony_events,
     harmony_tokens,
     has_repeats,
+    program_stats,
 )
-
 
 REPEATS = (1, 2, 4, 8)  # the bar distances a REPEAT token may look back, where a folder's profile chooses them
 
@@ -190,26 +191,30 @@ class NoteTokenizer(BarSequences, Tokenizer, encoding="notes"):
 
     def program_stats(self, ids: Any) -> dict[int, ProgramStats]:
         """Each program's longest DURATION, lowest and highest PITCH, and most PITCHes at one POSITION."""
-        ids = np.asarray(ids).reshape(-1)
-        ids = ids[(ids >= 0) & (ids < self.vocab_size)]
-        kinds, values = self.kinds[ids], self.values[ids]
-        header = np.asarray(self.track_programs(ids), np.int64)
-        track_positions = np.flatnonzero(kinds == Kind.TRACK)
-        notes = np.flatnonzero(kinds == Kind.PITCH)
-        if not len(notes) or not len(track_positions) or not len(header):
-            return {}
-        owner = values[track_positions[np.maximum(np.searchsorted(track_positions, notes, side="right") - 1, 0)]]
-        programs = header[np.minimum(owner, len(header) - 1)]
-        durations = np.flatnonzero(kinds == Kind.DURATION)
-        lengths = values[durations[np.minimum(np.searchsorted(durations, notes), len(durations) - 1)]]
-        opening = np.flatnonzero(np.isin(kinds, [int(Kind.POSITION), int(Kind.TRACK), int(Kind.BAR)]))
-        group = np.searchsorted(opening, notes, side="right")  # notes of one position share a group
-        stats = {}
-        for program in np.unique(programs).tolist():
-            mine = programs == program
-            stats[program] = ProgramStats(int(lengths[mine].max()), int(values[notes[mine]].min()),
-                                          int(values[notes[mine]].max()), int(np.bincount(group[mine]).max()))
-        return stats
+        return program_stats(self, ids)
+
+    def grid_tokens(self) -> np.ndarray:
+        """POSITION and DURATION tokens on the grid of sixteenths and triplet eighths (beats timing);
+        every other token."""
+        per_quarter = self.config.steps_per_quarter
+        if self.config.timing != "beats" or per_quarter % 12:
+            return np.ones(self.vocab_size, bool)
+        timed = self.roles.position | (self.kinds == Kind.DURATION)
+        on = (self.values % (per_quarter // 4) == 0) | (self.values % (per_quarter // 3) == 0)
+        return ~timed | on
+
+    def writable_tokens(self) -> np.ndarray:
+        """Every token but a meter of one beat: the data has them (a pickup bar, a performance's
+        1/4 throughout), but no piece is written in them."""
+        meters = self.kinds == Kind.TIME_SIGNATURE
+        one_beat = np.array([numerator == 1 for numerator, _ in self.meters] or [False])
+        writable = np.ones(self.vocab_size, bool)
+        writable[meters] = ~one_beat[self.values[meters]]
+        return writable
+
+    def chord_plan(self, progression: str, meter: tuple[int, int] = (4, 4)) -> np.ndarray:
+        """See :func:`musicgen.tokens.notes_parts.chord_plan`."""
+        return chord_plan(self, progression, meter)
 
     def token_name(self, token_id: int) -> str:
         """Readable name: ``TIME_SIGNATURE(3/4)``, ``KEY(D minor)``, ``STYLE(reels)``, ``CHORD(Am7)``."""

@@ -115,6 +115,7 @@ class NoteRules(Rules):
         self.is_repeat = const(kinds == Kind.REPEAT)
         self.repeat_column = const(np.where(kinds == Kind.REPEAT, np.maximum(values - 1, 0), 0).astype(np.int32))
         self.is_position = const(kinds == Kind.POSITION)
+        self.is_chord = const(kinds == Kind.CHORD)
 
     def initial_state(self, batch: Any) -> dict:
         x = self.x
@@ -129,6 +130,7 @@ class NoteRules(Rules):
             "programs": x.full(batch, 0, x.int32, self.slots_count),
             # Tracks that played in each of the last bars, one int64 of bits a bar (REPEAT).
             "history": x.full(batch, 0, x.int64, HISTORY if self.repeats else 1),
+            "harmony": zeros,  # the bar's harmony tokens so far (CHORD, and POSITION before a change)
         }
 
     def _program(self, state: dict) -> Any:
@@ -225,7 +227,9 @@ class NoteRules(Rules):
         phase = x.take(self.next_phase, tokens)
         phase = x.where((state["phase"] == HARMONY) & position, phase * 0 + HARMONY_POSITION, phase)
         plays = duration | repeat
+        harmonic = chord | (position & (state["phase"] == HARMONY))
         return {
+            "harmony": x.where(bar, state["harmony"] * 0, state["harmony"] + x.cast(harmonic, x.int32)),
             "phase": phase,
             "tracks": state["tracks"] + x.cast(program, x.int32),
             "track": x.where(bar, -1, x.where(track, values, state["track"])),
@@ -251,6 +255,15 @@ class NoteRules(Rules):
             "meter_set": state["meter_set"] | meter,
             "programs": programs,
         }
+
+    def harmony(self, state: dict) -> tuple[Any, Any, Any, Any]:
+        """Where the bar's harmony is being written: ``(open, count, bar, tokens)``: whether a harmony
+        token may come next, how many the bar has, the bar (counted after the prefix) and, as
+        ``(batch, vocab)`` booleans, which tokens would be harmony tokens here."""
+        phase = state["phase"]
+        open_ = ((phase == BAR) | (phase == METER) | (phase == HARMONY) | (phase == HARMONY_POSITION)) & ~state["filling"]
+        tokens = self.is_chord | (self.is_position & (phase == HARMONY)[:, None])
+        return open_ & ~self.forced(state), state["harmony"], state["bars"], tokens
 
     def _history(self, state: dict, new_bar: Any) -> Any:
         """The tracks that played in each of the last bars, moved on by one where a bar begins."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicgen.tokens.base import ProgramStats
 from musicgen.tokens.config import Kind
 
 if TYPE_CHECKING:
@@ -126,3 +127,60 @@ def has_repeats(tokenizer: NoteTokenizer, ids: Any) -> bool:
     ids = np.asarray(ids).reshape(-1)
     ids = ids[(ids >= 0) & (ids < tokenizer.vocab_size)]
     return bool(tokenizer.config.repeats) and bool(np.any(tokenizer.kinds[ids] == Kind.REPEAT))
+
+
+def program_stats(tokenizer: NoteTokenizer, ids: Any) -> dict[int, ProgramStats]:
+    """Each program's longest DURATION, lowest and highest PITCH, and most PITCHes at one POSITION."""
+    ids = np.asarray(ids).reshape(-1)
+    ids = ids[(ids >= 0) & (ids < tokenizer.vocab_size)]
+    kinds, values = tokenizer.kinds[ids], tokenizer.values[ids]
+    header = np.asarray(tokenizer.track_programs(ids), np.int64)
+    track_positions = np.flatnonzero(kinds == Kind.TRACK)
+    notes = np.flatnonzero(kinds == Kind.PITCH)
+    if not len(notes) or not len(track_positions) or not len(header):
+        return {}
+    owner = values[track_positions[np.maximum(np.searchsorted(track_positions, notes, side="right") - 1, 0)]]
+    programs = header[np.minimum(owner, len(header) - 1)]
+    durations = np.flatnonzero(kinds == Kind.DURATION)
+    lengths = values[durations[np.minimum(np.searchsorted(durations, notes), len(durations) - 1)]]
+    opening = np.flatnonzero(np.isin(kinds, [int(Kind.POSITION), int(Kind.TRACK), int(Kind.BAR)]))
+    group = np.searchsorted(opening, notes, side="right")  # notes of one position share a group
+    stats = {}
+    for program in np.unique(programs).tolist():
+        mine = programs == program
+        stats[program] = ProgramStats(int(lengths[mine].max()), int(values[notes[mine]].min()),
+                                      int(values[notes[mine]].max()), int(np.bincount(group[mine]).max()))
+    return stats
+
+
+def chord_plan(tokenizer: NoteTokenizer, progression: str, meter: tuple[int, int] = (4, 4)) -> np.ndarray:
+    """The harmony tokens of each bar of a progression (``"C G Am F"``: a chord a bar;
+    ``"Dm7:2 G7:2 Cmaj7:4"``: lengths in beats of ``meter``), as a ``(bars, tokens)`` int32 array
+    (-1 after a bar's last token); a sampler cycles through its bars (:class:`ChordPlan`)."""
+    from musicgen.errors import ConfigError
+    from musicgen.music.chords import parse_progression
+
+    if not tokenizer.config.chords:
+        raise ConfigError("this model was trained without chords; --chords needs a model whose bars state their "
+                          "chords (train it again, or use the shipped base model)")
+    numerator, denominator = meter
+    beat = 4 * tokenizer.config.steps_per_quarter // denominator
+    bar = numerator * beat
+    chords = parse_progression(progression)
+    starts, step = [], 0
+    for chord, beats in chords:
+        starts.append((step, chord))
+        step += int(round((beats if beats is not None else numerator) * beat))
+    total = max(bar, -(-step // bar) * bar)
+    rows: list[list[int]] = []
+    for first in range(0, total, bar):
+        sounding = [chord for at, chord in starts if at <= first][-1]
+        row = [tokenizer.id_of(Kind.CHORD, sounding)]
+        for at, chord in starts:
+            if first < at < first + bar:
+                row += [tokenizer.id_of(Kind.POSITION, at - first), tokenizer.id_of(Kind.CHORD, chord)]
+        rows.append(row)
+    plan = np.full((len(rows), max(len(row) for row in rows)), -1, np.int32)
+    for index, row in enumerate(rows):
+        plan[index, :len(row)] = row
+    return plan

@@ -1,0 +1,79 @@
+"""A chord plan (``--chords``): the bars state the chords asked for, in the file as a DAW and
+MuseScore show them; a model without chords refuses it in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from midi_factory import Track, make_pretty_midi
+
+from musicgen.cli import main
+from musicgen.music import midi_io
+from musicgen.music.chords import chord_name
+from musicgen.tokens import Tokenizer, TokenizerConfig
+
+CONFIG = TokenizerConfig(velocity_bins=1, min_pitch=36, max_pitch=84, chords=True, repeats=(1, 2, 4, 8))
+
+
+def song(seed: int) -> list[tuple[int, float, float, int]]:
+    """Four bars of block chords, C F G C, an octave apart."""
+    rng = np.random.default_rng(seed)
+    notes = []
+    for bar, root in enumerate([48, 53, 55, 48] * 2):
+        for offset in (0, 4, 7):
+            notes.append((root + offset + int(rng.integers(0, 2)) * 12, bar * 4.0, bar * 4.0 + 4.0, 80))
+    return notes
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from musicgen.training.config import TrainConfig
+    from musicgen.training.loop import train
+
+    root = tmp_path_factory.mktemp("chords")
+    folder = root / "songs"
+    folder.mkdir()
+    for index in range(6):
+        make_pretty_midi([Track(song(index), program=0)]).write(str(folder / f"s{index}.mid"))
+    config = TrainConfig(units=16, num_layers=1, embedding_dim=8, seq_len=96, batch_size=4, max_updates=4,
+                         eval_every=2)
+    train(folder, root / "model", config, progress=False, tokenizer_config=CONFIG)
+    return root / "model"
+
+
+def test_the_plan_of_each_bar_is_a_bar_of_tokens() -> None:
+    tokenizer = Tokenizer(CONFIG)
+    plan = tokenizer.chord_plan("Dm7:2 G7:2 Cmaj7:4")
+    rows = [tokenizer.describe(row[row >= 0]) for row in plan]
+    assert rows == ["CHORD(Dm7) POSITION(24) CHORD(G7)", "CHORD(Cmaj7)"]
+    assert [tokenizer.describe(row[row >= 0]) for row in tokenizer.chord_plan("C G Am F")] == [
+        "CHORD(C)", "CHORD(G)", "CHORD(Am)", "CHORD(F)"]
+
+
+def test_generated_bars_state_the_chords_asked_for(model: Path, tmp_path: Path) -> None:
+    for extra in ([], ["--instruments", "piano"]):
+        out = tmp_path / str(len(extra))
+        assert main(["generate", "--checkpoint", str(model), "--chords", "C G Am F", "--bars", "6", "--num", "2",
+                     "--seed", "3", "--out", str(out), *extra]) == 0
+        for path in sorted(out.glob("*.mid")):
+            piece = midi_io.read_piece(path)
+            heard = [chord_name(chord) for beat, chord in piece.chords]
+            beats = [beat for beat, _ in piece.chords]
+            assert heard == ["C", "G", "Am", "F", "C", "G"] and beats == [0.0, 4.0, 8.0, 12.0, 16.0, 20.0], path
+
+
+def test_a_model_without_chords_refuses_them_in_one_line(tmp_path: Path, capsys) -> None:
+    import keras
+    from checkpoint_factory import write_checkpoint
+
+    from musicgen.models.language import build_language_model
+
+    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1))
+    model = build_language_model(tokenizer.vocab_size, "lstm", 8, 1, embedding_dim=4)
+    keras.utils.set_random_seed(0)
+    checkpoint = write_checkpoint(tmp_path / "ck", model, tokenizer)
+    assert main(["generate", "--checkpoint", str(checkpoint), "--chords", "C G", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "trained without chords" in error[0]
