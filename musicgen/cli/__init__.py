@@ -17,8 +17,8 @@ from musicgen import __version__
 from musicgen.errors import MusicgenError
 from musicgen.runtime import quiet_tensorflow
 
-COMMANDS = ("generate", "infill", "accompany", "train", "evaluate", "prepare", "diagnose", "bench", "sentiment",
-            "translate")
+COMMANDS = ("generate", "infill", "accompany", "studio", "train", "evaluate", "prepare", "diagnose", "bench",
+            "sentiment", "translate")
 
 DESCRIPTION = """\
 Train recurrent networks on MIDI and generate new music.
@@ -26,6 +26,7 @@ Train recurrent networks on MIDI and generate new music.
   musicgen generate                     new MIDI from the shipped base model into generated/
   musicgen infill song.mid --bars 9-12  write bars 9 to 12 again (the base model)
   musicgen accompany tune.mid --instruments bass,drums
+  musicgen studio                       a local web page: generate, edit, listen (pip install -e ".[studio]")
   musicgen prepare data/midi/bach --out cache/bach
   musicgen train data/midi/bach --out checkpoints/mine
   musicgen evaluate --checkpoint checkpoints/mine data/midi/bach

@@ -28,6 +28,7 @@ examples:
   musicgen generate --instruments violin,viola,cello --key "D minor" --density high
   musicgen generate --style essenFolksong --key "G major" --bars 16
   musicgen generate --chords "C G Am F" --instruments piano,bass,drums --bars 16
+  musicgen generate --form "A8 B8 A8" --variation 0 --instruments piano,bass,drums
   musicgen generate --checkpoint checkpoints/base --primer song.mid --primer-bars 8 --bars 8
 """
 
@@ -36,7 +37,7 @@ GROUPS = {
     "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size", "precision"),
     "steering (models in the notes encoding with controls)": ("instruments", "key", "key_guidance", "density", "candidates",
                                                                "style", "chords", "controls"),
-    "music": ("primer", "primer_bars", "tempo", "program", "quantize"),
+    "music": ("form", "variation", "primer", "primer_bars", "tempo", "program", "quantize"),
     "output": ("out_dir", "plot", "wav", "soundfont"),
 }
 

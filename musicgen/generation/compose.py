@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +42,66 @@ XLA_MIN_TOKENS = 16384  # XLA-compile the sampling loop from this many tokens (n
 Progress = Callable[[str], None]
 
 
+@dataclass
+class Draft:
+    """Everything a sampling run of :func:`compose` needs, worked out from the options: the
+    prompt (or primer), the limits and constraints, the plans, and how the rows become pieces."""
+
+    options: GenerationOptions
+    loaded: Checkpoint
+    seed: int
+    asked: dict[str, Any]
+    select: bool
+    draws: int
+    ensemble: Ensemble | None
+    primer: Any
+    signature: tuple[int, int]
+    tempo: float
+    sampler: Any
+    limits: dict[str, Any]
+    plans: tuple
+    remarks: list[str]
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self.loaded.tokenizer
+
+    def pieces(self, rows: np.ndarray) -> list[Piece]:
+        """Sampled rows as the pieces written (meters stated as played, candidates chosen)."""
+        tokenizer, options = self.tokenizer, self.options
+        # Models from before every training window restated its meter may write another meter than
+        # the one they stated: state the one they play.
+        rows = np.stack([tokenizer.fit_meters(row, self.limits["constraints"].allowed) for row in rows])
+        if self.select:
+            rows = rows[steering.choose_candidates([tokenizer.decode_piece(row) for row in rows], tokenizer,
+                                                   self.asked, options.candidates)]
+        return [_finished(row, self.primer, self.tempo, self.signature, self.loaded, options, self.ensemble)
+                for row in rows]
+
+    def result(self, pieces: list[Piece], masked_mass: tuple[float, float]) -> Result:
+        loaded, options, primer = self.loaded, self.options, self.primer
+        stem = Path(loaded.directory).name if getattr(loaded, "directory", None) else "sample"
+        source = options.primer if primer is not None and options.program is None else None
+        return Result(pieces, self.seed, stem, remarks=tuple(self.remarks), masked_mass=masked_mass,
+                      source=Path(source) if source is not None else None, before=primer.piece if source else None)
+
+
 def compose(session: ModelSession, options: GenerationOptions, progress: Progress | None = None) -> Result:
     """Sample the pieces ``options`` ask for with ``session``'s model; see the module docstring."""
+    work = draft(session, options)
+    if progress is not None:
+        progress(_announce(options, work.draws, work.seed, options.token_length, work.sampler.step.precision,
+                           work.select))
+    if options.beam_size > 1:
+        result = work.sampler.beam_search(options.beam_size, num=options.num, **work.limits)
+    else:
+        result = work.sampler.sample(num=work.draws, temperature=options.temperature, top_k=options.top_k,
+                                     top_p=options.top_p, seed=work.seed, plans=work.plans, **work.limits)
+    return work.result(work.pieces(result.tokens), (result.masked_mass_mean, result.masked_mass_max))
+
+
+def draft(session: ModelSession, options: GenerationOptions) -> Draft:
+    """The :class:`Draft` of a run: options checked, prompt or primer, limits, constraints, plans."""
     options.validate()
     if options.wav:  # before the sampling, not after it
         render.check_wav_support(options.soundfont)
@@ -53,18 +112,18 @@ def compose(session: ModelSession, options: GenerationOptions, progress: Progres
     asked = steering.asked_controls(options)
     control_ids = tokenizer.control_tokens(asked, f"checkpoint {loaded.directory}")
     wanted = steering.checked_values(tokenizer, asked) if options.candidates > 1 else {}
-    select = bool(wanted) and options.primer is None and options.beam_size <= 1
+    select = bool(wanted) and options.primer is None and options.beam_size <= 1 and options.form is None
     draws = options.num * options.candidates if select else options.num
     ensemble = _ensemble(loaded, options.instruments)
     remarks = list(ensemble.remarks) if ensemble is not None else []
-    plan, meter = None, None
+    primer, meter = None, None
     if options.primer is not None:
         piece = midi_io.read_piece(options.primer)
         meter = midi_io.read_meter(piece)
         replace = control_ids if (asked or options.tempo is not None) and control_ids else None
-        plan = primers.plan_primer(piece, tokenizer, loaded.train_config.seq_len, length, options.primer_bars, replace)
-        prefix = plan.prefix
-        remarks.append(f"continuing from the primer's last {plan.bars_used} of {plan.bars_total} bars "
+        primer = primers.plan_primer(piece, tokenizer, loaded.train_config.seq_len, length, options.primer_bars, replace)
+        prefix = primer.prefix
+        remarks.append(f"continuing from the primer's last {primer.bars_used} of {primer.bars_total} bars "
                        f"({len(prefix)} tokens)")
     else:
         prefix = tokenizer.prompt(control_ids, list(ensemble.played) if ensemble is not None else [])
@@ -85,25 +144,8 @@ def compose(session: ModelSession, options: GenerationOptions, progress: Progres
                   constraints=_writable(tokenizer, ensemble.constraints(constraints) if ensemble is not None
                                         else constraints, quantized(options, loaded),
                                         _style_programs(loaded, options) if ensemble is None else None))
-    if progress is not None:
-        progress(_announce(options, draws, seed, length, sampler.step.precision, select))
-    if options.beam_size > 1:
-        result = sampler.beam_search(options.beam_size, num=options.num, **limits)
-    else:
-        result = sampler.sample(num=draws, temperature=options.temperature, top_k=options.top_k,
-                                top_p=options.top_p, seed=seed, plans=plans, **limits)
-    # Models from before every training window restated its meter may write another meter than
-    # the one they stated: state the one they play.
-    rows = np.stack([tokenizer.fit_meters(row, constraints.allowed) for row in result.tokens])
-    if select:
-        rows = rows[steering.choose_candidates([tokenizer.decode_piece(row) for row in rows], tokenizer, asked,
-                                               options.candidates)]
-    pieces = [_finished(row, plan, tempo, signature, loaded, options, ensemble) for row in rows]
-    stem = Path(loaded.directory).name if getattr(loaded, "directory", None) else "sample"
-    source = options.primer if plan is not None and options.program is None else None
-    return Result(pieces, seed, stem, remarks=tuple(remarks),
-                  masked_mass=(result.masked_mass_mean, result.masked_mass_max),
-                  source=Path(source) if source is not None else None, before=plan.piece if source else None)
+    return Draft(options, loaded, seed, asked, select, draws, ensemble, primer, signature, tempo, sampler, limits,
+                 plans, remarks)
 
 
 def quantized(options: GenerationOptions, loaded: Checkpoint) -> bool:

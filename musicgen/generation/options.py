@@ -86,6 +86,13 @@ class GenerationOptions(SamplingOptions):
         None, "the chords the bars follow: one a bar, repeated ('C G Am F'), or with lengths in beats "
         "('Dm7:2 G7:2 Cmaj7:4'); models whose bars state their chords", metavar="CHORDS",
         default_text="the model's choice")
+    form: str | None = option(
+        None, "sections in order with their bars, e.g. 'A8 B8 A8 B8 C4 A8' (a returning letter is the same "
+        "music), or verse-chorus, aaba, ternary, rondo; --bars is then their sum", metavar="FORM",
+        default_text="none: the model's own repetition")
+    variation: float = option(
+        0.25, "with --form: the share of a returning section's last bars written anew (0: an exact repeat)",
+        metavar="SHARE")
     quantize: str = option(
         "auto", "onsets and lengths on the grid of sixteenths and triplet eighths: on, off, or auto (on unless "
         "the style asked for is performed, as POP909 and Groove are)", choices=("auto", "on", "off"))
@@ -123,6 +130,11 @@ class GenerationOptions(SamplingOptions):
             raise ConfigError(f"--primer-bars must be a positive integer, got {self.primer_bars!r}")
         if self.primer_bars is not None and self.primer is None:
             raise ConfigError("--primer-bars needs --primer")
+        if not 0.0 <= self.variation <= 1.0:
+            raise ConfigError(f"--variation must be in 0..1, got {self.variation!r}")
+        if self.form is not None and (self.bars is not None or self.seconds is not None or self.beam_size > 1):
+            raise ConfigError("--form sets the bars (the sum of its sections); leave out --bars, --seconds and "
+                              "--beam-size")
         if self.instruments is not None and self.primer is not None:
             raise ConfigError("--instruments sets the tracks of a new piece; to add instruments to a file, use "
                               "'musicgen accompany FILE --instruments ...'")

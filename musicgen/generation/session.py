@@ -85,8 +85,10 @@ class Session:
         """New pieces, or a continuation of ``options.primer`` (see :func:`musicgen.generation.compose.compose`);
         keyword arguments override fields of ``options``, e.g. ``generate(bars=8, seed=7)``."""
         from musicgen.generation.compose import compose
+        from musicgen.generation.form import compose_form
 
-        return compose(self, dataclasses.replace(options or GenerationOptions(), **changes), progress)
+        options = dataclasses.replace(options or GenerationOptions(), **changes)
+        return (compose_form if options.form is not None else compose)(self, options, progress)
 
     def infill(self, source: Any, options: InfillOptions | None = None, **changes: Any) -> Result:
         """Bars of the file ``source`` written again (see :func:`musicgen.generation.infill.infill_piece`)."""

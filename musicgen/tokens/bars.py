@@ -45,6 +45,7 @@ class BarLayout:
     def __init__(self, tokenizer: Any) -> None:
         """``tokenizer``: a :class:`~musicgen.tokens.base.Tokenizer` with bars (this module sits
         below it: the contract returns a layout)."""
+        self.tokenizer = tokenizer
         self.kinds = tokenizer.kinds
         self.values = tokenizer.values
         self.track_offset = tokenizer.offset(Kind.TRACK)
@@ -106,9 +107,59 @@ class BarLayout:
             kept[0] = Bar([*kept[0].opening, earlier[-1]], kept[0].parts, kept[0].harmony)
         return kept
 
+    def written_out(self, bars: list[Bar], before: int | None = None) -> list[Bar]:
+        """``bars`` with parts that stand for an earlier bar's (REPEAT) written out: all of them, or
+        those from bar ``before`` on that stand for a bar before it (so they read the same anywhere)."""
+        return expand(self.tokenizer, bars, before) if self.tokenizer.config.repeats else bars
+
     def bars_alone(self, bars: list[Bar]) -> list[int]:
         """The tokens of ``bars`` without a header or BOS (to follow a sequence already begun)."""
         return self.write([], [], bars, [])[1:]
+
+
+def fold(tokenizer: Any, bars: list[Bar], lengths: list[int]) -> list[Bar]:
+    """``bars`` (of ``lengths`` steps) with each part that repeats the same track's part ``n``
+    bars back (``n`` among the config's ``repeats``, the smallest) written ``REPEAT(n)``."""
+    repeats = tokenizer.config.repeats
+    if not repeats:
+        return bars
+    played: list[dict[int, list[int]]] = []  # each bar's parts, written out
+    for index, bar in enumerate(bars):
+        written = dict(bar.parts)
+        played.append(written)
+        folded = []
+        for track, part in bar.parts:
+            for n in repeats:
+                back = index - n
+                if back >= 0 and lengths[back] == lengths[index] and played[back].get(track) == part and part:
+                    part = [tokenizer.id_of(Kind.REPEAT, n)]
+                    break
+            folded.append((track, part))
+        bar.parts = folded
+    return bars
+
+
+def expand(tokenizer: Any, bars: list[Bar], before: int | None = None) -> list[Bar]:
+    """``bars`` with their REPEAT parts written out: all of them, or (``before``) those of bars
+    from ``before`` on that repeat a bar before it (a window starting at bar ``before`` cannot
+    see those). A part whose bar is not there, or did not play, is left out."""
+    is_repeat = tokenizer.kinds == Kind.REPEAT
+    played: list[dict[int, list[int]]] = []  # each bar's parts, written out
+    for index, bar in enumerate(bars):
+        written, parts = {}, []
+        for track, part in bar.parts:
+            resolved = part
+            if len(part) == 1 and is_repeat[part[0]]:
+                back = index - int(tokenizer.values[part[0]])
+                resolved = played[back].get(track, []) if back >= 0 else []
+                if before is None or (index >= before and back < before):
+                    part = resolved
+            if part:
+                parts.append((track, part))
+            written[track] = resolved
+        bar.parts = parts
+        played.append(written)
+    return bars
 
 
 class BarSequences:

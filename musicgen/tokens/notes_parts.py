@@ -12,8 +12,8 @@ plan (``--chords``) is the harmony given.
 part it played ``n`` bars back (bars of the same length), it is written ``TRACK(t) REPEAT(n)``
 (the smallest such ``n``): a drum pattern that holds, a riff, a returning phrase cost one
 token, and the model can say "this bar again" as easily as the data does. Decoding expands
-them (:func:`expand`). A training window that starts later than a bar it refers to has those
-parts written out (:func:`expand` with ``before``).
+them (:func:`musicgen.tokens.bars.expand`). A training window that starts later than a bar it
+refers to has those parts written out (``expand`` with ``before``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicgen.tokens.bars import expand, fold  # noqa: F401  (REPEAT parts: the bar structure's)
 from musicgen.tokens.base import ProgramStats
 from musicgen.tokens.config import Kind
 
 if TYPE_CHECKING:
     from musicgen.music.piece import Piece
-    from musicgen.tokens.bars import Bar
     from musicgen.tokens.base import Tokenizer as NoteTokenizer
 
 HARMONY = -1  # the "track" of harmony events: they sort before every track of a bar
@@ -75,51 +75,6 @@ def harmony_tokens(tokenizer: NoteTokenizer, events: list[tuple]) -> list[int]:
         tokens.append(tokenizer.id_of(Kind.CHORD, chord))
         last = chord
     return tokens
-
-
-def fold(tokenizer: NoteTokenizer, bars: list[Bar], lengths: list[int]) -> list[Bar]:
-    """``bars`` (of ``lengths`` steps) with each part that repeats the same track's part ``n``
-    bars back (``n`` among the config's ``repeats``, the smallest) written ``REPEAT(n)``."""
-    repeats = tokenizer.config.repeats
-    if not repeats:
-        return bars
-    played: list[dict[int, list[int]]] = []  # each bar's parts, written out
-    for index, bar in enumerate(bars):
-        written = dict(bar.parts)
-        played.append(written)
-        folded = []
-        for track, part in bar.parts:
-            for n in repeats:
-                back = index - n
-                if back >= 0 and lengths[back] == lengths[index] and played[back].get(track) == part and part:
-                    part = [tokenizer.id_of(Kind.REPEAT, n)]
-                    break
-            folded.append((track, part))
-        bar.parts = folded
-    return bars
-
-
-def expand(tokenizer: NoteTokenizer, bars: list[Bar], before: int | None = None) -> list[Bar]:
-    """``bars`` with their REPEAT parts written out: all of them, or (``before``) those of bars
-    from ``before`` on that repeat a bar before it (a window starting at bar ``before`` cannot
-    see those). A part whose bar is not there, or did not play, is left out."""
-    is_repeat = tokenizer.kinds == Kind.REPEAT
-    played: list[dict[int, list[int]]] = []  # each bar's parts, written out
-    for index, bar in enumerate(bars):
-        written, parts = {}, []
-        for track, part in bar.parts:
-            resolved = part
-            if len(part) == 1 and is_repeat[part[0]]:
-                back = index - int(tokenizer.values[part[0]])
-                resolved = played[back].get(track, []) if back >= 0 else []
-                if before is None or (index >= before and back < before):
-                    part = resolved
-            if part:
-                parts.append((track, part))
-            written[track] = resolved
-        bar.parts = parts
-        played.append(written)
-    return bars
 
 
 def has_repeats(tokenizer: NoteTokenizer, ids: Any) -> bool:
