@@ -96,7 +96,8 @@ def test_no_import_cycles_inside_the_package() -> None:
 
 # The pipeline's stages, in order: a module may import its own stage and earlier ones, never a later one.
 # The top-level modules (errors, fileio, options, paths, runtime, compat) are the foundation, stage 0.
-STAGES = ("music", "tokens", "data", "models", "training", "generation", "evaluation", "demos", "bench", "cli")
+STAGES = ("music", "tokens", "data", "models", "training", "generation", "evaluation", "demos", "bench", "studio",
+          "cli")
 TOP_LEVEL_MODULES = {"musicgen", "musicgen.__main__", "musicgen.errors", "musicgen.fileio", "musicgen.options",
                      "musicgen.paths", "musicgen.runtime", "musicgen.compat"}
 

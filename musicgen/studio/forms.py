@@ -55,6 +55,7 @@ class Control:
     choices: tuple[Any, ...] = ()
     required: bool = False
     default_text: str = ""  # the default in words, as ``--help`` prints it
+    optional: bool = False  # None is a value: left empty, the option does what it does unset
 
     @property
     def label(self) -> str:
@@ -105,7 +106,8 @@ def controls_of(cls: type, names: Iterable[str] | None = None, exclude: Iterable
         choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
         controls.append(Control(name, meta["flag"] or f"--{name.replace('_', '-')}", meta["help"],
                                 _kind(hints[name], tuple(choices or ())), PAGE_DEFAULTS.get(name, field.default),
-                                tuple(choices or ()), bool(meta.get("required")), describe_default(field)))
+                                tuple(choices or ()), bool(meta.get("required")), describe_default(field),
+                                _plain_type(hints[name]) is not hints[name]))
     return controls
 
 
@@ -113,8 +115,8 @@ def generation_controls() -> tuple[list[Control], list[Control]]:
     """The controls of a new piece: the first ones (:data:`FIRST`) and the rest of
     :class:`GenerationOptions` (sampling and continuation options are elsewhere on the page)."""
     first = controls_of(GenerationOptions, FIRST, exclude=SAMPLING)
-    shown = {control.name for control in first}
-    rest = controls_of(GenerationOptions, exclude=(*SAMPLING, *CONTINUE, *shown))
+    placed = {control.name for control in first}
+    rest = controls_of(GenerationOptions, exclude=(*SAMPLING, *CONTINUE, *placed))
     return first, rest
 
 
@@ -177,11 +179,11 @@ def command_line(options: Any, checkpoint: str | None = None, file: str | None =
         if isinstance(value, bool):
             words.append(flag if value else f"--no-{flag[2:]}")
         elif value is not None:
-            words += [flag, _shown(value)]
+            words += [flag, shown(value)]
     return shlex.join(words)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value as its flag takes it: ``8`` for 8.0, ``0.95``, ``piano,bass`` for a tuple."""
     if isinstance(value, tuple):
         return ",".join(map(str, value))

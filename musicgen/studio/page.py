@@ -63,12 +63,13 @@ def widget(control: forms.Control, form: str, suggestions: list[str] | None = No
         return gr.Checkbox(value=bool(control.default), **common)
     if control.kind == "choice":
         return gr.Dropdown(choices=list(control.choices), value=control.default, **common)
-    if control.kind in ("integer", "number") and control.default is not None:  # empty would read as 0
+    if control.kind in ("integer", "number") and not control.optional:  # an empty number box reads as 0
         return gr.Number(value=control.default, precision=0 if control.kind == "integer" else None, **common)
     if suggestions:
         return gr.Dropdown(choices=["", *suggestions], value=control.default or "", allow_custom_value=True,
                            **common)
-    return gr.Textbox(value=control.default or "", placeholder=control.default_text, **common)
+    value = "" if control.default is None else forms.shown(control.default)
+    return gr.Textbox(value=value, placeholder=control.default_text, **common)
 
 
 def audio_html(wav: Path | None, note: str = "") -> str:
@@ -81,6 +82,10 @@ def audio_html(wav: Path | None, note: str = "") -> str:
     return (f'<audio controls preload="metadata" src="{address}"></audio>'
             f'<p class="studio-note"><a href="{address}" download="{html.escape(Path(wav).name)}">'
             f'{html.escape(Path(wav).name)}</a> (FluidSynth)</p>')
+
+
+FORMS_USED = {"generate": ("new", "sampling"), "continue": ("new", "continue", "sampling"),
+              "infill": ("infill", "sampling"), "accompany": ("accompany", "sampling")}  # action -> its forms
 
 
 class Page:
@@ -147,6 +152,7 @@ class Page:
 
     def _history(self) -> None:
         self.takes = gr.State([])  # this tab's pieces
+        self.pending = gr.State([])  # the pieces whose audio is still to render
         with gr.Accordion("History", open=True):
             self.chooser = gr.Radio(label="pieces made in this tab: choose one to see and hear it again",
                                     choices=[], type="index", elem_id="studio-history")
@@ -159,38 +165,39 @@ class Page:
         return [self.error, self.roll, self.audio, self.midi, self.details]
 
     def _wire(self) -> None:
+        # Every event that runs the model or FluidSynth waits its turn in one queue, in order:
+        # two tabs each get their own piece, and a piece's audio is ready before the next piece.
         model = {"concurrency_limit": 1, "concurrency_id": "model"}
         for action, button in (("generate", self.generate), ("continue", self.continue_),
                                ("infill", self.infill), ("accompany", self.accompany)):
             button.click(self._handler(action), inputs=self._inputs(action),
-                         outputs=[*self.shown, self.takes, self.chooser], **model)
+                         outputs=[*self.shown, self.takes, self.chooser, self.pending], **model).then(
+                self._render, inputs=[self.pending], outputs=[self.audio], **model)
         self.checkpoint.submit(self._load, inputs=[self.checkpoint], outputs=[self.error, *self.suggested.values()],
                                **model)
-        self.chooser.input(self._show, inputs=[self.takes, self.chooser], outputs=self.shown)
+        self.chooser.input(self._show, inputs=[self.takes, self.chooser], outputs=self.shown, **model)
         every = [widget for _, widgets in self.forms.values() for widget in widgets.values()]
         self.reuse.click(self._reuse, inputs=[self.takes, self.chooser], outputs=every)
         self.continue_from.click(self._continue_from, inputs=[self.takes, self.chooser],
                                  outputs=[self.upload, self.tabs, self.error])
 
     def _inputs(self, action: str) -> set[Any]:
-        forms_used = {"generate": ("new", "sampling"), "continue": ("new", "continue", "sampling"),
-                      "infill": ("infill", "sampling"), "accompany": ("accompany", "sampling")}[action]
-        widgets = {widget for form in forms_used for widget in self.forms[form][1].values()}
+        widgets = {widget for form in FORMS_USED[action] for widget in self.forms[form][1].values()}
         return {self.checkpoint, self.upload, self.takes, *widgets}
 
     def _values(self, data: dict[Any, Any], action: str) -> dict[str, Any]:
-        forms_used = {"generate": ("new", "sampling"), "continue": ("new", "continue", "sampling"),
-                      "infill": ("infill", "sampling"), "accompany": ("accompany", "sampling")}[action]
-        values = {name: data[widget] for form in forms_used for name, widget in self.forms[form][1].items()}
+        values = {name: data[widget] for form in FORMS_USED[action] for name, widget in self.forms[form][1].items()}
         if action == "continue":
             values.pop("instruments", None)  # a continuation keeps the file's tracks
         return values
 
     def _handler(self, action: str) -> Any:
+        """What the action's button does: the pieces, their piano roll and ``.mid`` shown and kept
+        in the history, or the command line's one-line error; the audio follows (:meth:`_render`)."""
         cls = {"generate": GenerationOptions, "continue": GenerationOptions, "infill": InfillOptions,
                "accompany": AccompanyOptions}[action]
 
-        def run(data: dict[Any, Any], progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008 (Gradio's way)
+        def run(data: dict[Any, Any], progress: gr.Progress = gr.Progress()) -> dict[Any, Any]:  # noqa: B008
             file = data[self.upload] if action != "generate" else None
             try:
                 options = forms.options_from(cls, self._values(data, action))
@@ -198,19 +205,23 @@ class Page:
                                          progress=lambda fraction, message: progress(fraction, desc=message),
                                          number=len(data[self.takes]) + 1)
             except MusicgenError as error:
-                yield {self.error: error_line(action, error, file)}
-                return
+                return {self.error: error_line(action, error, file), self.pending: []}
             history = [*data[self.takes], *takes]
             first = takes[0]
-            yield {self.error: "", self.roll: str(first.roll), self.midi: str(first.midi),
-                   self.audio: audio_html(None, "rendering the audio..." if self.studio.soundfont else first.audio_note),
-                   self.details: first.details(), self.takes: history,
-                   self.chooser: gr.Radio(choices=[take.label for take in history], value=first.label)}
-            for take in takes:
-                self.studio.render_audio(take)
-            yield {self.audio: audio_html(first.audio, first.audio_note)}
+            return {self.error: "", self.roll: str(first.roll), self.midi: str(first.midi),
+                    self.audio: audio_html(None, "rendering the audio..." if self.studio.soundfont else first.audio_note),
+                    self.details: first.details(), self.takes: history, self.pending: takes,
+                    self.chooser: gr.Radio(choices=[take.label for take in history], value=first.label)}
 
         return run
+
+    def _render(self, takes: list[Take]) -> Any:
+        """The audio of the pieces just made (the first one is shown)."""
+        if not takes:
+            return gr.skip()
+        for take in takes:
+            self.studio.render_audio(take)
+        return audio_html(takes[0].audio, takes[0].audio_note)
 
     def _load(self, checkpoint: str) -> list[Any]:
         try:
