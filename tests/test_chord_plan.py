@@ -36,7 +36,8 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = root / "songs"
     folder.mkdir()
     for index in range(6):
-        make_pretty_midi([Track(song(index), program=0)]).write(str(folder / f"s{index}.mid"))
+        tune = [(76 + index % 3, beat, beat + 1.0, 90) for beat in np.arange(0.0, 32.0)]
+        make_pretty_midi([Track(song(index), program=0), Track(tune, program=73)]).write(str(folder / f"s{index}.mid"))
     config = TrainConfig(units=16, num_layers=1, embedding_dim=8, seq_len=96, batch_size=4, max_updates=4,
                          eval_every=2)
     train(folder, root / "model", config, progress=False, tokenizer_config=CONFIG)
@@ -77,3 +78,15 @@ def test_a_model_without_chords_refuses_them_in_one_line(tmp_path: Path, capsys)
     assert main(["generate", "--checkpoint", str(checkpoint), "--chords", "C G", "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "trained without chords" in error[0]
+
+
+def test_accompany_writes_under_the_chords_asked_for(model: Path, tmp_path: Path) -> None:
+    melody = tmp_path / "melody.mid"
+    make_pretty_midi([Track([(72 + step % 5, beat, beat + 1.0, 90) for step, beat in enumerate(np.arange(0.0, 16.0))],
+                            program=73)]).write(str(melody))
+    assert main(["accompany", str(melody), "--checkpoint", str(model), "--instruments", "piano", "--chords",
+                 "Am F C G", "--seed", "2", "--out", str(tmp_path / "out")]) == 0
+    piece = midi_io.read_piece(next((tmp_path / "out").glob("*.mid")))
+    assert [track.program for track in piece.tracks] == [73, 0]
+    assert [(beat, chord_name(chord)) for beat, chord in piece.chords] == [
+        (0.0, "Am"), (4.0, "F"), (8.0, "C"), (12.0, "G")]

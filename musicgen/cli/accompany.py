@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("accompany", help="write new tracks under a file's tracks",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_verbose(parser)
-    editing.add_common(parser, AccompanyOptions, ("instruments",))
+    editing.add_common(parser, AccompanyOptions, ("instruments", "chords"))
     parser.set_defaults(handler=run)
 
 

@@ -28,7 +28,7 @@ from musicgen.generation.options import AccompanyOptions
 from musicgen.generation.results import Result
 from musicgen.music import midi_io
 from musicgen.music.instruments import program_name
-from musicgen.music.piece import TRACK, Track
+from musicgen.music.piece import TRACK, Piece, Track
 
 if TYPE_CHECKING:
     from musicgen.generation.sampler import ModelSession
@@ -44,7 +44,8 @@ def accompany_piece(session: ModelSession, path: Any, options: AccompanyOptions)
     seed = choose_seed(options)
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
-    controls, given, bars = layout.parse(tokenizer.encode_piece(piece))
+    played = piece if options.chords is None else _with_chords(piece, options.chords)
+    controls, given, bars = layout.parse(tokenizer.encode_piece(played))
     constraints = checkpoint.profile.constraints(tokenizer)
     ensemble = plan_ensemble(tokenizer, options.instruments, checkpoint.profile, constraints,
                              taken=tuple(int(values[token]) for token in given))
@@ -73,9 +74,26 @@ def accompany_piece(session: ModelSession, path: Any, options: AccompanyOptions)
     notes = decoded.notes[decoded.notes[:, TRACK] >= len(given)].copy()
     notes[:, TRACK] += first_new - len(given)
     added = tuple(Track(program, program_name(program)) for program in ensemble.written)
-    result = dataclasses.replace(piece, tracks=piece.tracks + added, notes=np.concatenate([piece.notes, notes]))
+    result = dataclasses.replace(piece, tracks=piece.tracks + added, notes=np.concatenate([piece.notes, notes]),
+                                 chords=played.chords if options.chords is not None else piece.chords)
     kept = ", ".join(piece.tracks[s].name or program_name(piece.tracks[s].program) for s in tokenizer.source_tracks(piece))
     summary = (f"{len(notes)} notes in {len(added)} new tracks "
                f"({', '.join(program_name(track.program) for track in added)}) under {kept}, {len(bars)} bars")
     return Result([result], seed, f"{Path(path).stem}-accompanied", summary, remarks=ensemble.remarks,
                   masked_mass=sampler.masked_mass, source=Path(path), before=piece)
+
+
+def _with_chords(piece: Piece, progression: str) -> Piece:
+    """``piece`` whose chords are ``progression``'s, from its first bar on, repeated to its end
+    (one chord a bar of its first meter, or the lengths in beats given)."""
+    from musicgen.music.chords import parse_progression
+
+    _, numerator, denominator = piece.time_signatures[0]
+    bar = numerator * 4 / denominator
+    chords = parse_progression(progression)
+    changes, beat = [], 0.0
+    while beat < max(piece.end_beat, bar) - 1e-9:
+        for chord, beats in chords:
+            changes.append((beat, chord))
+            beat += beats if beats is not None else bar
+    return dataclasses.replace(piece, chords=tuple(changes))

@@ -170,6 +170,10 @@ class AccompanyOptions(SamplingOptions):
 
     instruments: str | None = option(None, "the new tracks, e.g. bass,drums (General MIDI names or numbers)",
                                      metavar="LIST", required=True)
+    chords: str | None = option(
+        None, "the chords the new parts play, one a bar from the file's first bar, repeated ('C G Am F'), or "
+        "with lengths in beats", metavar="CHORDS", default_text="the file's own chord symbols, else those its "
+        "notes make")
 
     def validate(self) -> None:
         super().validate()
