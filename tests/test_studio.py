@@ -4,6 +4,7 @@ and a real browser (Debian's Chromium through Selenium) on a started ``musicgen 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from musicgen.options import option
 from musicgen.studio import forms
 
 SCREENSHOT = os.environ.get("MUSICGEN_STUDIO_SCREENSHOT")  # also save the browser test's screenshot here
+CHECKPOINT = os.environ.get("MUSICGEN_STUDIO_CHECKPOINT")  # the browser tests' model (default: a tiny one)
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +211,17 @@ def test_the_command_starts_without_gradio_or_tensorflow_and_says_how_to_install
     assert capsys.readouterr().err.strip().endswith("pip install -e \".[studio]\"")
 
 
+def test_a_taken_port_is_a_one_line_error_before_the_model_loads(capsys) -> None:
+    pytest.importorskip("gradio", reason="the studio needs Gradio: pip install -e '.[studio]'")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["studio", "--port", str(port), "--checkpoint", "no/such/checkpoint"]) == 2
+    assert capsys.readouterr().err.strip() == (f"musicgen studio: error: cannot listen on 127.0.0.1:{port}: "
+                                               "Address already in use (choose another with --port)")
+
+
 # -- a real browser on a started `musicgen studio` ------------------------------------------------------------
 
 
@@ -217,13 +231,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tiny: Path, tmp_path_factory: pytest.TempPathFactory):
-    """``musicgen studio`` on the tiny model, started as a user starts it; its address, process and folder."""
+@contextlib.contextmanager
+def running_studio(checkpoint: str, out: Path, *arguments: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``musicgen studio`` started as a user starts it, until the block ends: its address and process."""
     pytest.importorskip("gradio", reason="the studio needs Gradio: pip install -e '.[studio]'")
-    out = tmp_path_factory.mktemp("studio-pages")
-    process = subprocess.Popen([sys.executable, "-m", "musicgen", "studio", "--checkpoint", str(tiny),
-                                "--port", str(_free_port()), "--out", str(out)],
+    process = subprocess.Popen([sys.executable, "-m", "musicgen", "studio", "--checkpoint", checkpoint,
+                                "--port", str(_free_port()), "--out", str(out), *arguments],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
@@ -238,13 +251,21 @@ def server(tiny: Path, tmp_path_factory: pytest.TempPathFactory):
     try:
         assert url is not None, "musicgen studio did not start:\n" + "".join(seen)
         assert url.startswith("http://127.0.0.1:")  # localhost only by default
-        yield url, process, out
+        yield url, process
     finally:
         process.terminate()
         try:
             process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tiny: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The studio on the tiny model (or on $MUSICGEN_STUDIO_CHECKPOINT): address, process, folder."""
+    out = tmp_path_factory.mktemp("studio-pages")
+    with running_studio(CHECKPOINT or str(tiny), out) as (url, process):
+        yield url, process, out
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +371,7 @@ def _hosts(driver) -> set[str]:
     return hosts
 
 
-def test_generate_in_a_browser_shows_the_piano_roll_the_audio_and_the_midi(server, browser, tmp_path: Path) -> None:
+def test_generate_in_a_browser_shows_the_piano_roll_the_audio_and_the_midi(browser, server, tmp_path: Path) -> None:
     from musicgen.studio.engine import audio_support
 
     url, process, out = server
@@ -360,7 +381,8 @@ def test_generate_in_a_browser_shows_the_piano_roll_the_audio_and_the_midi(serve
     assert _fetch(roll)[:4] == b"\x89PNG"
     link = _wait(browser, lambda: next(iter(_css(browser, "#studio-midi a[download]")), None))
     name = link.get_attribute("download")
-    seed = re.fullmatch(r"tiny-\d{8}-\d{6}-seed(\d+)-01\.mid", name).group(1)  # named as the command line names it
+    stem = Path(CHECKPOINT).name if CHECKPOINT else "tiny"
+    seed = re.fullmatch(rf"{stem}-\d{{8}}-\d{{6}}-seed(\d+)-01\.mid", name).group(1)  # as the command line names it
     assert _fetch(link.get_attribute("href")) == (out / name).read_bytes() and (out / name).read_bytes()[:4] == b"MThd"
     details = _text(browser, "#studio-details")
     assert f"Seed {seed}" in details and f"--seed {seed}" in details and "musicgen generate" in details
@@ -378,7 +400,7 @@ def test_generate_in_a_browser_shows_the_piano_roll_the_audio_and_the_midi(serve
     assert process.poll() is None
 
 
-def test_a_corrupt_upload_shows_the_one_line_error_and_the_server_goes_on(server, browser, tiny: Path, tmp_path: Path,
+def test_a_corrupt_upload_shows_the_one_line_error_and_the_server_goes_on(browser, server, tiny: Path, tmp_path: Path,
                                                                          capsys, monkeypatch) -> None:
     url, process, _ = server
     (tmp_path / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06 cut short")
@@ -400,16 +422,20 @@ def test_a_corrupt_upload_shows_the_one_line_error_and_the_server_goes_on(server
     _wait(browser, lambda: _roll_shown(browser) and not _text(browser, "#studio-error"))
 
 
-def _generate_with_seed(driver, seed: int) -> None:
+def _set_seed(driver, seed: int) -> None:
     from selenium.webdriver.common.by import By
 
     if not _css(driver, "#studio-sampling-seed textarea"):  # the accordion is closed
         driver.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Sampling')]").click()
     _type(driver, "#studio-sampling-seed textarea", str(seed))
+
+
+def _generate_with_seed(driver, seed: int) -> None:
+    _set_seed(driver, seed)
     _button(driver, "Generate").click()
 
 
-def test_two_tabs_get_their_own_pieces_and_the_history_replays_and_continues(server, browser) -> None:
+def test_two_tabs_get_their_own_pieces_and_the_history_replays_and_continues(browser, server) -> None:
     url, _, _ = server
     _open(browser, url)
     first = browser.current_window_handle
@@ -435,3 +461,48 @@ def test_two_tabs_get_their_own_pieces_and_the_history_replays_and_continues(ser
     _button(browser, "Continue").click()
     _wait(browser, lambda: "#3 continue" in _text(browser, "#studio-details"))
     assert "--primer" in _text(browser, "#studio-details")
+
+
+@pytest.mark.skipif(not os.environ.get("MUSICGEN_STUDIO_BENCH"),
+                    reason="a benchmark of minutes on the base model: set MUSICGEN_STUDIO_BENCH=1 to run it")
+def test_time_from_pressing_generate_to_the_piano_roll(browser, tmp_path: Path) -> None:
+    """Press Generate (8 bars, the page's default) and wait for the piano roll, against
+    ``musicgen generate --bars 8`` of the same seed, turn about; the same file both ways."""
+    from musicgen import paths
+
+    checkpoint = CHECKPOINT or str(paths.BASE_CHECKPOINT)
+    seeds = range(1, 1 + int(os.environ.get("MUSICGEN_STUDIO_BENCH_REPEATS", "3")))
+    figures: dict[str, list[float]] = {"page": [], "cli": [], "page_first_press_without_warm_up": []}
+    started = time.monotonic()
+    with running_studio(checkpoint, tmp_path / "cold", "--no-warm-up") as (url, _):
+        figures["studio_start_without_warm_up"] = [time.monotonic() - started]
+        _open(browser, url)
+        figures["page_first_press_without_warm_up"].append(_press_generate(browser, 1))
+    started = time.monotonic()
+    with running_studio(checkpoint, tmp_path / "page") as (url, _):
+        figures["studio_start"] = [time.monotonic() - started]
+        _open(browser, url)
+        for seed in seeds:
+            started = time.monotonic()
+            subprocess.run([sys.executable, "-m", "musicgen", "generate", "--checkpoint", checkpoint, "--bars", "8",
+                            "--seed", str(seed), "--out", str(tmp_path / "cli" / str(seed))], check=True,
+                           capture_output=True)
+            figures["cli"].append(time.monotonic() - started)
+            figures["page"].append(_press_generate(browser, seed))
+            (made,) = (tmp_path / "page").glob(f"*-seed{seed}-01.mid")
+            assert made.read_bytes() == next((tmp_path / "cli" / str(seed)).glob("*.mid")).read_bytes()
+    median = {name: float(np.median(values)) for name, values in figures.items()}
+    print(json.dumps({"checkpoint": checkpoint, "seconds": figures, "median": median,
+                      "ratio_page_to_cli": median["page"] / median["cli"]}, indent=1))
+    assert median["page"] <= 1.5 * median["cli"]
+
+
+def _press_generate(driver, seed: int) -> float:
+    """Seconds from pressing Generate with ``seed`` to that piece's piano roll on screen."""
+    before = _roll_shown(driver)
+    _set_seed(driver, seed)
+    button = _button(driver, "Generate")
+    started = time.monotonic()
+    button.click()
+    _wait(driver, lambda: f"-seed{seed}-" in (_roll_shown(driver) or "") and _roll_shown(driver) != before, 600)
+    return time.monotonic() - started

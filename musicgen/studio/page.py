@@ -111,7 +111,7 @@ class Page:
     def _controls(self) -> None:
         suggestions = model_suggestions(self.studio)
         first, rest = forms.generation_controls()
-        with gr.Column(scale=2):
+        with gr.Column(scale=1, min_width=360):
             self.checkpoint = gr.Textbox(label="checkpoint", value=self.studio.checkpoint or "",
                                          placeholder="checkpoints/base (the shipped base model)",
                                          info="checkpoint directory; press Enter to load another (kept loaded)",
@@ -141,7 +141,7 @@ class Page:
                 self._form("sampling", SamplingOptions, forms.controls_of(SamplingOptions, forms.SAMPLING), {})
 
     def _outputs(self) -> None:
-        with gr.Column(scale=3):
+        with gr.Column(scale=2):
             self.error = gr.Markdown("", elem_id="studio-error")
             self.roll = gr.Image(label="piano roll", type="filepath", interactive=False, elem_id="studio-roll",
                                  buttons=["download", "fullscreen"])

@@ -10,6 +10,7 @@ served from ``host`` (localhost by default) only.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ def serve(checkpoint: str | None = None, host: str = DEFAULT_HOST, port: int | N
     ``announce`` with the address once it listens. With ``block``, serve until interrupted;
     else return the running ``gr.Blocks`` (``close()`` stops it)."""
     import_gradio()
+    if port is not None:
+        check_port(host, port)  # before the model loads, not after
     from musicgen.studio.engine import Studio
     from musicgen.studio.page import build_page
 
@@ -67,6 +70,17 @@ def serve(checkpoint: str | None = None, host: str = DEFAULT_HOST, port: int | N
         finally:
             page.close()
     return page
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`ConfigError` if nothing may listen on ``host``:``port`` (taken, or not an address here)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except (OSError, OverflowError) as error:
+        raise ConfigError(f"cannot listen on {host}:{port}: {getattr(error, 'strerror', None) or error} "
+                          "(choose another with --port)") from error
 
 
 def _css() -> str:
