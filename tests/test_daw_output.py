@@ -278,3 +278,28 @@ def test_the_python_api_is_as_quiet_as_the_command_line() -> None:
     code = "import musicgen, tensorflow as tf; tf.constant(1)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stderr == ""
+
+
+def test_a_ten_minute_score_at_10080_ticks_a_quarter_continues_into_a_readable_file(tune_model: Path,
+                                                                                    tmp_path: Path, capsys) -> None:
+    """music21 writes long scores at 10,080 ticks a quarter: ten minutes reach past the 10 million
+    ticks pretty_midi reads. The continuation of such a file is written at a resolution it reads."""
+    import mido
+    import pretty_midi
+
+    long = tmp_path / "long.mid"
+    midi = mido.MidiFile(ticks_per_beat=10080)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000))
+    track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4))
+    for beat in range(1200):  # ten minutes of quarter notes at 120 BPM
+        track.append(mido.Message("note_on", note=72 + beat % 5, velocity=80, time=0))
+        track.append(mido.Message("note_off", note=72 + beat % 5, velocity=0, time=10080))
+    midi.save(str(long))
+    paths = generate(capsys, "--checkpoint", str(tune_model), "--primer", str(long), "--bars", "2", "--seed", "1",
+                     "--out", str(tmp_path / "out"))
+    written = pretty_midi.PrettyMIDI(str(paths[0]))  # no "largest tick ... likely corrupt"
+    assert written.get_end_time() >= 600.0 - 1e-3
+    assert len(written.instruments[0].notes) >= 1200
+    assert mido.MidiFile(str(paths[0])).ticks_per_beat < 10080

@@ -69,12 +69,18 @@ def plan_primer(piece: Piece, tokenizer: Tokenizer, context: int, length: int, p
         raise ConfigError(f"--primer-bars {primer_bars} is outside the primer's 1..{total} bars")
     room = max(length - NEW_MUSIC_ROOM, 1) if length > 2 * NEW_MUSIC_ROOM else length - 1
     budget = room if primer_bars is not None else min(context, room)
-    counts = [primer_bars] if primer_bars is not None else range(total, 0, -1)
-    for count in counts:
-        cut = starts[total - count]
-        prefix = tokenizer.primer(_slice(piece, cut), controls)
-        if len(prefix) <= budget or count == 1:
-            break
+    def prefix_of(count: int) -> np.ndarray:
+        return tokenizer.primer(_slice(piece, starts[total - count]), controls)
+
+    if primer_bars is not None:
+        count = primer_bars
+    else:  # the most bars that fit (more bars, more tokens: a binary search, not one try a bar)
+        low, high = 1, total
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if len(prefix_of(middle)) <= budget else (low, middle - 1)
+        count = low
+    prefix = prefix_of(count)
     if len(prefix) > room:
         which = f"the primer's last {count} bars take" if count > 1 else "even the primer's last bar takes"
         raise ConfigError(f"{which} {len(prefix)} tokens and --length {length} leaves room for {room}; "
@@ -105,9 +111,10 @@ def continuation(plan: PrimerPlan, row: np.ndarray, tokenizer: Tokenizer, tempo:
     pedals[:, 0] += plan.end_beat
     if len(pedals):
         pedals[:, 1] = [mapping[int(track)] for track in pedals[:, 1]]
+    chords = (*plan.piece.chords, *((beat + plan.end_beat, chord) for beat, chord in music.chords))
     return dataclasses.replace(
         plan.piece, notes=np.concatenate([plan.piece.notes, notes]), tracks=tuple(tracks),
-        time_signatures=tuple(signatures), pedals=np.concatenate([plan.piece.pedals, pedals]),
+        time_signatures=tuple(signatures), pedals=np.concatenate([plan.piece.pedals, pedals]), chords=chords,
     )
 
 
@@ -120,8 +127,11 @@ def _slice(piece: Piece, cut: float) -> Piece:
     earlier = [(0.0, n, d) for beat, n, d in piece.time_signatures if beat < cut - 1e-9][-1:]
     pedals = piece.pedals[piece.pedals[:, 0] >= cut].copy()
     pedals[:, 0] -= cut
+    sounding = [(0.0, chord) for beat, chord in piece.chords if beat <= cut + 1e-9][-1:]
+    chords = tuple(sounding + [(beat - cut, chord) for beat, chord in piece.chords if beat > cut + 1e-9])
+    markers = tuple((beat - cut, text) for beat, text in piece.markers if beat >= cut - 1e-9)
     return dataclasses.replace(piece, notes=notes, time_signatures=tuple(earlier + signatures) or ((0.0, 4, 4),),
-                               pedals=pedals)
+                               pedals=pedals, chords=chords, markers=markers)
 
 
 def _track_mapping(plan: PrimerPlan, music: Piece) -> dict[int, int]:
