@@ -36,7 +36,7 @@ CHECKPOINT = os.environ.get("MUSICGEN_STUDIO_CHECKPOINT")  # the browser tests' 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained notes-encoding model: two tracks at most, a small vocabulary, fast to sample."""
+    """An untrained notes-encoding model: three tracks at most, a small vocabulary, fast to sample."""
     import keras
     from checkpoint_factory import write_checkpoint
 
@@ -44,7 +44,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from musicgen.tokens import Tokenizer, TokenizerConfig
 
     keras.utils.set_random_seed(0)
-    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1, min_pitch=48, max_pitch=72, max_tracks=2,
+    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1, min_pitch=48, max_pitch=72, max_tracks=3,
                                           steps_per_quarter=4))
     model = build_language_model(tokenizer.vocab_size, cell="lstm", units=16, num_layers=1, embedding_dim=8,
                                  implementation="keras")
@@ -127,8 +127,12 @@ def test_a_piece_made_in_the_studio_is_made_again_by_its_command(studio, tiny: P
     (filled,) = studio.make("infill", forms.options_from(InfillOptions, {"bars": "1-1"}), file=str(take.midi),
                             number=2)
     assert filled.number == 2 and filled.region == (1, 1) and "-infill-" in filled.midi.name
-    assert main([*shlex.split(filled.command)[1:], "--out", str(tmp_path / "infill")]) == 0
-    assert next((tmp_path / "infill").glob("*.mid")).read_bytes() == filled.midi.read_bytes()
+    (band,) = studio.make("accompany", forms.options_from(forms.AccompanyOptions, {"instruments": "flute"}),
+                          file=str(take.midi))
+    assert "-accompanied-" in band.midi.name and "1 new tracks (Flute)" in band.summary
+    for edit in (filled, band):
+        assert main([*shlex.split(edit.command)[1:], "--out", str(tmp_path / edit.action)]) == 0
+        assert next((tmp_path / edit.action).glob("*.mid")).read_bytes() == edit.midi.read_bytes()
 
 
 def test_an_unreadable_file_gives_the_command_lines_one_line_error(studio, tiny: Path, tmp_path: Path,
@@ -456,6 +460,8 @@ def test_two_tabs_get_their_own_pieces_and_the_history_replays_and_continues(bro
     _wait(browser, lambda: "Seed 13" in _text(browser, "#studio-details"))
     next(label for label in _css(browser, "#studio-history label") if "seed 11" in label.text).click()
     _wait(browser, lambda: "Seed 11" in _text(browser, "#studio-details"))
+    _button(browser, "Use its settings").click()  # its seed back in the seed box
+    _wait(browser, lambda: _css(browser, "#studio-sampling-seed textarea")[0].get_attribute("value") == "11")
     _button(browser, "Continue from this").click()
     _wait(browser, lambda: _uploaded(browser).endswith("-seed11-01.mid"))
     _button(browser, "Continue").click()

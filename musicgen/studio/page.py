@@ -243,10 +243,14 @@ class Page:
         updates = []
         take = takes[index] if index is not None and 0 <= index < len(takes) else None
         for cls, widgets in self.forms.values():
-            for name in widgets:
-                same = take is not None and isinstance(take.options, cls) and hasattr(take.options, name)
-                value = (take.seed if name == "seed" else getattr(take.options, name)) if same else None
-                updates.append(gr.update(value=value) if same else gr.skip())
+            for name, box in widgets.items():
+                if take is None or not isinstance(take.options, cls) or not hasattr(take.options, name):
+                    updates.append(gr.skip())
+                    continue
+                value = take.seed if name == "seed" else getattr(take.options, name)
+                if isinstance(box, gr.Textbox) and not isinstance(value, str):
+                    value = "" if value is None else forms.shown(value)  # 8 bars reads "8", not "8.0"
+                updates.append(gr.update(value=value))
         return updates
 
     def _continue_from(self, takes: list[Take], index: int | None) -> list[Any]:
