@@ -90,6 +90,7 @@ from musicgen.tokens.notes_parts import (
     harmony_events,
     harmony_tokens,
     has_repeats,
+    pedal_events,
     program_stats,
 )
 
@@ -276,7 +277,7 @@ class NoteTokenizer(BarSequences, Tokenizer, encoding="notes"):
         events = [(b, t, s - bar_starts[b], 2, p, v, d)
                   for b, t, s, p, v, d in zip(bar.tolist(), track.tolist(), start.tolist(), pitch.tolist(),
                                               velocity.tolist(), durations, strict=True)]
-        events += self._pedal_events(piece, track_of, bar_starts)
+        events += pedal_events(self, piece, track_of, bar_starts)
         if self.config.chords:
             events += harmony_events(self, piece, bar_starts)
         events.sort()
@@ -332,21 +333,6 @@ class NoteTokenizer(BarSequences, Tokenizer, encoding="notes"):
             beat += length / self.config.steps_per_quarter
             if step >= end_step:
                 return np.array(starts, np.int64), meters
-
-    def _pedal_events(self, piece: Piece, track_of: np.ndarray, bar_starts: np.ndarray) -> list[tuple]:
-        if self.config.pedal != "events" or not len(piece.pedals):
-            return []
-        events, state = [], {}
-        pedals = piece.pedals[np.argsort(piece.pedals[:, 0], kind="stable")]
-        for step, source, down in zip(self.to_steps(piece, pedals[:, 0]).tolist(), pedals[:, 1].astype(int).tolist(),
-                                      pedals[:, 2].tolist(), strict=True):
-            track = int(track_of[source]) if source < len(track_of) else -1
-            if track < 0 or piece.tracks[source].is_drum or state.get(track) == bool(down):
-                continue
-            state[track] = bool(down)
-            bar = int(np.searchsorted(bar_starts, step, side="right") - 1)
-            events.append((bar, track, step - int(bar_starts[bar]), int(bool(down)), 0, 0, 0))
-        return events
 
     def _tokens(self, controls: list[int], programs: list[int], bar_starts: np.ndarray, meters: list[int],
                 events: list[tuple]) -> np.ndarray:

@@ -139,3 +139,20 @@ def chord_plan(tokenizer: NoteTokenizer, progression: str, meter: tuple[int, int
     for index, row in enumerate(rows):
         plan[index, :len(row)] = row
     return plan
+
+
+def pedal_events(tokenizer: NoteTokenizer, piece: Piece, track_of: np.ndarray, bar_starts: np.ndarray) -> list[tuple]:
+    """The pedal changes of ``piece`` kept as events (``pedal="events"``), as ``(bar, track, position, 0/1, 0, 0, 0)``."""
+    if tokenizer.config.pedal != "events" or not len(piece.pedals):
+        return []
+    events, state = [], {}
+    pedals = piece.pedals[np.argsort(piece.pedals[:, 0], kind="stable")]
+    for step, source, down in zip(tokenizer.to_steps(piece, pedals[:, 0]).tolist(), pedals[:, 1].astype(int).tolist(),
+                                  pedals[:, 2].tolist(), strict=True):
+        track = int(track_of[source]) if source < len(track_of) else -1
+        if track < 0 or piece.tracks[source].is_drum or state.get(track) == bool(down):
+            continue
+        state[track] = bool(down)
+        bar = int(np.searchsorted(bar_starts, step, side="right") - 1)
+        events.append((bar, track, step - int(bar_starts[bar]), int(bool(down)), 0, 0, 0))
+    return events
