@@ -101,6 +101,8 @@ def test_widget_values_become_the_options_the_command_line_would_parse() -> None
         forms.options_from(GenerationOptions, {"temperature": -1})
     with pytest.raises(ConfigError, match="infill needs the bars"):
         forms.options_from(InfillOptions, {"bars": ""})
+    form = forms.options_from(GenerationOptions, {"bars": 8.0, "form": "A4 B4 A4"})
+    assert (form.form, form.bars) == ("A4 B4 A4", None)  # a form sets the bars: the page's 8 gives way
     command = forms.command_line(options, "checkpoints/my model", seed=42)
     assert shlex.split(command) == ["musicgen", "generate", "--checkpoint", "checkpoints/my model", "--seed", "42",
                                     "--num", "2", "--bars", "8", "--key", "D minor", "--tempo", "96",

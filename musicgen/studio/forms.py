@@ -151,6 +151,8 @@ def options_from(cls: type, values: Mapping[str, Any], **fixed: Any) -> Any:
     for control in controls_of(cls, [name for name in values if name in names]):
         value = _value(control, values[control.name], hints[control.name])
         given[control.name] = defaults[control.name] if value is None else value  # empty: the option's default
+    if given.get("form") and given.get("bars") == PAGE_DEFAULTS.get("bars"):
+        given["bars"] = None  # a form sets the bars; the page's own default gives way to it
     options = cls(**{**given, **fixed})
     options.validate()
     return options
