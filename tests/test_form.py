@@ -21,7 +21,8 @@ def bar_notes(piece: object, first: int, count: int, length: float = 4.0) -> lis
 
 
 def test_forms_are_read_and_checked() -> None:
-    assert [(s.letter, s.bars, s.name) for s in parse_form("A8 B8 A8")] == [("A", 8, "A"), ("B", 8, "B"), ("A", 8, "A")]
+    assert [(s.letter, s.bars, s.name) for s in parse_form("A8 B8 A8")] == [
+        ("A", 8, "Section A"), ("B", 8, "Section B"), ("A", 8, "Section A")]
     assert [s.name for s in parse_form("verse-chorus")][:2] == ["Verse", "Chorus"]
     with pytest.raises(ConfigError, match="returns with 4 bars but first had 8"):
         parse_form("A8 B8 A4")
@@ -36,7 +37,7 @@ def test_a_returning_section_repeats_and_the_file_marks_the_sections(tune_model:
     for path in sorted(out.glob("*.mid")):
         piece = midi_io.read_piece(path)
         assert bar_notes(piece, 4, 2) == bar_notes(piece, 0, 2) and bar_notes(piece, 0, 2)  # bars 5-6 are bars 1-2
-        assert [text for _, text in piece.markers] == ["A", "B", "A"]
+        assert [text for _, text in piece.markers] == ["Section A", "Section B", "Section A"]
         assert [beat for beat, _ in piece.markers] == [0.0, 8.0, 16.0] and piece.end_beat <= 24.0 + 1e-6
     varied = tmp_path / "varied"
     assert main(["generate", "--checkpoint", str(tune_model), "--form", "A4 B2 A4", "--variation", "0.5",

@@ -208,3 +208,72 @@ def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer
     context = StepContext(tf.ones([2, tokenizer.vocab_size], tf.bool), masker.drums(state))
     rows = PitchBias(tf.constant(bias))(tf.zeros([2, tokenizer.vocab_size]), context).numpy()
     assert np.array_equal(rows[0], bias) and not rows[1].any()
+
+
+def test_chords_and_repeats_keep_masker_and_checker_together() -> None:
+    """With CHORD and REPEAT tokens, the masker and the checker agree on what may come next and on
+    the chord sounding at each note (what chord guidance reads); no walk is left with nothing to choose."""
+    import tensorflow as tf
+
+    tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", chords=True, repeats=(1, 2, 4, 8)))
+    grammar = tokenizer.grammar()
+    figures = {"sampling": True, "every_track": True, "bar_limit": 4}
+    masker, checkers = grammar.masker(), [grammar.checker(**figures) for _ in range(4)]
+    params = masker.params(**figures)
+    state, tokens = masker.initial_state(4), np.full(4, tokenizer.bos_id, np.int32)
+    weights = np.ones(tokenizer.vocab_size)
+    for kind, weight in ((Kind.BAR, 10.0), (Kind.CHORD, 3.0), (Kind.REPEAT, 20.0), (Kind.PROGRAM, 20.0)):
+        weights[tokenizer.kinds == kind] = weight
+    rng, sounding, repeated = np.random.default_rng(1), 0, 0
+    for _ in range(300):
+        for checker, token in zip(checkers, tokens.tolist(), strict=True):
+            checker.feed(token)
+        state = masker.update(state, tf.constant(tokens), params)
+        mask = masker.allowed(state, params).numpy()
+        for row, checker in enumerate(checkers):
+            np.testing.assert_array_equal(mask[row], checker.allowed_mask())
+            assert [int(state[name][row]) for name in ("chord", "changes", "tracks")] == [
+                checker.value(name) for name in ("chord", "changes", "tracks")]
+        sounding += int((state["chord"].numpy() >= 0).sum())
+        repeated += int(np.isin(tokens, np.flatnonzero(tokenizer.kinds == Kind.REPEAT)).sum())
+        choices = np.where(mask, weights, 0.0)
+        tokens = np.array([rng.choice(tokenizer.vocab_size, p=p / p.sum()) for p in choices], np.int32)
+        tokens = masker.rewrite(state, tf.constant(tokens), params).numpy()
+    assert all(checker.ended for checker in checkers) and sounding > 100 and repeated > 0
+    assert all(checker.value("tracks") <= CONFIG.max_tracks for checker in checkers)
+
+
+def test_chord_guidance_pulls_pitches_to_the_chord_sounding_at_the_note() -> None:
+    """A bar states C, then G from beat 3: a note placed before the change leans to C's tones, one
+    after it to G's; a bass is pulled to the root below middle C; drums are left alone. Guidance 0 is none."""
+    import tensorflow as tf
+
+    from musicgen.generation.steering import chord_guidance
+    from musicgen.music.chords import parse_chord
+
+    tokenizer = Tokenizer(dataclasses.replace(CONFIG, min_pitch=28, max_pitch=84, pedal="ignore", chords=True))
+    guidance = chord_guidance(tokenizer, 3.0)
+    assert chord_guidance(tokenizer, 0.0) is None and chord_guidance(Tokenizer(CONFIG), 3.0) is None
+    masker, name = tokenizer.grammar().masker(), tokenizer.id_of
+    params = masker.params()
+    inputs = {guidance.name: {key: tf.constant(value) for key, value in guidance.inputs().items()}}
+    change = int(tokenizer.values[tokenizer.kinds == Kind.POSITION].max()) // 2
+    state = masker.update(masker.initial_state(3), tf.constant([tokenizer.bos_id] * 3, tf.int32), params, False)
+    song = [name(Kind.PROGRAM, 33), name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128), name(Kind.BAR),
+            name(Kind.CHORD, parse_chord("C")), name(Kind.POSITION, change), name(Kind.CHORD, parse_chord("G"))]
+    for token in song:
+        state = masker.update(state, tf.constant([token] * 3, tf.int32), params)
+    for token in ([name(Kind.TRACK, 0), name(Kind.TRACK, 1), name(Kind.TRACK, 2)],  # bass, piano, drums
+                  [name(Kind.POSITION, 0), name(Kind.POSITION, change), name(Kind.POSITION, 0)]):
+        state = masker.update(state, tf.constant(token, tf.int32), params)
+    assert state["chord"].numpy().tolist() == [parse_chord("C"), parse_chord("G"), parse_chord("C")]
+    context = StepContext(tf.ones([3, tokenizer.vocab_size], tf.bool), masker.drums(state), masker=masker,
+                          state=state, inputs=inputs)
+    rows = guidance(tf.zeros([3, tokenizer.vocab_size]), context).numpy()
+    pitch = tokenizer.kinds == Kind.PITCH
+    by_pitch = [dict(zip(tokenizer.values[pitch].tolist(), row[pitch].tolist(), strict=True)) for row in rows]
+    bass, piano = by_pitch[0], by_pitch[1]
+    assert max(bass, key=bass.get) % 12 == 0 and bass[36] > bass[43] > bass[40] > bass[41]  # root, fifth, third, other
+    assert bass[36] > bass[60]  # the same root an octave and more up is out of the bass's register
+    assert piano[67] == piano[71] == piano[62] > piano[60] and piano[62] > piano[64]  # G's tones after the change
+    assert not rows[:, ~pitch].any() and not rows[2].any()  # only pitches move, and never on drums

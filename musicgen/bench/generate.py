@@ -57,11 +57,10 @@ def build_benchmark_model(encoding: str = "events") -> tuple[Any, Any]:
     from musicgen.tokens import Tokenizer, TokenizerConfig
 
     keras.utils.set_random_seed(0)
-    if encoding == "notes":
-        tokenizer = Tokenizer(TokenizerConfig(**NOTES))
-    else:
-        default_vocab = Tokenizer(TokenizerConfig(encoding="events")).vocab_size
-        tokenizer = Tokenizer(TokenizerConfig(encoding="events", max_shift_steps=48 + VOCAB_SIZE - default_vocab))
+    default_vocab = Tokenizer(TokenizerConfig(encoding="events")).vocab_size
+    configs = {"notes": TokenizerConfig(**NOTES),
+               "events": TokenizerConfig(encoding="events", max_shift_steps=48 + VOCAB_SIZE - default_vocab)}
+    tokenizer = Tokenizer(configs[encoding])
     model = build_language_model(
         tokenizer.vocab_size, cell="lstm", units=UNITS, num_layers=LAYERS, embedding_dim=EMBEDDING_DIM,
         implementation="keras",

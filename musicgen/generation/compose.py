@@ -134,16 +134,19 @@ def draft(session: ModelSession, options: GenerationOptions) -> Draft:
     sampler = session.sampler(options.precision, "auto" if draws * length >= XLA_MIN_TOKENS else False)
     prefix = sampler.check_prefix(prefix, length)
     constraints = loaded.profile.constraints(tokenizer)
-    plans = ()
+    plans: tuple = ()
     if options.chords is not None:  # the progression's bars from the first new bar on
         plans = (ChordPlan(tokenizer.chord_plan(options.chords, signature), first=int(not tokenizer.roles.bar[prefix[-1]])),)
+    guidance = steering.chord_guidance(tokenizer, options.chord_guidance)
+    plans += (guidance,) if guidance is not None else ()
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   pitch_bias=steering.guidance_bias(tokenizer, asked, options.key_guidance),
                   # Asked-for instruments each play at least once in every two bars.
                   every_track=ensemble is not None,
                   constraints=_writable(tokenizer, ensemble.constraints(constraints) if ensemble is not None
                                         else constraints, quantized(options, loaded),
-                                        _style_programs(loaded, options) if ensemble is None else None))
+                                        _style_programs(loaded, options) if ensemble is None else None,
+                                        signature if options.chords is not None else None))
     return Draft(options, loaded, seed, asked, select, draws, ensemble, primer, signature, tempo, sampler, limits,
                  plans, remarks)
 
@@ -158,11 +161,11 @@ def quantized(options: GenerationOptions, loaded: Checkpoint) -> bool:
 
 
 def _writable(tokenizer: Tokenizer, constraints: Constraints, quantize: bool,
-              programs: set[int] | None = None) -> Constraints:
-    """``constraints`` kept to what a new piece may be written with, to the grid (``quantize``) and
-    to ``programs`` (a style's own instruments)."""
+              programs: set[int] | None = None, meter: tuple[int, int] | None = None) -> Constraints:
+    """``constraints`` kept to what a new piece may be written with, to the grid (``quantize``), to
+    ``programs`` (a style's own instruments) and to ``meter`` (a chord plan's, whose bars it counts)."""
     allowed = np.ones(tokenizer.vocab_size, bool) if constraints.allowed is None else np.array(constraints.allowed)
-    allowed &= tokenizer.writable_tokens()
+    allowed &= tokenizer.writable_tokens(meter)
     if quantize:
         allowed &= tokenizer.grid_tokens()
     if programs:

@@ -57,7 +57,9 @@ def parse_form(text: str) -> list[Section]:
             raise ConfigError(f"--form: cannot read {word!r}: write each section as a letter and its bars "
                               f"(1..64), e.g. 'A8 B8 A8', or one of {', '.join(NAMED_FORMS)}")
         letter = match.group(1).upper()
-        sections.append(Section(letter, int(match.group(2)), SECTION_NAMES.get(letter, letter) if named else letter))
+        # A bare letter is written "Section A": a marker "A" would read as a chord of A major.
+        sections.append(Section(letter, int(match.group(2)), SECTION_NAMES.get(letter, letter) if named
+                                else f"Section {letter}"))
     if not sections:
         raise ConfigError("--form names no section")
     for section in sections:

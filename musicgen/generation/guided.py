@@ -22,6 +22,7 @@ from musicgen.errors import ConfigError
 from musicgen.generation.options import check_sampling_options
 
 if TYPE_CHECKING:
+    from musicgen.generation.processors import ChordGuidance
     from musicgen.generation.sampler import ModelSession
     from musicgen.tokens.grammar import Constraints
 
@@ -30,7 +31,8 @@ class GuidedSampler:
     """One sequence, token by token: :meth:`force` given tokens, :meth:`sample` the model's."""
 
     def __init__(self, session: ModelSession, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int = 0, precision: str = "auto", constraints: Constraints | None = None) -> None:
+                 seed: int = 0, precision: str = "auto", constraints: Constraints | None = None,
+                 guidance: ChordGuidance | None = None) -> None:
         check_sampling_options(temperature, top_k, top_p)
         checkpoint = session.checkpoint
         tokenizer = checkpoint.tokenizer
@@ -45,6 +47,7 @@ class GuidedSampler:
         self.states = self.network.initial_states(1)
         self.logits: Any = None
         self._options = (float(temperature), int(top_k), float(top_p))
+        self.guidance = guidance.tables if guidance is not None else None
         self._choose = _chooser(temperature == 0, top_k > 0, top_p < 1.0)
         self.seed = int(seed) % (1 << 63)
         self.tokens: list[int] = []
@@ -84,12 +87,25 @@ class GuidedSampler:
         temperature, top_k, top_p = self._options
         token, mass = self._choose(tf.cast(self.logits, tf.float32), tf.constant(mask[np.newaxis]), forced, seed,
                                    tf.constant(max(temperature, 1e-6), tf.float32), tf.constant(max(top_k, 1)),
-                                   tf.constant(top_p, tf.float32))
+                                   tf.constant(top_p, tf.float32), tf.constant(self._bias()))
         self.masked.append(float(mass))
         token = int(token)
         if feed:
             self.force([token])
         return token
+
+    def _bias(self) -> np.ndarray:
+        """The chord guidance's pitch bias for the next token (zeros without guidance, on drums, or
+        where no chord is stated), as :class:`~musicgen.generation.processors.ChordGuidance` adds it."""
+        bias = np.zeros(self.tokenizer.vocab_size, np.float32)
+        now = self.checker.rules.harmony_now(self.checker.state)
+        if self.guidance is None or now is None or self.checker.rules.drums(self.checker.state)[0]:
+            return bias
+        chord, program = (int(value[0]) for value in now)
+        bias += self.guidance["chord"][chord + 1]
+        if self.guidance["bass"][program]:
+            bias += self.guidance["root"][chord + 1]
+        return bias
 
     @property
     def masked_mass(self) -> tuple[float, float]:
@@ -112,10 +128,11 @@ def _chooser(greedy: bool, use_top_k: bool, use_top_p: bool) -> Any:
     )
     from musicgen.generation.processors import greedy as best
 
-    def choose(logits: Any, allowed: Any, forced: Any, seed: Any, temperature: Any, top_k: Any, top_p: Any) -> Any:
+    def choose(logits: Any, allowed: Any, forced: Any, seed: Any, temperature: Any, top_k: Any, top_p: Any,
+               bias: Any) -> Any:
         removed = masked_mass(logits, allowed)
         chain = sampling_chain(None if greedy else temperature, top_k if use_top_k else None,
-                               top_p if use_top_p else None)
+                               top_p if use_top_p else None, bias)
         scores = chain(logits, StepContext(allowed, unsure=unsure_rows(forced, removed)))
         token = best(scores) if greedy else draw(scores, seed)
         return token[0], removed[0]

@@ -13,7 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from musicgen.errors import ConfigError
-from musicgen.generation.steering import CANDIDATES, KEY_GUIDANCE, check_steering_options
+from musicgen.generation.steering import (
+    CANDIDATES,
+    CHORD_GUIDANCE,
+    KEY_GUIDANCE,
+    check_steering_options,
+)
 from musicgen.models.precision import PRECISIONS
 from musicgen.music import midi_io
 from musicgen.options import option
@@ -35,12 +40,17 @@ class SamplingOptions:
     precision: str = option(
         "auto", "precision of the model's matrix products: auto (bfloat16 where the CPU has bfloat16 units), "
         "float32 or bfloat16; a seed gives the same file for one machine and precision", choices=PRECISIONS[:3])
+    chord_guidance: float = option(
+        CHORD_GUIDANCE, "how strongly the chord sounding at a note pulls its pitch toward the chord's tones (a bass "
+        "toward its root and fifth, below middle C); models whose bars state their chords (0: off)", metavar="G")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an out-of-range option."""
         check_sampling_options(self.temperature, self.top_k, self.top_p)
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if not (isinstance(self.chord_guidance, (int, float)) and 0 <= self.chord_guidance < 100):
+            raise ConfigError(f"--chord-guidance must be a number from 0, got {self.chord_guidance!r}")
 
 
 @dataclass(frozen=True)

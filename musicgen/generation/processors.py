@@ -169,6 +169,36 @@ class ChordPlan(LogitsProcessor):
         return tf.where(done[:, tf.newaxis] & tokens, -np.inf, logits)
 
 
+class ChordGuidance(LogitsProcessor):
+    """The chord sounding where a note is placed pulls the note's pitch: each pitched track's pitch
+    logits get the row of ``chord`` (``(chords + 1, vocab)``, row 0 for no chord) of the chord the
+    grammar says is sounding, and a bass instrument's (``bass``, per program) also gets its row of
+    ``root`` (the root and fifth, in the bass's register). The tables are the compiled loop's inputs
+    (:func:`musicgen.generation.steering.chord_guidance`)."""
+
+    name = "chord_guidance"
+
+    def __init__(self, chord: np.ndarray, root: np.ndarray, bass: np.ndarray) -> None:
+        self.tables = {"chord": np.asarray(chord, np.float32), "root": np.asarray(root, np.float32),
+                       "bass": np.asarray(bass, bool)}
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        return self.tables
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        now = context.masker.harmony_now(context.state)
+        if now is None:
+            return logits
+        chord, program = now
+        tables = context.inputs[self.name]
+        row = chord + 1
+        bias = tf.gather(tables["chord"], row) + tf.where(tf.gather(tables["bass"], program)[:, tf.newaxis],
+                                                          tf.gather(tables["root"], row), 0.0)
+        if context.drums is not None:
+            bias = tf.where(context.drums[:, tf.newaxis], 0.0, bias)
+        return logits + tf.cast(bias, logits.dtype)
+
+
 UNSURE_MASS = 0.5  # a forced choice is the model's own when it gave it at least this probability
 
 

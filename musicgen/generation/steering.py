@@ -27,9 +27,12 @@ import numpy as np
 from musicgen.errors import ConfigError
 
 if TYPE_CHECKING:
+    from musicgen.generation.processors import ChordGuidance
     from musicgen.music.piece import Piece
     from musicgen.tokens import Tokenizer
 
+CHORD_GUIDANCE = 3.0  # the default --chord-guidance, chosen on samples (docs/results.md)
+BASS_ABOVE = 60  # a bass note from here up is out of the bass's register (middle C)
 CANDIDATES = 4  # the default --candidates, chosen by `musicgen evaluate --controls` (docs/results.md)
 KEY_GUIDANCE = 2.0  # the default --key-guidance, chosen by `musicgen evaluate --controls` (docs/results.md)
 BUILT_IN = ("style", "key", "density", "tempo")  # controls with flags of their own
@@ -101,3 +104,35 @@ def choose_candidates(pieces: list, tokenizer: Tokenizer, asked: dict[str, Any],
         group = [hits(piece, tokenizer, wanted) for piece in pieces[start:start + candidates]]
         kept.append(start + int(np.argmax(group)))  # argmax takes the first of the best
     return kept
+
+
+def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | None:
+    """The :class:`ChordGuidance` of ``tokenizer``'s chords at ``strength`` (None: 0, or a
+    vocabulary without chords): chord tones get ``strength`` more than the other pitch classes
+    (centred over the twelve), and on a bass instrument the root ``strength`` more again, the fifth
+    half that, and a note from middle C up ``strength`` less."""
+    from musicgen.generation.ensemble import ROLES
+    from musicgen.generation.processors import ChordGuidance
+    from musicgen.music.chords import pitch_classes
+    from musicgen.music.instruments import PROGRAM_COUNT
+
+    if not strength or not tokenizer.config.chords:
+        return None
+    pitch = tokenizer.roles.pitch
+    pitches = tokenizer.values[pitch]
+    values = sorted(int(value) for value in tokenizer.values[tokenizer.roles.chord])
+    chord = np.zeros((len(values) + 1, tokenizer.vocab_size), np.float32)
+    root = np.zeros_like(chord)
+    for value in values:
+        if value < 0:
+            continue
+        tones = pitch_classes(value)
+        weights = np.array([1.0 if pc in tones else 0.0 for pc in range(12)])
+        chord[value + 1, pitch] = strength * (weights - weights.mean())[pitches % 12]
+        bass = np.zeros(12)
+        bass[tones[0]], bass[(tones[0] + 7) % 12] = 1.0, 0.5
+        root[value + 1, pitch] = strength * (bass - bass.mean())[pitches % 12]
+    root[:, pitch] -= strength * (pitches >= BASS_ABOVE)
+    bass_programs = np.zeros(PROGRAM_COUNT, bool)
+    bass_programs[sorted(next(programs for role, programs, _ in ROLES if role == "bass"))] = True
+    return ChordGuidance(chord, root, bass_programs)

@@ -74,8 +74,9 @@ class TokenRoles:
     guidance); ``note``: one id per note, which completes it (notes are counted by it);
     ``program``: ids that name an instrument; ``track``, ``position``, ``bar``: ids that open
     a track's part, place an onset, open a bar; ``control``: header controls; ``fill``: the
-    fill-in-the-middle markers; ``end``: EOS; ``listed``: ids a model keeps to exactly what its
-    data had (instruments, meters, tracks), where a transposed pitch or a new length stays open.
+    fill-in-the-middle markers; ``end``: EOS; ``chord``: chord symbols (value: the chord number, -1
+    none); ``listed``: ids a model keeps to exactly what its data had (instruments, meters,
+    tracks), where a transposed pitch or a new length stays open.
     """
 
     pitch: np.ndarray
@@ -87,6 +88,7 @@ class TokenRoles:
     control: np.ndarray
     fill: np.ndarray
     end: np.ndarray
+    chord: np.ndarray
     listed: np.ndarray
 
     @classmethod
@@ -99,7 +101,7 @@ class TokenRoles:
         return cls(pitch=any_of(Kind.PITCH, Kind.NOTE_ON, Kind.NOTE_OFF), note=note,
                    program=any_of(Kind.PROGRAM), track=any_of(Kind.TRACK), position=any_of(Kind.POSITION),
                    bar=any_of(Kind.BAR), control=any_of(Kind.CONTROL),
-                   fill=any_of(Kind.FILL, Kind.FILL_START, Kind.FILL_END), end=any_of(Kind.EOS),
+                   fill=any_of(Kind.FILL, Kind.FILL_START, Kind.FILL_END), end=any_of(Kind.EOS), chord=any_of(Kind.CHORD),
                    listed=any_of(Kind.PROGRAM, Kind.TIME_SIGNATURE, Kind.TRACK))
 
 if TYPE_CHECKING:

@@ -276,6 +276,10 @@ class Rules:
         see :meth:`musicgen.tokens.notes_grammar.NoteRules.harmony`."""
         return None
 
+    def harmony_now(self, state: dict) -> tuple[Any, Any] | None:
+        """The chord sounding at the next note and its track's program (None: no chords here)."""
+        return None
+
     # ------------------------------------------------------------- the run
     def params(self, constraints: Constraints | None = None, bar_limit: int = -1, every_track: bool = False,
                sampling: bool = False) -> dict:
@@ -388,6 +392,9 @@ class Masker:
 
     def harmony(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
         return self.rules.harmony(state)
+
+    def harmony_now(self, state: dict) -> tuple[Any, Any] | None:
+        return self.rules.harmony_now(state)
 
 
 @dataclass(frozen=True)

@@ -204,13 +204,14 @@ class NoteTokenizer(BarSequences, Tokenizer, encoding="notes"):
         on = (self.values % (per_quarter // 4) == 0) | (self.values % (per_quarter // 3) == 0)
         return ~timed | on
 
-    def writable_tokens(self) -> np.ndarray:
-        """Every token but a meter of one beat: the data has them (a pickup bar, a performance's
-        1/4 throughout), but no piece is written in them."""
+    def writable_tokens(self, meter: tuple[int, int] | None = None) -> np.ndarray:
+        """Every token but a meter of one beat (the data has them: a pickup bar, a performance's 1/4
+        throughout; no piece is written in them), and with ``meter`` every meter but that one."""
         meters = self.kinds == Kind.TIME_SIGNATURE
-        one_beat = np.array([numerator == 1 for numerator, _ in self.meters] or [False])
+        refused = np.array([numerator == 1 or (meter is not None and (numerator, bottom) != tuple(meter))
+                            for numerator, bottom in self.meters] or [False])
         writable = np.ones(self.vocab_size, bool)
-        writable[meters] = ~one_beat[self.values[meters]]
+        writable[meters] = ~refused[self.values[meters]]
         return writable
 
     def chord_plan(self, progression: str, meter: tuple[int, int] = (4, 4)) -> np.ndarray:

@@ -67,6 +67,8 @@ _SLOTS = ((Kind.EOS,), (Kind.FILL_END,), (Kind.FILL, Kind.FILL_START), (Kind.CON
 (FREE, S_EOS, S_FILL_END, S_FILL, S_CONTROL, S_PROGRAM, S_BAR, S_TRACK, S_POSITION, S_PEDAL, S_PITCH, S_DURATION,
  S_METER, S_PLAN) = range(len(_SLOTS) + 1)
 HISTORY = 16  # bars of each track's playing kept for REPEAT (the longest REPEAT a config may have)
+CHANGES = 8  # chord changes of a bar kept, for the chord sounding at a note (chord guidance)
+NOWHERE = 1 << 20  # the position of a change slot not used
 
 
 class NoteRules(Rules):
@@ -131,6 +133,9 @@ class NoteRules(Rules):
             # Tracks that played in each of the last bars, one int64 of bits a bar (REPEAT).
             "history": x.full(batch, 0, x.int64, HISTORY if self.repeats else 1),
             "harmony": zeros,  # the bar's harmony tokens so far (CHORD, and POSITION before a change)
+            # The bar's chord changes (position, chord) and the chord sounding at the current note's position.
+            "change_at": x.full(batch, NOWHERE, x.int32, CHANGES), "change_chord": x.full(batch, -1, x.int32, CHANGES),
+            "changes": zeros, "chord": zeros - 1,
         }
 
     def _program(self, state: dict) -> Any:
@@ -162,7 +167,7 @@ class NoteRules(Rules):
             filling,  # FILL_END
             ~filling,  # FILL, FILL_START
             state["tracks"] == 0,  # controls: before the tracks, in header order
-            state["tracks"] < params["max_tracks"],  # PROGRAM
+            state["tracks"] < x.minimum(params["max_tracks"], self.slots_count),  # PROGRAM: the data's most, the config's
             x.where(phase == HEADER, state["tracks"] > 0, may_close),  # BAR
             None, None,  # TRACK, POSITION
             program != DRUM_PROGRAM,  # a pedal, never on drums
@@ -228,7 +233,9 @@ class NoteRules(Rules):
         phase = x.where((state["phase"] == HARMONY) & position, phase * 0 + HARMONY_POSITION, phase)
         plays = duration | repeat
         harmonic = chord | (position & (state["phase"] == HARMONY))
+        changes = self._changes(state, bar, chord, position, values)
         return {
+            **changes,
             "harmony": x.where(bar, state["harmony"] * 0, state["harmony"] + x.cast(harmonic, x.int32)),
             "phase": phase,
             "tracks": state["tracks"] + x.cast(program, x.int32),
@@ -264,6 +271,28 @@ class NoteRules(Rules):
         open_ = ((phase == BAR) | (phase == METER) | (phase == HARMONY) | (phase == HARMONY_POSITION)) & ~state["filling"]
         tokens = self.is_chord | (self.is_position & (phase == HARMONY)[:, None])
         return open_ & ~self.forced(state), state["harmony"], state["bars"], tokens
+
+    def _changes(self, state: dict, bar: Any, chord: Any, position: Any, values: Any) -> dict:
+        """The bar's chord changes after this token, and the chord sounding where a note is placed."""
+        x = self.x
+        slot = x.minimum(state["changes"], CHANGES - 1)
+        at = x.put(state["change_at"], slot, x.maximum(state["position"], 0))
+        chords = x.put(state["change_chord"], slot, values)
+        at = x.where(chord[:, None], at, state["change_at"])
+        chords = x.where(chord[:, None], chords, state["change_chord"])
+        at = x.where(bar[:, None], at * 0 + NOWHERE, at)
+        chords = x.where(bar[:, None], chords * 0 - 1, chords)
+        placed = position & (state["phase"] != HARMONY)
+        index = x.count(at <= values[:, None]) - 1
+        sounding = x.where(index >= 0, x.pick(chords, x.maximum(index, 0)), index * 0 - 1)
+        return {"change_at": at, "change_chord": chords,
+                "changes": x.where(bar, state["changes"] * 0, state["changes"] + x.cast(chord, x.int32)),
+                "chord": x.where(placed, sounding, x.where(bar, state["chord"] * 0 - 1, state["chord"]))}
+
+    def harmony_now(self, state: dict) -> tuple[Any, Any]:
+        """The chord sounding where the current track's notes are placed (-1: none stated), and the
+        track's program: what chord guidance reads."""
+        return state["chord"], self._program(state)
 
     def _history(self, state: dict, new_bar: Any) -> Any:
         """The tracks that played in each of the last bars, moved on by one where a bar begins."""

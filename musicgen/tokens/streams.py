@@ -96,6 +96,7 @@ class StreamSequences:
         triplet eighths (for ``--quantize``); an encoding without such tokens keeps every one."""
         return np.ones(self.vocab_size, bool)
 
-    def writable_tokens(self) -> np.ndarray:
-        """Booleans over the vocabulary: the tokens a new piece may be sampled with (all of them here)."""
+    def writable_tokens(self, meter: tuple[int, int] | None = None) -> np.ndarray:
+        """Booleans over the vocabulary: the tokens a new piece may be sampled with (all of them here;
+        ``meter``, where an encoding states meters, keeps it to that one)."""
         return np.ones(self.vocab_size, bool)
