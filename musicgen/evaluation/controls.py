@@ -12,7 +12,11 @@ setting under test asked for, and measured on the decoded music:
 - **instruments**: the sets users ask for (:data:`USER_SETS`: piano + bass + drums, strings,
   a melody with piano), then those of the training data, commonest first; a hit when every
   requested instrument plays at least one note in every two bars of the decoded piece (a
-  track that only sits in the header is not there).
+  track that only sits in the header is not there);
+- **chords** (models whose bars state their chords): the progressions of :data:`PROGRESSIONS`, each
+  asked for with ``--chords``; a hit is a planned chord that the notes alone sound where it starts
+  (:func:`~musicgen.evaluation.music_figures.chord_hits`), so the figure is what is heard, not the
+  CHORD tokens the plan forced.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from musicgen.errors import ConfigError
-from musicgen.evaluation.music_figures import plays_throughout
+from musicgen.evaluation.music_figures import chord_hits, plays_throughout
 from musicgen.generation.options import GenerationOptions
 from musicgen.generation.steering import BUILT_IN, CANDIDATES, KEY_GUIDANCE, check_steering_options
+from musicgen.music.chords import parse_progression
 from musicgen.music.instruments import parse_instruments
 
 if TYPE_CHECKING:
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 MAX_INSTRUMENT_SETS = 8
 # What users ask for, whatever the training data had: a band, a string section, a melody with piano.
 USER_SETS = ("piano,bass,drums", "strings", "flute,piano")
+# Progressions asked of a model that states its chords: pop's four chords, and a minor one with changes mid-bar.
+PROGRESSIONS = ("C G Am F", "Am:2 Dm:2 E:4")
 
 
 def control_hit_rates(checkpoint: Checkpoint | str | os.PathLike, per_setting: int = 8, bars: int = 8, seed: int = 0,
@@ -76,7 +83,20 @@ def control_hit_rates(checkpoint: Checkpoint | str | os.PathLike, per_setting: i
     sets = instrument_sets(session.checkpoint)
     if sets:
         report["instruments"] = _instrument_rates(session, base, sets, seed + index, progress)
+    if tokenizer.config.chords:
+        report["chords"] = _chord_rates(session, base, seed + index + len(sets), progress)
     return report
+
+
+def _chord_rates(session: Session, base: GenerationOptions, seed: int, progress: bool) -> dict[str, Any]:
+    """Hit rates of :data:`PROGRESSIONS`, counted in planned chords (not pieces)."""
+    rows = []
+    for offset, progression in enumerate(PROGRESSIONS):
+        _say(progress, f"chords {progression}")
+        pieces = session.generate(base, chords=progression, seed=seed + offset).pieces
+        counts = np.array([chord_hits(piece, parse_progression(progression)) for piece in pieces]).sum(axis=0)
+        rows.append({"setting": progression, "hits": int(counts[0]), "samples": int(counts[1]), "pieces": len(pieces)})
+    return _summary(rows)
 
 
 def _asking(name: str, setting: str) -> dict[str, str]:

@@ -178,3 +178,23 @@ def mean_figures(pieces: list[Piece]) -> dict[str, float]:
     rows = [piece_figures(piece) for piece in pieces]
     return {name: float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
             for name in FIGURES for values in [np.array([row[name] for row in rows], np.float64)]}
+
+
+def chord_hits(piece: Piece, progression: list[tuple[int, float | None]]) -> tuple[int, int]:
+    """``(hits, planned)``: of the chords a ``--chords`` progression planned over ``piece`` (one a bar
+    where no length was given, the progression repeated to the piece's end), how many the piece's
+    notes alone sound (:func:`~musicgen.music.harmony.recognise_chords`) where each one starts."""
+    from musicgen.music.harmony import chords_at, recognise_chords
+
+    _, numerator, denominator = piece.time_signatures[0]
+    bar, beat, starts, asked = numerator * 4 / denominator, 0.0, [], []
+    end = piece.end_beat - 1e-6
+    while beat < end:
+        for chord, beats in progression:
+            if beat >= end:
+                break
+            starts.append(beat + 1e-6)
+            asked.append(chord)
+            beat += bar if beats is None else beats
+    heard = chords_at(recognise_chords(piece), starts)
+    return int(np.sum(heard == np.asarray(asked, np.int64))), len(asked)

@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from musicgen.data.cache import load_cache
+from musicgen.evaluation.music_figures import chord_hits
 from musicgen.music import midi_io
-from musicgen.music.chords import parse_chord
-from musicgen.music.harmony import chords_at, recognise_chords
+from musicgen.music.chords import parse_progression
 from musicgen.paths import REPO_ROOT
 
 TOOLS = REPO_ROOT.parent / "shared" / "tools"
@@ -85,17 +85,9 @@ def chords(args: argparse.Namespace) -> dict:
     out = args.out / "chords"
     musicgen("generate", "--checkpoint", str(args.checkpoint), "--chords", PROGRESSION, "--bars", "16", "--num", "8",
              "--seed", str(args.seed + 1), "--out", str(out))
-    asked = [parse_chord(name) for name in PROGRESSION.split()]
-    hits = total = 0
-    for path in sorted(out.glob("*.mid")):
-        piece = midi_io.read_piece(path)
-        _, numerator, denominator = piece.time_signatures[0]
-        bar = numerator * 4 / denominator
-        bars = int(np.ceil(piece.end_beat / bar - 1e-9))
-        heard = chords_at(recognise_chords(piece), [index * bar + 1e-6 for index in range(bars)])
-        for index, chord in enumerate(np.asarray(heard).tolist()):
-            total += 1
-            hits += chord == asked[index % len(asked)]
+    counts = np.array([chord_hits(midi_io.read_piece(path), parse_progression(PROGRESSION))
+                       for path in sorted(out.glob("*.mid"))]).sum(axis=0)
+    hits, total = int(counts[0]), int(counts[1])
     return {"bars": total, "hit_rate": round(hits / max(total, 1), 3), "progression": PROGRESSION}
 
 
