@@ -32,7 +32,8 @@ from musicgen.models.ngram import fit_baseline
 from musicgen.music import midi_io
 from musicgen.training.checkpoint import load_checkpoint
 
-FOLK = ("airdsAirs", "ryansMammoth", "miscFolk")
+FOLK = ("airdsAirs", "ryansMammoth", "miscFolk", "essenFolksong")
+BAND = ("freedoom", "simutrans", "openmsx", "lakh-reggae")
 
 
 def corpus_of(style: str) -> str:
@@ -41,7 +42,9 @@ def corpus_of(style: str) -> str:
         return style.split("-")[0]
     if style in FOLK:
         return "music21 folk"
-    return style if style in ("pop909", "bach") else "music21 other"
+    if style in BAND:
+        return "band"
+    return style if style in ("pop909", "bach", "openewld", "palestrina") else "music21 other"
 
 
 def ngram_scores(cache, groups: dict[str, list[int]], vocab_size: int, saved: Path | None) -> dict[str, float]:
