@@ -293,3 +293,29 @@ def test_tracks_beyond_the_base_join_their_instrument_more_instruments_are_refus
     check_representable(cache([0, 0, 0, 33, 33, *range(40, 53)]), base)  # 18 tracks of 14 instruments: they fit
     with pytest.raises(DataError, match="a piece has 18 instruments, the base model at most 16 tracks"):
         check_representable(cache(list(range(18))), base)
+
+
+def test_a_folder_that_repeats_its_bars_keeps_every_note_in_a_base_with_repeat_tokens(tmp_path: Path) -> None:
+    """A groove played eight times is one bar and seven REPEATs in the base's tokens: the cache
+    counts the notes it plays (not the note tokens), so the base is not refused for losing them."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from musicgen.data.prepare import prepare
+    from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
+    from musicgen.training.finetune import check_representable
+
+    config = TokenizerConfig(velocity_bins=1, min_pitch=36, max_pitch=84, repeats=(1, 2, 4, 8))
+    folder = tmp_path / "grooves"
+    folder.mkdir()
+    bar = [(36, 0.0, 1.0, 90), (43, 1.0, 2.0, 90), (48, 2.0, 3.0, 90), (43, 3.0, 4.0, 90)]
+    notes = [(pitch, start + 4 * index, end + 4 * index, velocity) for index in range(8)
+             for pitch, start, end, velocity in bar]
+    make_pretty_midi([Track(notes, program=33)]).write(str(folder / "groove.mid"))
+    cache = prepare(folder, tmp_path / "cache", tokenizer_config=config, progress=False)
+    tokenizer = Tokenizer(config)
+    ids = cache.tokens[cache.offsets[0]:cache.offsets[1]]
+    assert np.count_nonzero(tokenizer.kinds[ids] == Kind.REPEAT) >= 1
+    assert np.count_nonzero(tokenizer.roles.note[ids]) < 32 == tokenizer.note_count(ids) == cache.pieces[0]["notes"]
+    check_representable(cache, SimpleNamespace(tokenizer=tokenizer, directory="base"))

@@ -144,7 +144,6 @@ def _encode(midi_dir: Path, records: dict[str, dict], old: TokenCache | None, co
             fractions: tuple, progress: bool) -> tuple[dict, np.ndarray, np.ndarray]:
     """Tokens of every piece (reused or encoded now), the manifest's files, pieces and skips."""
     tokenizer = Tokenizer(config)
-    is_note = tokenizer.roles.note
     files, pieces, arrays, skipped = [], [], [], []
     for path in sorted(records):
         record = records[path]
@@ -167,7 +166,7 @@ def _encode(midi_dir: Path, records: dict[str, dict], old: TokenCache | None, co
                 skipped.append({"path": name, "reason": piece["reason"]})
                 continue
             ids = tokenizer.encode_piece(piece["piece"])
-            notes = int(np.count_nonzero(is_note[ids]))
+            notes = tokenizer.note_count(ids)
             if notes == 0:
                 reason = ("no notes" if not piece["stats"]["notes"] else
                           f"every note is outside the pitch range {config.min_pitch}..{config.max_pitch}"

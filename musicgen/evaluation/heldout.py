@@ -106,10 +106,10 @@ def evaluate(
 def count_notes(pieces: list[np.ndarray], tokenizer: Tokenizer) -> int:
     """The notes of token streams: the tokens that complete a note (:attr:`Tokenizer.roles`).
 
-    NLL per note compares encodings fairly: a note costs a different number of tokens in each.
+    NLL per note compares encodings fairly: a note costs a different number of tokens in each, and
+    a repeated part one token for all its notes (:meth:`Tokenizer.note_count` counts them played).
     """
-    is_note = tokenizer.roles.note
-    return int(sum(np.count_nonzero(is_note[piece]) for piece in pieces))
+    return int(sum(tokenizer.note_count(piece) for piece in pieces))
 
 
 def split_streams(checkpoint: Checkpoint | str | os.PathLike,

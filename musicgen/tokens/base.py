@@ -256,6 +256,16 @@ class Tokenizer(StreamSequences, HeaderControls, abc.ABC):
                 table[token] = self.control_id(control.name, control.transpose(int(self.values[token]), semitones))
         return table.astype(np.int32)
 
+    def expanded(self, ids: Any) -> np.ndarray:
+        """``ids`` as decoding reads them: an encoding with a token meaning "that part again"
+        writes every such part out; the others return ``ids`` as they are."""
+        return np.asarray(ids).reshape(-1)
+
+    def note_count(self, ids: Any) -> int:
+        """The notes ``ids`` play: their note tokens once every repeated part is written out, so a
+        part folded into one REPEAT token counts the notes it plays (NLL per note, notes kept)."""
+        return int(np.count_nonzero(self.roles.note[self.expanded(ids)]))
+
     def has_drums(self, ids: Any) -> bool:
         """Whether a sequence names the drum kit."""
         from musicgen.music.instruments import DRUM_PROGRAM
