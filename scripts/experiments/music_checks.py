@@ -12,7 +12,8 @@ pieces name their files), so no figure is of a piece the model learned from:
 - ``chords``: ``generate --chords "C G Am F"``: the share of bars whose chord, recognised from the notes
   alone, is the one asked for;
 - ``accompany``: ``accompany --instruments piano,bass`` under the melodies of held-out POP909 songs,
-  against the same songs' melody and piano;
+  against the same songs' melody and piano; and ``--instruments bass,drums`` under the same melodies,
+  against band songs (do the bass and drums settle into a groove: ``bar_repeats``, ``drum_bar_repeats``);
 - ``pop909``, ``bach``, ``groove``: ``--style pop909`` (the files' meters), ``--style bach`` (voices,
   names, consonance against chorales), ``--style groove-rock`` (drum similarity against Groove's rock);
 - ``form``: ``--form "A8 B8 A8"`` at ``--variation 0`` and at the default: the share of bars 17-24 that
@@ -95,6 +96,7 @@ def accompany(args: argparse.Namespace) -> dict:
     import pretty_midi
 
     out, melodies, own = args.out / "accompany", args.out / "melodies", args.out / "own"
+    grooves = args.out / "accompany-grooves"
     for folder in (melodies, own):
         folder.mkdir(parents=True, exist_ok=True)
     for path in test_files(args.cache, "pop909", 8):
@@ -109,7 +111,12 @@ def accompany(args: argparse.Namespace) -> dict:
             copy.write(str(folder / path.name))
         musicgen("accompany", str(melodies / path.name), "--checkpoint", str(args.checkpoint), "--instruments",
                  "piano,bass", "--seed", str(args.seed + 2), "--out", str(out))
-    return tool("musicianship.py", out, sorted(own.glob("*.mid")))
+        musicgen("accompany", str(melodies / path.name), "--checkpoint", str(args.checkpoint), "--instruments",
+                 "bass,drums", "--seed", str(args.seed + 2), "--out", str(grooves))
+    band_songs = [path for style in BAND_STYLES
+                  for path in test_files(args.cache, style, 3, needs=((32, 39), (128, 128)))][:12]
+    return {**tool("musicianship.py", out, sorted(own.glob("*.mid"))),
+            "bass_and_drums": tool("musicianship.py", grooves, band_songs)}
 
 
 def styles(args: argparse.Namespace) -> dict:
