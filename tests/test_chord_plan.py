@@ -118,7 +118,8 @@ def test_chord_guidance_makes_the_parts_sound_the_planned_chords(model: Path, tm
     for guidance in ("0", "6"):
         out = tmp_path / guidance
         assert main(["generate", "--checkpoint", str(model), "--chords", "C G Am F", "--bars", "4", "--num", "3",
-                     "--seed", "4", "--chord-guidance", guidance, "--instruments", "piano", "--out", str(out)]) == 0
+                     "--seed", "4", "--chord-guidance", guidance, "--groove", "0", "--instruments", "piano",
+                     "--out", str(out)]) == 0
         pieces = [midi_io.read_piece(path) for path in sorted(out.glob("*.mid"))]
         notes = np.concatenate([piece.notes for piece in pieces])
         tones.append(np.mean([int(pitch) % 12 in plan[int(start // 4) % 4] for start, pitch in

@@ -277,3 +277,49 @@ def test_chord_guidance_pulls_pitches_to_the_chord_sounding_at_the_note() -> Non
     assert bass[36] > bass[60]  # the same root an octave and more up is out of the bass's register
     assert piano[67] == piano[71] == piano[62] > piano[60] and piano[62] > piano[64]  # G's tones after the change
     assert not rows[:, ~pitch].any() and not rows[2].any()  # only pitches move, and never on drums
+
+
+def test_groove_pull_asks_each_part_to_play_its_bar_again_but_at_a_phrase_end() -> None:
+    """REPEAT tokens get the full strength on drums, a quarter on a piano part, nothing in the fourth
+    bar (left free for a fill); the token-by-token sampler adds the same numbers (NumPy rules)."""
+    import tensorflow as tf
+
+    from musicgen.generation.steering import groove_pull
+
+    tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", repeats=(1, 2, 4)))
+    pull = groove_pull(tokenizer, 4.0)
+    assert groove_pull(tokenizer, 0.0) is None and groove_pull(Tokenizer(CONFIG), 4.0) is None
+    assert groove_pull(tokenizer, 4.0, pitched=False).inputs()["strength"].tolist() == [0.0, 4.0, 4.0]  # a planned progression
+    grammar, name = tokenizer.grammar(), tokenizer.id_of
+    masker, checkers = grammar.masker(), [grammar.checker(), grammar.checker()]
+    params = masker.params()
+    inputs = {pull.name: {key: tf.constant(value) for key, value in pull.inputs().items()}}
+    repeat = tokenizer.kinds == Kind.REPEAT
+    state = masker.update(masker.initial_state(2), tf.constant([tokenizer.bos_id] * 2, tf.int32), params, False)
+    for checker in checkers:
+        checker.feed(tokenizer.bos_id)
+    header = [name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128)]
+    rows = []
+    for bar in range(1, 5):
+        song = [*(header if bar == 1 else []), name(Kind.BAR), *([name(Kind.TIME_SIGNATURE, 0)] if bar == 1 else [])]
+        for token in song:
+            state = masker.update(state, tf.constant([token] * 2, tf.int32), params)
+        tracks = [name(Kind.TRACK, 0), name(Kind.TRACK, 1)]  # piano, drums
+        state = masker.update(state, tf.constant(tracks, tf.int32), params)
+        for checker, track in zip(checkers, tracks, strict=True):
+            for token in (*song, track):
+                checker.feed(token, check=False)
+        context = StepContext(tf.ones([2, tokenizer.vocab_size], tf.bool), masker.drums(state), masker=masker,
+                              state=state, inputs=inputs)
+        row = pull(tf.zeros([2, tokenizer.vocab_size]), context).numpy()
+        rules = checkers[0].rules
+        guided = [pull.bias(pull.inputs(), pull.reads(rules, checker.state), rules.drums(checker.state), rules.x)[0]
+                  for checker in checkers]
+        np.testing.assert_allclose(row, np.stack(guided))
+        rows.append(row)
+        for token in (name(Kind.POSITION, 0), name(Kind.PITCH, 60), name(Kind.DURATION, 12)):
+            state = masker.update(state, tf.constant([token] * 2, tf.int32), params)
+    for bar, row in enumerate(rows, start=1):
+        expected = (0.0, 0.0) if bar == 4 else (1.0, 4.0)  # a piano a quarter, drums the whole
+        assert [float(row[0][repeat].max()), float(row[1][repeat].max())] == list(expected), bar
+        assert not row[:, ~repeat].any()

@@ -36,7 +36,8 @@ GROUPS = {
     "length (tokens, or time converted through the grid and tempo)": ("length", "bars", "seconds"),
     "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size", "precision"),
     "steering (models in the notes encoding with controls)": ("instruments", "key", "key_guidance", "density", "candidates",
-                                                               "style", "chords", "chord_guidance", "controls"),
+                                                               "style", "chords", "chord_guidance", "groove",
+                                                               "controls"),
     "music": ("form", "variation", "primer", "primer_bars", "tempo", "program", "quantize"),
     "output": ("out_dir", "plot", "wav", "soundfont"),
 }

@@ -26,7 +26,7 @@ from musicgen.generation.ensemble import plan_ensemble
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import AccompanyOptions
 from musicgen.generation.results import Result
-from musicgen.generation.steering import chord_guidance
+from musicgen.generation.steering import guidance
 from musicgen.music import midi_io
 from musicgen.music.instruments import program_name
 from musicgen.music.piece import TRACK, Piece, Track
@@ -52,7 +52,8 @@ def accompany_piece(session: ModelSession, path: Any, options: AccompanyOptions)
                              taken=tuple(int(values[token]) for token in given))
     sampler = GuidedSampler(session, options.temperature, options.top_k, options.top_p, seed,
                             options.precision, ensemble.constraints(constraints),
-                            guidance=chord_guidance(tokenizer, options.chord_guidance))
+                            guidance=guidance(tokenizer, options.chord_guidance, options.groove,
+                                              options.chords is not None))
     allowed = ~(roles.track & (values < len(given))) & ~roles.fill & ~roles.end
     sampler.force(layout.header(controls, [int(values[token]) for token in given] + list(ensemble.played)))
     for bar in bars:

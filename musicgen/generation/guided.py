@@ -22,7 +22,7 @@ from musicgen.errors import ConfigError
 from musicgen.generation.options import check_sampling_options
 
 if TYPE_CHECKING:
-    from musicgen.generation.processors import ChordGuidance
+    from musicgen.generation.processors import Guidance
     from musicgen.generation.sampler import ModelSession
     from musicgen.tokens.grammar import Constraints
 
@@ -32,7 +32,7 @@ class GuidedSampler:
 
     def __init__(self, session: ModelSession, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int = 0, precision: str = "auto", constraints: Constraints | None = None,
-                 guidance: ChordGuidance | None = None) -> None:
+                 guidance: tuple[Guidance, ...] = ()) -> None:
         check_sampling_options(temperature, top_k, top_p)
         checkpoint = session.checkpoint
         tokenizer = checkpoint.tokenizer
@@ -47,7 +47,7 @@ class GuidedSampler:
         self.states = self.network.initial_states(1)
         self.logits: Any = None
         self._options = (float(temperature), int(top_k), float(top_p))
-        self.guidance = guidance.tables if guidance is not None else None
+        self.guidance = tuple(guidance)
         self._choose = _chooser(temperature == 0, top_k > 0, top_p < 1.0)
         self.seed = int(seed) % (1 << 63)
         self.tokens: list[int] = []
@@ -95,16 +95,14 @@ class GuidedSampler:
         return token
 
     def _bias(self) -> np.ndarray:
-        """The chord guidance's pitch bias for the next token (zeros without guidance, on drums, or
-        where no chord is stated), as :class:`~musicgen.generation.processors.ChordGuidance` adds it."""
+        """What the guidance processors add to the next token's logits, computed as the compiled
+        sampler computes it (:class:`~musicgen.generation.processors.Guidance`); zeros without any."""
         bias = np.zeros(self.tokenizer.vocab_size, np.float32)
-        now = self.checker.rules.harmony_now(self.checker.state)
-        if self.guidance is None or now is None or self.checker.rules.drums(self.checker.state)[0]:
-            return bias
-        chord, program = (int(value[0]) for value in now)
-        bias += self.guidance["chord"][chord + 1]
-        if self.guidance["bass"][program]:
-            bias += self.guidance["root"][chord + 1]
+        rules, state = self.checker.rules, self.checker.state
+        for item in self.guidance:
+            now = item.reads(rules, state)
+            if now is not None:
+                bias += np.asarray(item.bias(item.inputs(), now, rules.drums(state), rules.x), np.float32)[0]
         return bias
 
     @property

@@ -28,7 +28,7 @@ from musicgen.generation.edits import (
 from musicgen.generation.guided import GuidedSampler
 from musicgen.generation.options import InfillOptions
 from musicgen.generation.results import Result
-from musicgen.generation.steering import chord_guidance
+from musicgen.generation.steering import guidance
 from musicgen.music import midi_io
 from musicgen.music.instruments import parse_instrument, program_name
 from musicgen.music.piece import END, PITCH, START, TRACK, Piece
@@ -87,7 +87,7 @@ def infill_piece(session: ModelSession, path: Any, options: InfillOptions) -> Re
     tokenizer = checkpoint.tokenizer
     seed = choose_seed(options)
     sampler = GuidedSampler(session, options.temperature, options.top_k, options.top_p, seed, options.precision,
-                            guidance=chord_guidance(tokenizer, options.chord_guidance))
+                            guidance=guidance(tokenizer, options.chord_guidance, options.groove))
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
     controls, programs, all_bars = layout.parse(tokenizer.encode_piece(piece))

@@ -16,6 +16,7 @@ from musicgen.errors import ConfigError
 from musicgen.generation.steering import (
     CANDIDATES,
     CHORD_GUIDANCE,
+    GROOVE,
     KEY_GUIDANCE,
     check_steering_options,
 )
@@ -43,14 +44,19 @@ class SamplingOptions:
     chord_guidance: float = option(
         CHORD_GUIDANCE, "how strongly the chord sounding at a note pulls its pitch toward the chord's tones (a bass "
         "toward its root and fifth, below middle C); models whose bars state their chords (0: off)", metavar="G")
+    groove: float = option(
+        GROOVE, "how strongly each part is pulled to play its bar again (drums fully, other parts half), but in "
+        "the last bar of every four, left free to vary; models with repeat tokens (0: off)", metavar="G")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an out-of-range option."""
         check_sampling_options(self.temperature, self.top_k, self.top_p)
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
-        if not (isinstance(self.chord_guidance, (int, float)) and 0 <= self.chord_guidance < 100):
-            raise ConfigError(f"--chord-guidance must be a number from 0, got {self.chord_guidance!r}")
+        for name in ("chord_guidance", "groove"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value < 100):
+                raise ConfigError(f"--{name.replace('_', '-')} must be a number from 0 to 100, got {value!r}")
 
 
 @dataclass(frozen=True)

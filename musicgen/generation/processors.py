@@ -169,12 +169,40 @@ class ChordPlan(LogitsProcessor):
         return tf.where(done[:, tf.newaxis] & tokens, -np.inf, logits)
 
 
-class ChordGuidance(LogitsProcessor):
+class Guidance(LogitsProcessor):
+    """A pull on the logits that depends on where the sequence is: :meth:`reads` takes what it
+    needs of the grammar's state, :meth:`bias` turns it into ``(batch, vocab)`` additions with the
+    array operations ``x`` of the rules (:mod:`musicgen.tokens.grammar`), so the compiled sampler
+    and the token-by-token one (infill, accompaniment) add the same numbers. Its tables are the
+    compiled loop's inputs."""
+
+    name = "guidance"
+    tables: dict[str, np.ndarray]
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        return self.tables
+
+    def reads(self, rules: Any, state: dict) -> Any:
+        raise NotImplementedError
+
+    def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, logits: Any, context: StepContext) -> Any:
+        now = self.reads(context.masker, context.state)
+        if now is None:
+            return logits
+        drums = context.drums if context.drums is not None else context.masker.drums(context.state)
+        bias = self.bias(context.inputs[self.name], now, drums, context.masker.rules.x)
+        return logits + tf.cast(bias, logits.dtype)
+
+
+class ChordGuidance(Guidance):
     """The chord sounding where a note is placed pulls the note's pitch: each pitched track's pitch
     logits get the row of ``chord`` (``(chords + 1, vocab)``, row 0 for no chord) of the chord the
     grammar says is sounding, and a bass instrument's (``bass``, per program) also gets its row of
-    ``root`` (the root and fifth, in the bass's register). The tables are the compiled loop's inputs
-    (:func:`musicgen.generation.steering.chord_guidance`)."""
+    ``root`` (the root and fifth, in the bass's register); drums get nothing
+    (:func:`musicgen.generation.steering.chord_guidance` builds the tables)."""
 
     name = "chord_guidance"
 
@@ -182,21 +210,41 @@ class ChordGuidance(LogitsProcessor):
         self.tables = {"chord": np.asarray(chord, np.float32), "root": np.asarray(root, np.float32),
                        "bass": np.asarray(bass, bool)}
 
-    def inputs(self) -> dict[str, np.ndarray]:
-        return self.tables
+    def reads(self, rules: Any, state: dict) -> Any:
+        return rules.harmony_now(state)
 
-    def __call__(self, logits: Any, context: StepContext) -> Any:
-        now = context.masker.harmony_now(context.state)
-        if now is None:
-            return logits
+    def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
         chord, program = now
-        tables = context.inputs[self.name]
         row = chord + 1
-        bias = tf.gather(tables["chord"], row) + tf.where(tf.gather(tables["bass"], program)[:, tf.newaxis],
-                                                          tf.gather(tables["root"], row), 0.0)
-        if context.drums is not None:
-            bias = tf.where(context.drums[:, tf.newaxis], 0.0, bias)
-        return logits + tf.cast(bias, logits.dtype)
+        bias = x.take(tables["chord"], row) + x.where(x.take(tables["bass"], program)[:, None],
+                                                      x.take(tables["root"], row), 0.0)
+        return x.where(drums[:, None], 0.0, bias)
+
+
+class GroovePull(Guidance):
+    """Parts that settle into a pattern: the "this part again" tokens (``repeat``: 1 on them) get
+    ``strength[1]`` more on a drum track, ``strength[0]`` on a bass instrument's (``bass``, per
+    program) and half that on another pitched one, in every bar but the last of each ``phrase``
+    (``strength[2]`` bars), where the part is left free to vary, as a drummer fills at a section's
+    end (:func:`musicgen.generation.steering.groove_pull` builds the tables)."""
+
+    name = "groove_pull"
+
+    def __init__(self, repeat: np.ndarray, bass: np.ndarray, pitched: float, drums: float, phrase: int) -> None:
+        self.tables = {"repeat": np.asarray(repeat, np.float32), "bass": np.asarray(bass, bool),
+                       "strength": np.array([pitched, drums, phrase], np.float32)}
+
+    def reads(self, rules: Any, state: dict) -> Any:
+        return rules.part_now(state)
+
+    def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
+        bar, program = now
+        strength = tables["strength"]
+        pitched = x.where(x.take(tables["bass"], program), strength[0], strength[0] * 0.5)
+        weight = x.where(drums, strength[1], pitched)
+        phrase_end = x.cast(bar, x.int32) % x.cast(strength[2], x.int32) == 0
+        weight = x.where(phrase_end, weight * 0.0, weight)
+        return weight[:, None] * tables["repeat"][None, :]
 
 
 UNSURE_MASS = 0.5  # a forced choice is the model's own when it gave it at least this probability

@@ -27,11 +27,13 @@ import numpy as np
 from musicgen.errors import ConfigError
 
 if TYPE_CHECKING:
-    from musicgen.generation.processors import ChordGuidance
+    from musicgen.generation.processors import ChordGuidance, GroovePull
     from musicgen.music.piece import Piece
     from musicgen.tokens import Tokenizer
 
 CHORD_GUIDANCE = 3.0  # the default --chord-guidance, chosen on samples (docs/results.md)
+GROOVE = 6.0  # the default --groove, chosen on samples (docs/results.md)
+PHRASE_BARS = 4  # a groove's phrase: its last bar is left free to vary
 BASS_ABOVE = 60  # a bass note from here up is out of the bass's register (middle C)
 CANDIDATES = 4  # the default --candidates, chosen by `musicgen evaluate --controls` (docs/results.md)
 KEY_GUIDANCE = 2.0  # the default --key-guidance, chosen by `musicgen evaluate --controls` (docs/results.md)
@@ -110,11 +112,9 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
     """The :class:`ChordGuidance` of ``tokenizer``'s chords at ``strength`` (None: 0, or a
     vocabulary without chords): chord tones get ``strength`` more than the other pitch classes
     (centred over the twelve), and on a bass instrument the root ``strength`` more again, the fifth
-    half that, and a note from middle C up ``strength`` less."""
-    from musicgen.generation.ensemble import ROLES
+    half that, and a note from middle C up twice ``strength`` less."""
     from musicgen.generation.processors import ChordGuidance
     from musicgen.music.chords import pitch_classes
-    from musicgen.music.instruments import PROGRAM_COUNT
 
     if not strength or not tokenizer.config.chords:
         return None
@@ -132,7 +132,36 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
         bass = np.zeros(12)
         bass[tones[0]], bass[(tones[0] + 7) % 12] = 1.0, 0.5
         root[value + 1, pitch] = strength * (bass - bass.mean())[pitches % 12]
-    root[:, pitch] -= strength * (pitches >= BASS_ABOVE)
-    bass_programs = np.zeros(PROGRAM_COUNT, bool)
-    bass_programs[sorted(next(programs for role, programs, _ in ROLES if role == "bass"))] = True
-    return ChordGuidance(chord, root, bass_programs)
+    root[:, pitch] -= 2 * strength * (pitches >= BASS_ABOVE)
+    return ChordGuidance(chord, root, _bass_programs())
+
+
+def groove_pull(tokenizer: Tokenizer, strength: float, pitched: bool = True) -> GroovePull | None:
+    """The :class:`GroovePull` of ``tokenizer`` at ``strength`` (None: 0, or a vocabulary without
+    "this part again" tokens): a drum part's repeat tokens get ``strength`` more, a bass part's half
+    that and another pitched part's a quarter (a rhythm section holds a groove; a melody or a chorale
+    voice moves on), but in the last bar of every :data:`PHRASE_BARS`. Without ``pitched`` only the
+    drums are pulled: under a planned progression a bar played again would sound under another chord."""
+    from musicgen.generation.processors import GroovePull
+
+    if not strength or not tokenizer.roles.repeat.any():
+        return None
+    return GroovePull(tokenizer.roles.repeat, _bass_programs(), strength / 2 if pitched else 0.0, strength,
+                      PHRASE_BARS)
+
+
+def _bass_programs() -> np.ndarray:
+    """Per General MIDI program: whether it plays the bass role (:data:`musicgen.generation.ensemble.ROLES`)."""
+    from musicgen.generation.ensemble import ROLES
+    from musicgen.music.instruments import PROGRAM_COUNT
+
+    bass = np.zeros(PROGRAM_COUNT, bool)
+    bass[sorted(next(programs for role, programs, _ in ROLES if role == "bass"))] = True
+    return bass
+
+
+def guidance(tokenizer: Tokenizer, chords: float, groove: float, planned: bool = False) -> tuple:
+    """The guidance processors asked for (:func:`chord_guidance`, :func:`groove_pull`), those the
+    vocabulary can take; ``planned``: the chords are a given progression (only drums hold a groove)."""
+    return tuple(item for item in (chord_guidance(tokenizer, chords), groove_pull(tokenizer, groove, not planned))
+                 if item is not None)

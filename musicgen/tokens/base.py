@@ -75,7 +75,7 @@ class TokenRoles:
     ``program``: ids that name an instrument; ``track``, ``position``, ``bar``: ids that open
     a track's part, place an onset, open a bar; ``control``: header controls; ``fill``: the
     fill-in-the-middle markers; ``end``: EOS; ``chord``: chord symbols (value: the chord number, -1
-    none); ``listed``: ids a model keeps to exactly what its data had (instruments, meters,
+    none); ``repeat``: "this part again" (value: how many bars back); ``listed``: ids a model keeps to exactly what its data had (instruments, meters,
     tracks), where a transposed pitch or a new length stays open.
     """
 
@@ -89,6 +89,7 @@ class TokenRoles:
     fill: np.ndarray
     end: np.ndarray
     chord: np.ndarray
+    repeat: np.ndarray
     listed: np.ndarray
 
     @classmethod
@@ -102,7 +103,7 @@ class TokenRoles:
                    program=any_of(Kind.PROGRAM), track=any_of(Kind.TRACK), position=any_of(Kind.POSITION),
                    bar=any_of(Kind.BAR), control=any_of(Kind.CONTROL),
                    fill=any_of(Kind.FILL, Kind.FILL_START, Kind.FILL_END), end=any_of(Kind.EOS), chord=any_of(Kind.CHORD),
-                   listed=any_of(Kind.PROGRAM, Kind.TIME_SIGNATURE, Kind.TRACK))
+                   repeat=any_of(Kind.REPEAT), listed=any_of(Kind.PROGRAM, Kind.TIME_SIGNATURE, Kind.TRACK))
 
 if TYPE_CHECKING:
     from musicgen.tokens.bars import BarLayout

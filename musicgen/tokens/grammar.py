@@ -280,6 +280,11 @@ class Rules:
         """The chord sounding at the next note and its track's program (None: no chords here)."""
         return None
 
+    def part_now(self, state: dict) -> tuple[Any, Any] | None:
+        """``(batch,)`` each: the bars begun so far (1 in the first) and the program of the track the
+        next token belongs to (None: this encoding has no bars and tracks)."""
+        return None
+
     # ------------------------------------------------------------- the run
     def params(self, constraints: Constraints | None = None, bar_limit: int = -1, every_track: bool = False,
                sampling: bool = False) -> dict:
@@ -395,6 +400,9 @@ class Masker:
 
     def harmony_now(self, state: dict) -> tuple[Any, Any] | None:
         return self.rules.harmony_now(state)
+
+    def part_now(self, state: dict) -> tuple[Any, Any] | None:
+        return self.rules.part_now(state)
 
 
 @dataclass(frozen=True)

@@ -289,6 +289,9 @@ class NoteRules(Rules):
                 "changes": x.where(bar, state["changes"] * 0, state["changes"] + x.cast(chord, x.int32)),
                 "chord": x.where(placed, sounding, x.where(bar, state["chord"] * 0 - 1, state["chord"]))}
 
+    def part_now(self, state: dict) -> tuple[Any, Any]:
+        return state["bars"], self._program(state)
+
     def harmony_now(self, state: dict) -> tuple[Any, Any]:
         """The chord sounding where the current track's notes are placed (-1: none stated), and the
         track's program: what chord guidance reads."""

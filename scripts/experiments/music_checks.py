@@ -160,12 +160,17 @@ def _bar(piece: object, index: int, length: float = 4.0) -> list:
 
 
 def daw(args: argparse.Namespace) -> dict:
-    out = args.out / "daw"
+    out, real = args.out / "daw", args.out / "daw-reference"
     musicgen("generate", "--checkpoint", str(args.checkpoint), "--num", "32", "--bars", "16", "--seed",
              str(args.seed + 5), "--out", str(out))
-    reference = [path for style in ("bach", "airdsAirs", "nottingham-jigs", "groove-rock", "pop909", "freedoom")
-                 for path in test_files(args.cache, style, 10)]
-    return tool("daw_figures.py", out, reference)
+    real.mkdir(parents=True, exist_ok=True)  # daw_figures.py takes one reference folder
+    for style in ("bach", "airdsAirs", "nottingham-jigs", "groove-rock", "pop909", "freedoom"):
+        for path in test_files(args.cache, style, 10):
+            link = real / f"{style}-{path.name}"
+            if path.suffix.lower() in (".mid", ".midi") and not link.exists():
+                link.symlink_to(path.resolve())
+    command = [sys.executable, str(TOOLS / "daw_figures.py"), str(out), "--ref", str(real)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
 
 
 CHECKS = {"band": band, "chords": chords, "accompany": accompany, "styles": styles, "form": form, "daw": daw}
