@@ -117,3 +117,17 @@ def test_the_cli_refuses_on_one_line(tune_model: Path, tmp_path: Path, capsys) -
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "the training data had no drums" in error[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_an_asked_bass_plays_one_note_at_a_time() -> None:
+    """The data's bass tracks hold a few double stops, and a sampled bass turned them into triads:
+    an asked bass (or the stand-in written as one) is kept to one note at an onset; the piano is not."""
+    from musicgen.generation.ensemble import plan_ensemble
+    from musicgen.tokens.grammar import Constraints
+
+    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1, max_tracks=4))
+    stacks = np.full(129, 4, np.int64)
+    constraints = Constraints(max_stacks=stacks)
+    planned = plan_ensemble(tokenizer, "piano,bass,drums", None, constraints).constraints(constraints)
+    assert planned.max_stacks[33] == 1 and planned.max_stacks[0] == 4 and planned.max_stacks[128] == 4
+    assert plan_ensemble(tokenizer, "piano", None, constraints).constraints(constraints).max_stacks[33] == 4

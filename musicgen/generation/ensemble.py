@@ -57,6 +57,7 @@ ROLES = (
     ("strings", _programs(range(40, 43), range(44, 52), range(88, 104)), (48, 49, 40, 41, 42, 52, 19)),
     ("voices", _programs(range(52, 56)), (52, 53, 54, 48, DEFAULT_PROGRAM)),
 )
+BASS_PROGRAMS = frozenset(next(programs for role, programs, _ in ROLES if role == "bass"))
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,19 @@ class Ensemble:
     remarks: tuple[str, ...] = ()
 
     def constraints(self, constraints: Constraints | None) -> Constraints | None:
-        """``constraints`` with each stand-in's pitch range and stack narrowed to the asked instrument's."""
-        if constraints is None or not self.ranges:
+        """``constraints`` with each stand-in's pitch range and stack narrowed to the asked
+        instrument's, and a bass part kept to one note at a time (a bass line, not chords: the
+        data's bass tracks hold a few double stops, which a sampled bass turned into triads)."""
+        bass = [played for played, written in zip(self.played, self.written, strict=True) if written in BASS_PROGRAMS]
+        if constraints is None or not (self.ranges or bass) or constraints.max_stacks is None:
             return constraints
-        ranges = np.array(constraints.pitch_ranges, np.int64, copy=True)
+        ranges = None if constraints.pitch_ranges is None else np.array(constraints.pitch_ranges, np.int64, copy=True)
         stacks = np.array(constraints.max_stacks, np.int64, copy=True)
         for program, bounds in self.ranges.items():
-            ranges[program] = bounds
+            if ranges is not None:
+                ranges[program] = bounds
             stacks[program] = min(int(stacks[program]), self.stacks[program])
+        stacks[bass] = 1
         return dataclasses.replace(constraints, pitch_ranges=ranges, max_stacks=stacks)
 
     def written_piece(self, piece: Piece, first: int = 0) -> Piece:

@@ -152,11 +152,11 @@ def groove_pull(tokenizer: Tokenizer, strength: float, pitched: bool = True) -> 
 
 def _bass_programs() -> np.ndarray:
     """Per General MIDI program: whether it plays the bass role (:data:`musicgen.generation.ensemble.ROLES`)."""
-    from musicgen.generation.ensemble import ROLES
+    from musicgen.generation.ensemble import BASS_PROGRAMS
     from musicgen.music.instruments import PROGRAM_COUNT
 
     bass = np.zeros(PROGRAM_COUNT, bool)
-    bass[sorted(next(programs for role, programs, _ in ROLES if role == "bass"))] = True
+    bass[sorted(BASS_PROGRAMS)] = True
     return bass
 
 
