@@ -70,34 +70,19 @@ def test_structural_rules(tokenizer: Tokenizer) -> None:
 def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer, figures: dict) -> None:
     """The rules run in TensorFlow (the masker) and in NumPy (the checker) agree, the sampling
     rules (full bars, every track in any two bars, a bar limit) included."""
-    import tensorflow as tf
 
     longest = np.full(PROGRAM_COUNT, np.iinfo(np.int32).max)
     longest[0] = 12
     grammar = tokenizer.grammar(Constraints(max_tracks=3, max_durations=longest))
     masker = grammar.masker()
     params = masker.params(constraints=grammar.constraints, **figures)
-    rng = np.random.default_rng(0)
     batch = 6
     checkers = [grammar.checker(**figures) for _ in range(batch)]
-    state = masker.initial_state(batch)
-    weights = np.ones(tokenizer.vocab_size)
-    weights[tokenizer.kinds == Kind.BAR] = 20.0
-    weights[tokenizer.kinds == Kind.EOS] = 5.0
-    weights[tokenizer.kinds == Kind.PROGRAM] = 30.0
-    tokens = np.full(batch, tokenizer.bos_id, np.int32)
-    for _ in range(250):
-        for checker, token in zip(checkers, tokens.tolist(), strict=True):
-            checker.feed(token)
-        state = masker.update(state, tf.constant(tokens), params)
-        mask = masker.allowed(state, params).numpy()
+    weights = {Kind.BAR: 20.0, Kind.EOS: 5.0, Kind.PROGRAM: 30.0}
+    for _, _, mask, rng in _walk(tokenizer, masker, params, checkers, weights, 250, seed=0):
         for row, checker in enumerate(checkers):
-            np.testing.assert_array_equal(mask[row], checker.allowed_mask())
             probe = rng.integers(0, tokenizer.vocab_size, 4)
             assert [checker.allowed(token) for token in probe.tolist()] == mask[row, probe].tolist()
-        probabilities = np.where(mask, weights, 0.0)
-        tokens = np.array([rng.choice(tokenizer.vocab_size, p=p / p.sum()) for p in probabilities], np.int32)
-        tokens = masker.rewrite(state, tf.constant(tokens), params).numpy()
     assert all(checker.value("tracks") <= 3 for checker in checkers)
     assert sum(checker.value("bars") for checker in checkers) > batch
 
@@ -213,32 +198,20 @@ def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer
 def test_chords_and_repeats_keep_masker_and_checker_together() -> None:
     """With CHORD and REPEAT tokens, the masker and the checker agree on what may come next and on
     the chord sounding at each note (what chord guidance reads); no walk is left with nothing to choose."""
-    import tensorflow as tf
 
     tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", chords=True, repeats=(1, 2, 4, 8)))
     grammar = tokenizer.grammar()
     figures = {"sampling": True, "every_track": True, "bar_limit": 4}
     masker, checkers = grammar.masker(), [grammar.checker(**figures) for _ in range(4)]
     params = masker.params(**figures)
-    state, tokens = masker.initial_state(4), np.full(4, tokenizer.bos_id, np.int32)
-    weights = np.ones(tokenizer.vocab_size)
-    for kind, weight in ((Kind.BAR, 10.0), (Kind.CHORD, 3.0), (Kind.REPEAT, 20.0), (Kind.PROGRAM, 20.0)):
-        weights[tokenizer.kinds == kind] = weight
-    rng, sounding, repeated = np.random.default_rng(1), 0, 0
-    for _ in range(300):
-        for checker, token in zip(checkers, tokens.tolist(), strict=True):
-            checker.feed(token)
-        state = masker.update(state, tf.constant(tokens), params)
-        mask = masker.allowed(state, params).numpy()
+    weights = {Kind.BAR: 10.0, Kind.CHORD: 3.0, Kind.REPEAT: 20.0, Kind.PROGRAM: 20.0}
+    sounding, repeated = 0, 0
+    for tokens, state, _, _ in _walk(tokenizer, masker, params, checkers, weights, 300, seed=1):
         for row, checker in enumerate(checkers):
-            np.testing.assert_array_equal(mask[row], checker.allowed_mask())
             assert [int(state[name][row]) for name in ("chord", "changes", "tracks")] == [
                 checker.value(name) for name in ("chord", "changes", "tracks")]
         sounding += int((state["chord"].numpy() >= 0).sum())
         repeated += int(np.isin(tokens, np.flatnonzero(tokenizer.kinds == Kind.REPEAT)).sum())
-        choices = np.where(mask, weights, 0.0)
-        tokens = np.array([rng.choice(tokenizer.vocab_size, p=p / p.sum()) for p in choices], np.int32)
-        tokens = masker.rewrite(state, tf.constant(tokens), params).numpy()
     assert all(checker.ended for checker in checkers) and sounding > 100 and repeated > 0
     assert all(checker.value("tracks") <= CONFIG.max_tracks for checker in checkers)
 
@@ -323,3 +296,27 @@ def test_groove_pull_asks_each_part_to_play_its_bar_again_but_at_a_phrase_end() 
         expected = (0.0, 0.0) if bar == 4 else (1.0, 4.0)  # a piano a quarter, drums the whole
         assert [float(row[0][repeat].max()), float(row[1][repeat].max())] == list(expected), bar
         assert not row[:, ~repeat].any()
+
+
+def _walk(tokenizer: Tokenizer, masker, params: dict, checkers: list, weights: dict, steps: int, seed: int):
+    """Walk the masker and one checker per row through ``steps`` random tokens (a kind's tokens
+    weighted by ``weights``), asserting at each step that both allow the same next tokens; yields
+    (tokens fed, masker state, mask, rng) for the caller's own checks."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    odds = np.ones(tokenizer.vocab_size)
+    for kind, weight in weights.items():
+        odds[tokenizer.kinds == kind] = weight
+    state, tokens = masker.initial_state(len(checkers)), np.full(len(checkers), tokenizer.bos_id, np.int32)
+    for _ in range(steps):
+        for checker, token in zip(checkers, tokens.tolist(), strict=True):
+            checker.feed(token)
+        state = masker.update(state, tf.constant(tokens), params)
+        mask = masker.allowed(state, params).numpy()
+        for row, checker in enumerate(checkers):
+            np.testing.assert_array_equal(mask[row], checker.allowed_mask())
+        yield tokens, state, mask, rng
+        choices = np.where(mask, odds, 0.0)
+        tokens = np.array([rng.choice(tokenizer.vocab_size, p=p / p.sum()) for p in choices], np.int32)
+        tokens = masker.rewrite(state, tf.constant(tokens), params).numpy()

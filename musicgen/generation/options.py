@@ -45,8 +45,9 @@ class SamplingOptions:
         CHORD_GUIDANCE, "how strongly the chord sounding at a note pulls its pitch toward the chord's tones (a bass "
         "toward its root and fifth, below middle C); models whose bars state their chords (0: off)", metavar="G")
     groove: float = option(
-        GROOVE, "how strongly each part is pulled to play its bar again (drums fully, other parts half), but in "
-        "the last bar of every four, left free to vary; models with repeat tokens (0: off)", metavar="G")
+        GROOVE, "how strongly each part is pulled to play its bar again (drums fully, a bass half, other parts a "
+        "quarter; with --chords only drums), but in the last bar of every four, left free to vary; models with "
+        "repeat tokens (0: off)", metavar="G")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an out-of-range option."""
