@@ -130,3 +130,24 @@ def test_chord_guidance_makes_the_parts_sound_the_planned_chords(model: Path, tm
     report = control_hit_rates(model, per_setting=1, bars=2, seed=0, candidates=1)
     assert [row["setting"] for row in report["chords"]["settings"]] == ["C G Am F", "Am:2 Dm:2 E:4"]
     assert [row["samples"] for row in report["chords"]["settings"]] == [2, 3]  # planned chords of one 2-bar piece
+
+
+def test_a_chord_plan_is_never_played_by_drums_alone(tmp_path: Path) -> None:
+    """A folder of mostly drum tracks: the model often opens a piece with drums alone, but a piece
+    asked for ``--chords`` always has a pitched part that can sound them."""
+    from musicgen.training.config import TrainConfig
+    from musicgen.training.loop import train
+
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    beat = [(36 if step % 2 == 0 else 38, step * 1.0, step + 0.5, 100) for step in range(16)]
+    for index in range(5):
+        make_pretty_midi([Track(beat, program=0, is_drum=True)]).write(str(folder / f"d{index}.mid"))
+    make_pretty_midi([Track(song(0), program=0), Track(beat, program=0, is_drum=True)]).write(str(folder / "s.mid"))
+    train(folder, tmp_path / "model", TrainConfig(units=16, num_layers=1, embedding_dim=8, seq_len=96, batch_size=4,
+                                                  max_updates=6, eval_every=3), progress=False, tokenizer_config=CONFIG)
+    out = tmp_path / "out"
+    assert main(["generate", "--checkpoint", str(tmp_path / "model"), "--chords", "C G", "--bars", "2", "--num", "6",
+                 "--seed", "1", "--out", str(out)]) == 0
+    pieces = [midi_io.read_piece(path) for path in sorted(out.glob("*.mid"))]
+    assert len(pieces) == 6 and all(any(not track.is_drum for track in piece.tracks) for piece in pieces)

@@ -87,6 +87,27 @@ def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer, figure
     assert sum(checker.value("bars") for checker in checkers) > batch
 
 
+def test_a_pitched_constraint_never_lets_drums_open_a_piece(tokenizer: Tokenizer) -> None:
+    """Under ``Constraints(pitched=True)`` (a chord plan) the first track may be any pitched program
+    but not the drums; after it, drums may join. Masker and checker agree."""
+    import tensorflow as tf
+
+    grammar, name = tokenizer.grammar(), tokenizer.id_of
+    drums, piano = name(Kind.PROGRAM, 128), name(Kind.PROGRAM, 0)
+    masker, checker = grammar.masker(), grammar.checker(Constraints(pitched=True))
+    params = masker.params(constraints=Constraints(pitched=True))
+    state = masker.initial_state(1)
+    for token in (tokenizer.bos_id, piano):
+        state = masker.update(state, tf.constant([token], tf.int32), params)
+        checker.feed(token)
+        mask = masker.allowed(state, params).numpy()[0]
+        np.testing.assert_array_equal(mask, checker.allowed_mask())
+        assert mask[drums] == (token == piano) and mask[name(Kind.PROGRAM, 33)]
+    free = grammar.checker()
+    free.feed(tokenizer.bos_id)
+    assert free.allowed(drums)
+
+
 def test_the_bar_limit_turns_the_extra_bar_into_eos(tokenizer: Tokenizer) -> None:
     import tensorflow as tf
 

@@ -29,7 +29,7 @@ from musicgen.generation.processors import ChordPlan
 from musicgen.generation.results import Result
 from musicgen.music import midi_io, render
 from musicgen.music.analysis import parse_key, piece_key
-from musicgen.music.instruments import program_name
+from musicgen.music.instruments import DRUM_PROGRAM, program_name
 from musicgen.music.piece import Piece
 
 if TYPE_CHECKING:
@@ -169,7 +169,9 @@ def _writable(tokenizer: Tokenizer, constraints: Constraints, quantize: bool,
         allowed &= tokenizer.grid_tokens()
     if programs:
         allowed &= ~tokenizer.roles.program | np.isin(tokenizer.values, sorted(programs))
-    return dataclasses.replace(constraints, allowed=allowed)
+    # A chord plan is played by a pitched part: a piece of drums alone would sound none of it.
+    pitched = meter is not None and bool((allowed & tokenizer.roles.program & (tokenizer.values < DRUM_PROGRAM)).any())
+    return dataclasses.replace(constraints, allowed=allowed, pitched=pitched)
 
 
 def _style_programs(loaded: Checkpoint, options: GenerationOptions) -> set[int] | None:

@@ -193,13 +193,15 @@ class Constraints:
     """What training pieces had, and what their instruments can play: the tokens seen, the most
     tracks (instruments) in one piece, and per program (129 rows, drums last) the longest note
     in steps, the ``(lowest, highest)`` pitch and the most notes a track starts at one onset
-    (its largest *stack*; ``None``: no limit)."""
+    (its largest *stack*; ``None``: no limit). ``pitched``: a new piece's first track is a pitched
+    instrument (a piece asked to play chords is never drums alone)."""
 
     allowed: np.ndarray | None = None
     max_tracks: int | None = None
     max_durations: np.ndarray | None = None
     pitch_ranges: np.ndarray | None = None
     max_stacks: np.ndarray | None = None
+    pitched: bool = False
 
     def sampleable(self, kinds: np.ndarray) -> np.ndarray:
         """Booleans over the vocabulary (of per-id ``kinds``): the tokens a sampler may ever
@@ -311,6 +313,7 @@ class Rules:
             "bar_limit": np.int32(bar_limit),
             "every_track": np.bool_(every_track),
             "sampling": np.bool_(sampling),
+            "pitched": np.bool_(constraints.pitched),
         }
 
     def tensor_params(self, params: dict) -> dict:

@@ -178,6 +178,7 @@ class NoteRules(Rules):
         low = [None] * (len(_SLOTS) + 1)
         high = [None] * (len(_SLOTS) + 1)
         low[S_CONTROL] = state["last_control"]
+        high[S_PROGRAM] = x.where(params["pitched"] & (state["tracks"] == 0), DRUM_PROGRAM, DRUM_PROGRAM + 1)
         low[S_TRACK], high[S_TRACK] = track, x.minimum(state["tracks"], first_owed + 1)
         low[S_POSITION], high[S_POSITION] = state["position"], state["bar_length"]
         low[S_PITCH] = x.maximum(state["pitch"], x.take(params["pitch_low"], program) - 1)
