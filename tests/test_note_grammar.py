@@ -217,8 +217,9 @@ def test_key_guidance_biases_pitches_on_pitched_tracks_only(tokenizer: Tokenizer
 
 
 def test_chords_and_repeats_keep_masker_and_checker_together() -> None:
-    """With CHORD and REPEAT tokens, the masker and the checker agree on what may come next and on
-    the chord sounding at each note (what chord guidance reads); no walk is left with nothing to choose."""
+    """With CHORD and REPEAT tokens, the masker and the checker agree on what may come next, on
+    the chord sounding at each note (what chord guidance reads) and on each track's sounding pitches
+    (what voice leading reads); no walk is left with nothing to choose."""
 
     tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", chords=True, repeats=(1, 2, 4, 8)))
     grammar = tokenizer.grammar()
@@ -231,6 +232,8 @@ def test_chords_and_repeats_keep_masker_and_checker_together() -> None:
         for row, checker in enumerate(checkers):
             assert [int(state[name][row]) for name in ("chord", "changes", "tracks")] == [
                 checker.value(name) for name in ("chord", "changes", "tracks")]
+            for name in ("sounding", "carried"):  # what voice leading reads
+                np.testing.assert_array_equal(state[name][row].numpy(), checker.state[name][0])
         sounding += int((state["chord"].numpy() >= 0).sum())
         repeated += int(np.isin(tokens, np.flatnonzero(tokenizer.kinds == Kind.REPEAT)).sum())
     assert all(checker.ended for checker in checkers) and sounding > 100 and repeated > 0

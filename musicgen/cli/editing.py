@@ -13,7 +13,7 @@ from musicgen.options import add_options, given
 if TYPE_CHECKING:
     from musicgen.generation.results import Result
 
-SAMPLING = ("temperature", "top_k", "top_p", "seed", "precision", "chord_guidance", "groove")
+SAMPLING = ("temperature", "top_k", "top_p", "seed", "precision", "chord_guidance", "groove", "voice_leading")
 OUTPUT = ("out_dir", "plot")
 
 

@@ -37,7 +37,7 @@ GROUPS = {
     "sampling": ("temperature", "top_k", "top_p", "seed", "beam_size", "precision"),
     "steering (models in the notes encoding with controls)": ("instruments", "key", "key_guidance", "density", "candidates",
                                                                "style", "chords", "chord_guidance", "groove",
-                                                               "controls"),
+                                                               "voice_leading", "controls"),
     "music": ("form", "variation", "primer", "primer_bars", "tempo", "program", "quantize"),
     "output": ("out_dir", "plot", "wav", "soundfont"),
 }

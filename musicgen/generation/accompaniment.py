@@ -52,8 +52,7 @@ def accompany_piece(session: ModelSession, path: Any, options: AccompanyOptions)
                              taken=tuple(int(values[token]) for token in given))
     sampler = GuidedSampler(session, options.temperature, options.top_k, options.top_p, seed,
                             options.precision, ensemble.constraints(constraints),
-                            guidance=guidance(tokenizer, options.chord_guidance, options.groove,
-                                              options.chords is not None))
+                            guidance=guidance(tokenizer, options, options.chords is not None))
     allowed = ~(roles.track & (values < len(given))) & ~roles.fill & ~roles.end
     sampler.force(layout.header(controls, [int(values[token]) for token in given] + list(ensemble.played)))
     for bar in bars:

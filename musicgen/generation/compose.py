@@ -137,7 +137,7 @@ def draft(session: ModelSession, options: GenerationOptions) -> Draft:
     plans: tuple = ()
     if options.chords is not None:  # the progression's bars from the first new bar on
         plans = (ChordPlan(tokenizer.chord_plan(options.chords, signature), first=int(not tokenizer.roles.bar[prefix[-1]])),)
-    plans += steering.guidance(tokenizer, options.chord_guidance, options.groove, options.chords is not None)
+    plans += steering.guidance(tokenizer, options, options.chords is not None)
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   pitch_bias=steering.guidance_bias(tokenizer, asked, options.key_guidance),
                   # Asked-for instruments each play at least once in every two bars.

@@ -87,7 +87,7 @@ def infill_piece(session: ModelSession, path: Any, options: InfillOptions) -> Re
     tokenizer = checkpoint.tokenizer
     seed = choose_seed(options)
     sampler = GuidedSampler(session, options.temperature, options.top_k, options.top_p, seed, options.precision,
-                            guidance=guidance(tokenizer, options.chord_guidance, options.groove))
+                            guidance=guidance(tokenizer, options))
     piece = midi_io.read_piece(path)
     layout = tokenizer.layout()
     controls, programs, all_bars = layout.parse(tokenizer.encode_piece(piece))

@@ -18,6 +18,7 @@ from musicgen.generation.steering import (
     CHORD_GUIDANCE,
     GROOVE,
     KEY_GUIDANCE,
+    VOICE_LEADING,
     check_steering_options,
 )
 from musicgen.models.precision import PRECISIONS
@@ -48,13 +49,16 @@ class SamplingOptions:
         GROOVE, "how strongly each part is pulled to play its bar again (drums fully, a bass half, other parts a "
         "quarter; with --chords only drums), but in the last bar of every four, left free to vary; models with "
         "repeat tokens (0: off)", metavar="G")
+    voice_leading: float = option(
+        VOICE_LEADING, "how strongly a part is kept from moving with another in consecutive fifths or octaves "
+        "(a bass keeps its roots); models with bars and tracks (0: off)", metavar="G")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an out-of-range option."""
         check_sampling_options(self.temperature, self.top_k, self.top_p)
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
-        for name in ("chord_guidance", "groove"):
+        for name in ("chord_guidance", "groove", "voice_leading"):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value < 100):
                 raise ConfigError(f"--{name.replace('_', '-')} must be a number from 0 to 100, got {value!r}")

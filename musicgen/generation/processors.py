@@ -221,6 +221,38 @@ class ChordGuidance(Guidance):
         return x.where(drums[:, None], 0.0, bias)
 
 
+class VoiceLeading(Guidance):
+    """Voices that keep their independence: where another track moves, at the current position,
+    from a perfect fifth or octave (unison, compound, above or below) with this track's last pitch,
+    the pitches that would move this track the same way into the same interval (consecutive fifths
+    and octaves, :func:`musicgen.evaluation.music_figures.parallel_motion`) get ``strength`` less.
+    A bass instrument keeps its roots (``bass``, per program); drums get nothing
+    (:func:`musicgen.generation.steering.voice_leading` builds the tables)."""
+
+    name = "voice_leading"
+
+    def __init__(self, pitch: np.ndarray, bass: np.ndarray, strength: float) -> None:
+        self.tables = {"pitch": np.asarray(pitch, np.int32), "bass": np.asarray(bass, bool),
+                       "strength": np.float32(strength)}
+
+    def reads(self, rules: Any, state: dict) -> Any:
+        return rules.voices_now(state)
+
+    def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
+        before, after, track, program = now
+        pitch = tables["pitch"][None, None, :]  # -1: not a pitch token
+        own = x.pick(before, x.maximum(track, 0))[:, None, None]
+        low, high = before[:, :, None], after[:, :, None]
+        interval = x.maximum(own - low, low - own) % 12  # a fifth or octave, above or below, compound or not
+        moves = (low >= 0) & (high >= 0) & (low != high) & (own >= 0) & ((interval == 0) | (interval == 7))
+        other = x.const(np.arange(before.shape[1], dtype=np.int32))[None, :, None] != track[:, None, None]
+        parallel = (x.maximum(pitch - high, high - pitch) % 12 == interval) & ((pitch > own) == (high > low)) & (
+            pitch != own)
+        bad = moves & other & parallel & (pitch >= 0)
+        penalty = x.where(x.count(bad) > 0, -tables["strength"], 0.0 * tables["strength"])
+        return x.where((drums | x.take(tables["bass"], program))[:, None], 0.0 * penalty, penalty)
+
+
 class GroovePull(Guidance):
     """Parts that settle into a pattern: the "this part again" tokens (``repeat``: 1 on them) get
     ``strength[1]`` more on a drum track, ``strength[0]`` on a bass instrument's (``bass``, per

@@ -27,12 +27,13 @@ import numpy as np
 from musicgen.errors import ConfigError
 
 if TYPE_CHECKING:
-    from musicgen.generation.processors import ChordGuidance, GroovePull
+    from musicgen.generation.processors import ChordGuidance, GroovePull, VoiceLeading
     from musicgen.music.piece import Piece
     from musicgen.tokens import Tokenizer
 
 CHORD_GUIDANCE = 3.0  # the default --chord-guidance, chosen on samples (docs/results.md)
 GROOVE = 6.0  # the default --groove, chosen on samples (docs/results.md)
+VOICE_LEADING = 8.0  # the default --voice-leading, chosen on samples (docs/results.md)
 PHRASE_BARS = 4  # a groove's phrase: its last bar is left free to vary
 BASS_ABOVE = 60  # a bass note from here up is out of the bass's register (middle C)
 CANDIDATES = 4  # the default --candidates, chosen by `musicgen evaluate --controls` (docs/results.md)
@@ -160,8 +161,20 @@ def _bass_programs() -> np.ndarray:
     return bass
 
 
-def guidance(tokenizer: Tokenizer, chords: float, groove: float, planned: bool = False) -> tuple:
-    """The guidance processors asked for (:func:`chord_guidance`, :func:`groove_pull`), those the
-    vocabulary can take; ``planned``: the chords are a given progression (only drums hold a groove)."""
-    return tuple(item for item in (chord_guidance(tokenizer, chords), groove_pull(tokenizer, groove, not planned))
-                 if item is not None)
+def voice_leading(tokenizer: Tokenizer, strength: float) -> VoiceLeading | None:
+    """The :class:`VoiceLeading` of ``tokenizer`` at ``strength`` (None: 0, or a vocabulary
+    without bars and tracks, whose grammar cannot say where the voices stand)."""
+    from musicgen.generation.processors import VoiceLeading
+
+    if not strength or not tokenizer.roles.track.any():
+        return None
+    return VoiceLeading(np.where(tokenizer.roles.pitch, tokenizer.values, -1), _bass_programs(), strength)
+
+
+def guidance(tokenizer: Tokenizer, options: Any, planned: bool = False) -> tuple:
+    """The guidance processors ``options`` ask for (:func:`chord_guidance`, :func:`groove_pull`,
+    :func:`voice_leading`), those the vocabulary can take; ``planned``: the chords are a given
+    progression (only drums hold a groove)."""
+    items = (chord_guidance(tokenizer, options.chord_guidance), groove_pull(tokenizer, options.groove, not planned),
+             voice_leading(tokenizer, options.voice_leading))
+    return tuple(item for item in items if item is not None)

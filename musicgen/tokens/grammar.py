@@ -70,6 +70,10 @@ class NumpyOps:
         cube[np.arange(len(first)), first, second] = value
         return cube
 
+    def at_step(self, cube: Any, index: Any) -> np.ndarray:
+        """``cube[b, :, index[b]]`` for each row ``b``."""
+        return cube[np.arange(len(index)), :, index]
+
     def stack(self, items: list) -> np.ndarray:
         return np.stack(items, axis=1)
 
@@ -95,7 +99,7 @@ class NumpyOps:
         return np.maximum(a, b)
 
     def count(self, flags: Any) -> np.ndarray:
-        """Per row, the true entries of ``(batch, n)`` booleans."""
+        """Per row, the true entries of ``(batch, n, ...)`` booleans along the second axis."""
         return np.count_nonzero(flags, axis=1).astype(np.int32)
 
     def bits_below(self, count: Any) -> np.ndarray:
@@ -147,6 +151,9 @@ class TensorOps:
         tf = self.tf
         where = tf.stack([tf.range(tf.shape(first)[0], dtype=first.dtype), first, second], axis=1)
         return tf.tensor_scatter_nd_update(cube, where, value)
+
+    def at_step(self, cube: Any, index: Any) -> Any:
+        return self.tf.gather(cube, index, axis=2, batch_dims=1)
 
     def stack(self, items: list) -> Any:
         return self.tf.stack(items, axis=1)
@@ -287,6 +294,13 @@ class Rules:
         next token belongs to (None: this encoding has no bars and tracks)."""
         return None
 
+    def voices_now(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
+        """Where the next note's voice stands among the others (what voice leading reads):
+        ``(before, after, track, program)``: ``(batch, tracks)`` the top pitch each track sounds
+        just before the current position and at it (-1: none, or not yet written), the current
+        track and its program (None: this encoding has no bars and tracks)."""
+        return None
+
     # ------------------------------------------------------------- the run
     def params(self, constraints: Constraints | None = None, bar_limit: int = -1, every_track: bool = False,
                sampling: bool = False) -> dict:
@@ -406,6 +420,9 @@ class Masker:
 
     def part_now(self, state: dict) -> tuple[Any, Any] | None:
         return self.rules.part_now(state)
+
+    def voices_now(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
+        return self.rules.voices_now(state)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,8 @@ class NoteRules(Rules):
         self.control_rank = const(control_rank.astype(np.int32))
         self.meter_length = const(np.asarray(meter_length, np.int32))
         self.meter_beat = const(np.asarray(meter_beat, np.int32))
+        self.steps = const(np.arange(max([*meter_length, self.default_bar, 1]), dtype=np.int32))  # a bar's grid
+        self.slot_index = const(np.arange(self.slots_count, dtype=np.int32))
         self.repeats = bool(tokenizer.config.repeats)
         self.is_repeat = const(kinds == Kind.REPEAT)
         self.repeat_column = const(np.where(kinds == Kind.REPEAT, np.maximum(values - 1, 0), 0).astype(np.int32))
@@ -136,6 +138,10 @@ class NoteRules(Rules):
             # The bar's chord changes (position, chord) and the chord sounding at the current note's position.
             "change_at": x.full(batch, NOWHERE, x.int32, CHANGES), "change_chord": x.full(batch, -1, x.int32, CHANGES),
             "changes": zeros, "chord": zeros - 1,
+            # Per track, the top pitch sounding at each step of this bar (-1: none, or not yet written)
+            # and at the last step of the bar before: where each voice goes (voice leading).
+            "sounding": x.full(batch, -1, x.int32, self.slots_count, int(self.steps.shape[0])),
+            "carried": x.full(batch, -1, x.int32, self.slots_count),
         }
 
     def _program(self, state: dict) -> Any:
@@ -235,8 +241,10 @@ class NoteRules(Rules):
         plays = duration | repeat
         harmonic = chord | (position & (state["phase"] == HARMONY))
         changes = self._changes(state, bar, chord, position, values)
+        voices = self._voices(state, new_bar, duration & (self._program(state) != DRUM_PROGRAM), values)
         return {
             **changes,
+            **voices,
             "harmony": x.where(bar, state["harmony"] * 0, state["harmony"] + x.cast(harmonic, x.int32)),
             "phase": phase,
             "tracks": state["tracks"] + x.cast(program, x.int32),
@@ -263,6 +271,31 @@ class NoteRules(Rules):
             "meter_set": state["meter_set"] | meter,
             "programs": programs,
         }
+
+    def _voices(self, state: dict, new_bar: Any, note: Any, values: Any) -> dict:
+        """Each track's sounding pitches after this token: a pitched note (``note``, its duration
+        in ``values``) marks its steps with its pitch (the highest wins); a new bar keeps the last
+        step's pitches as ``carried`` and starts empty. A note held over the bar line, and a
+        REPEAT's bar, are not marked."""
+        x, sounding = self.x, state["sounding"]
+        start = x.maximum(state["position"], 0)
+        covered = (self.steps[None, :] >= start[:, None]) & (self.steps[None, :] < (start + values)[:, None])
+        track = self.slot_index[None, :] == state["track"][:, None]
+        mark = note[:, None, None] & track[:, :, None] & covered[:, None, :]
+        sounding = x.where(mark, x.maximum(sounding, state["pitch"][:, None, None]), sounding)
+        last = x.at_step(sounding, self._step(state["bar_length"] - 1))
+        return {"sounding": x.where(new_bar[:, None, None], sounding * 0 - 1, sounding),
+                "carried": x.where(new_bar[:, None], last, state["carried"])}
+
+    def voices_now(self, state: dict) -> tuple[Any, Any, Any, Any]:
+        x, position = self.x, state["position"]
+        before = x.where((position > 0)[:, None], x.at_step(state["sounding"], self._step(position - 1)),
+                         state["carried"])
+        return before, x.at_step(state["sounding"], self._step(position)), state["track"], self._program(state)
+
+    def _step(self, index: Any) -> Any:
+        """``index`` kept to a bar's grid (a step a sounding pitch is read at)."""
+        return self.x.minimum(self.x.maximum(index, 0), int(self.steps.shape[0]) - 1)
 
     def harmony(self, state: dict) -> tuple[Any, Any, Any, Any]:
         """Where the bar's harmony is being written: ``(open, count, bar, tokens)``: whether a harmony
