@@ -276,8 +276,103 @@ def test_chord_guidance_pulls_pitches_to_the_chord_sounding_at_the_note() -> Non
     assert not rows[:, ~pitch].any() and not rows[2].any()  # only pitches move, and never on drums
 
 
+def test_chord_guidance_holds_back_a_bar_played_again_under_other_chords() -> None:
+    """Bars under C, G, C: in the third, a piano's REPEAT(2) (the C bar) is free and its REPEAT(1)
+    (the G bar) is held back by twice the strength; drums may repeat anything. Masker and checker
+    (the guided sampler's rules) give the same numbers."""
+    import tensorflow as tf
+
+    from musicgen.generation.steering import chord_guidance
+    from musicgen.music.chords import parse_chord
+
+    tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", chords=True, repeats=(1, 2, 4)))
+    guidance, name = chord_guidance(tokenizer, 3.0), tokenizer.id_of
+    grammar = tokenizer.grammar()
+    masker, checkers = grammar.masker(), [grammar.checker(), grammar.checker()]
+    params = masker.params()
+    song = [tokenizer.bos_id, name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128)]
+    for bar, chord in enumerate(("C", "G", "C")):
+        song += [name(Kind.BAR), *([name(Kind.TIME_SIGNATURE, 0)] if bar == 0 else []), name(Kind.CHORD, parse_chord(chord))]
+        if bar < 2:
+            song += [name(Kind.TRACK, 0), name(Kind.POSITION, 0), name(Kind.PITCH, 60), name(Kind.VELOCITY, 2),
+                     name(Kind.DURATION, 12), name(Kind.TRACK, 1), name(Kind.POSITION, 0), name(Kind.PITCH, 60),
+                     name(Kind.VELOCITY, 2), name(Kind.DURATION, 12)]
+    state = masker.initial_state(2)
+    for token in song:
+        state = masker.update(state, tf.constant([token] * 2, tf.int32), params)
+        for checker in checkers:
+            checker.feed(token)
+    tracks = [name(Kind.TRACK, 0), name(Kind.TRACK, 1)]  # piano, drums
+    state = masker.update(state, tf.constant(tracks, tf.int32), params)
+    for checker, track in zip(checkers, tracks, strict=True):
+        checker.feed(track)
+    inputs = {guidance.name: {key: tf.constant(value) for key, value in guidance.inputs().items()}}
+    context = StepContext(tf.ones([2, tokenizer.vocab_size], tf.bool), masker.drums(state), masker=masker,
+                          state=state, inputs=inputs)
+    rows = guidance(tf.zeros([2, tokenizer.vocab_size]), context).numpy()
+    rules = checkers[0].rules
+    np.testing.assert_allclose(rows, np.stack([guidance.bias(guidance.inputs(), guidance.reads(rules, checker.state),
+                                                             rules.drums(checker.state), rules.x)[0]
+                                               for checker in checkers]))
+    piano = {int(tokenizer.values[token]): float(rows[0][token]) for token in np.flatnonzero(tokenizer.roles.repeat)}
+    assert piano == {1: -6.0, 2: 0.0, 4: 0.0} and not rows[1].any()
+
+
+def test_the_harmony_returns_a_phrase_later_but_turns_at_the_phrase_end() -> None:
+    """Bars under C F G Am, C F G D: where bar 5's harmony begins, C (bar 1's) is pulled and,
+    once stated, a second change held back (bar 1 had one chord); bar 8, the phrase's end, is
+    free. The token-by-token sampler's rules give the same numbers."""
+    import tensorflow as tf
+
+    from musicgen.generation.steering import harmony_loop
+    from musicgen.music.chords import parse_chord
+
+    tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", chords=True, repeats=(1, 2, 4)))
+    loop, name = harmony_loop(tokenizer, 5.0), tokenizer.id_of
+    assert harmony_loop(tokenizer, 0.0) is None and harmony_loop(Tokenizer(CONFIG), 5.0) is None
+    grammar = tokenizer.grammar()
+    masker, checker = grammar.masker(), grammar.checker()
+    params = masker.params()
+    inputs = {loop.name: {key: tf.constant(value) for key, value in loop.inputs().items()}}
+    state = masker.initial_state(1)
+
+    def feed(token: int) -> None:
+        nonlocal state
+        state = masker.update(state, tf.constant([token], tf.int32), params)
+        checker.feed(token)
+
+    def bias() -> np.ndarray:
+        context = StepContext(tf.ones([1, tokenizer.vocab_size], tf.bool), masker.drums(state), masker=masker,
+                              state=state, inputs=inputs)
+        row = loop(tf.zeros([1, tokenizer.vocab_size]), context).numpy()[0]
+        rules = checker.rules
+        np.testing.assert_allclose(row, loop.bias(loop.inputs(), loop.reads(rules, checker.state),
+                                                  rules.drums(checker.state), rules.x)[0])
+        return row
+
+    rows = {}
+    for token in (tokenizer.bos_id, name(Kind.PROGRAM, 0)):
+        feed(token)
+    for bar, chord in enumerate("C F G Am C F G D".split(), start=1):
+        feed(name(Kind.BAR))
+        if bar == 1:
+            feed(name(Kind.TIME_SIGNATURE, 0))
+        rows[bar] = bias()
+        feed(name(Kind.CHORD, parse_chord(chord)))
+        rows[bar, "stated"] = bias()
+        for token in (name(Kind.TRACK, 0), name(Kind.POSITION, 0), name(Kind.PITCH, 60), name(Kind.VELOCITY, 2),
+                      name(Kind.DURATION, 12)):
+            feed(token)
+    pulled = {int(tokenizer.values[token]) for token in np.flatnonzero(rows[5] > 0)}
+    assert pulled == {parse_chord("C")} and rows[5].max() == 5.0 and not (rows[5] < 0).any()
+    assert (rows[5, "stated"][tokenizer.roles.position] == -5.0).all()
+    assert not rows[5, "stated"][~tokenizer.roles.position].any()
+    assert {int(tokenizer.values[token]) for token in np.flatnonzero(rows[7] > 0)} == {parse_chord("G")}
+    assert not rows[8].any() and not rows[1].any()  # the phrase's end turns; the first bars are the model's
+
+
 def test_groove_pull_asks_each_part_to_play_its_bar_again_but_at_a_phrase_end() -> None:
-    """REPEAT tokens get the full strength on drums, a quarter on a piano part, nothing in the fourth
+    """REPEAT tokens get the full strength on drums, half on a piano part, nothing in the fourth
     bar (left free for a fill); the token-by-token sampler adds the same numbers (NumPy rules)."""
     import tensorflow as tf
 
@@ -317,7 +412,7 @@ def test_groove_pull_asks_each_part_to_play_its_bar_again_but_at_a_phrase_end() 
         for token in (name(Kind.POSITION, 0), name(Kind.PITCH, 60), name(Kind.DURATION, 12)):
             state = masker.update(state, tf.constant([token] * 2, tf.int32), params)
     for bar, row in enumerate(rows, start=1):
-        expected = (0.0, 0.0) if bar == 4 else (1.0, 4.0)  # a piano a quarter, drums the whole
+        expected = (0.0, 0.0) if bar == 4 else (2.0, 4.0)  # a piano half, drums the whole
         assert [float(row[0][repeat].max()), float(row[1][repeat].max())] == list(expected), bar
         assert not row[:, ~repeat].any()
 

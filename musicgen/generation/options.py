@@ -46,9 +46,9 @@ class SamplingOptions:
         CHORD_GUIDANCE, "how strongly the chord sounding at a note pulls its pitch toward the chord's tones (a bass "
         "toward its root and fifth, below middle C); models whose bars state their chords (0: off)", metavar="G")
     groove: float = option(
-        GROOVE, "how strongly each part is pulled to play its bar again (drums fully, a bass half, other parts a "
-        "quarter; with --chords only drums), but in the last bar of every four, left free to vary; models with "
-        "repeat tokens (0: off)", metavar="G")
+        GROOVE, "how strongly each part is pulled to play its bar again (drums and a bass fully, other parts "
+        "half; with --chords only drums) and the harmony to return four bars on, but in the last bar of every "
+        "four, left free to vary; models with repeat tokens (0: off)", metavar="G")
     voice_leading: float = option(
         VOICE_LEADING, "how strongly a part is kept from moving with another in consecutive fifths or octaves "
         "(a bass keeps its roots); models with bars and tracks (0: off)", metavar="G")

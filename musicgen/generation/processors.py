@@ -201,23 +201,29 @@ class ChordGuidance(Guidance):
     """The chord sounding where a note is placed pulls the note's pitch: each pitched track's pitch
     logits get the row of ``chord`` (``(chords + 1, vocab)``, row 0 for no chord) of the chord the
     grammar says is sounding, and a bass instrument's (``bass``, per program) also gets its row of
-    ``root`` (the root and fifth, in the bass's register); drums get nothing
+    ``root`` (the root and fifth, in the bass's register); a "this part again" token (``again``,
+    its penalty, and ``distance``, its column of the grammar's bar history) gets its penalty where
+    that bar's chords are not this bar's; drums get nothing
     (:func:`musicgen.generation.steering.chord_guidance` builds the tables)."""
 
     name = "chord_guidance"
 
-    def __init__(self, chord: np.ndarray, root: np.ndarray, bass: np.ndarray) -> None:
+    def __init__(self, chord: np.ndarray, root: np.ndarray, bass: np.ndarray, again: np.ndarray,
+                 distance: np.ndarray) -> None:
         self.tables = {"chord": np.asarray(chord, np.float32), "root": np.asarray(root, np.float32),
-                       "bass": np.asarray(bass, bool)}
+                       "bass": np.asarray(bass, bool), "again": np.asarray(again, np.float32),
+                       "distance": np.asarray(distance, np.int32)}
 
     def reads(self, rules: Any, state: dict) -> Any:
         return rules.harmony_now(state)
 
     def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
-        chord, program = now
+        chord, program, same = now
         row = chord + 1
         bias = x.take(tables["chord"], row) + x.where(x.take(tables["bass"], program)[:, None],
                                                       x.take(tables["root"], row), 0.0)
+        # A part played again from a bar under other chords would sound those chords here.
+        bias = bias + x.where(x.columns(same, tables["distance"]), 0.0, tables["again"][None, :])
         return x.where(drums[:, None], 0.0, bias)
 
 
@@ -251,6 +257,33 @@ class VoiceLeading(Guidance):
         bad = moves & other & parallel & (pitch >= 0)
         penalty = x.where(x.count(bad) > 0, -tables["strength"], 0.0 * tables["strength"])
         return x.where((drums | x.take(tables["bass"], program))[:, None], 0.0 * penalty, penalty)
+
+
+class HarmonyLoop(Guidance):
+    """A progression that returns, as a song's does: where a bar's harmony is written, the chord
+    that began the bar ``strength[1]`` bars back (a phrase) gets ``strength[0]`` more, and where that
+    bar held one chord, a second change (a harmony ``position`` token) as much less; but in the last
+    bar of each phrase the harmony is left free to turn (``chord``: each token's chord value, -2
+    for other tokens; :func:`musicgen.generation.steering.harmony_loop` builds the tables)."""
+
+    name = "harmony_loop"
+
+    def __init__(self, chord: np.ndarray, position: np.ndarray, strength: float, phrase: int) -> None:
+        self.tables = {"chord": np.asarray(chord, np.int32), "position": np.asarray(position, bool),
+                       "strength": np.array([strength, phrase], np.float32)}
+
+    def reads(self, rules: Any, state: dict) -> Any:
+        return rules.loop_now(state)
+
+    def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
+        open_, count, bar, firsts, changes = now
+        strength, phrase = tables["strength"][0], x.cast(tables["strength"][1], x.int32)
+        back = bar * 0 + phrase - 1
+        first, held = x.pick(firsts, back), x.pick(changes, back) == 1
+        pulled = open_ & (first >= 0) & (x.cast(bar, x.int32) % phrase != 0)
+        wanted = (pulled & (count == 0))[:, None] & (tables["chord"][None, :] == first[:, None])
+        again = (pulled & (count > 0) & held)[:, None] & tables["position"][None, :]
+        return x.where(wanted, strength, 0.0 * strength) - x.where(again, strength, 0.0 * strength)
 
 
 class GroovePull(Guidance):

@@ -27,12 +27,12 @@ import numpy as np
 from musicgen.errors import ConfigError
 
 if TYPE_CHECKING:
-    from musicgen.generation.processors import ChordGuidance, GroovePull, VoiceLeading
+    from musicgen.generation.processors import ChordGuidance, GroovePull, HarmonyLoop, VoiceLeading
     from musicgen.music.piece import Piece
     from musicgen.tokens import Tokenizer
 
 CHORD_GUIDANCE = 3.0  # the default --chord-guidance, chosen on samples (docs/results.md)
-GROOVE = 6.0  # the default --groove, chosen on samples (docs/results.md)
+GROOVE = 9.0  # the default --groove, chosen on samples (docs/results.md)
 VOICE_LEADING = 8.0  # the default --voice-leading, chosen on samples (docs/results.md)
 PHRASE_BARS = 4  # a groove's phrase: its last bar is left free to vary
 BASS_ABOVE = 60  # a bass note from here up is out of the bass's register (middle C)
@@ -113,7 +113,8 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
     """The :class:`ChordGuidance` of ``tokenizer``'s chords at ``strength`` (None: 0, or a
     vocabulary without chords): chord tones get ``strength`` more than the other pitch classes
     (centred over the twelve), and on a bass instrument the root ``strength`` more again, the fifth
-    half that, and a note from middle C up twice ``strength`` less."""
+    half that, and a note from middle C up twice ``strength`` less; a part's "this bar again" token
+    twice ``strength`` less where that bar's chords are not this bar's."""
     from musicgen.generation.processors import ChordGuidance
     from musicgen.music.chords import pitch_classes
 
@@ -134,20 +135,22 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
         bass[tones[0]], bass[(tones[0] + 7) % 12] = 1.0, 0.5
         root[value + 1, pitch] = strength * (bass - bass.mean())[pitches % 12]
     root[:, pitch] -= 2 * strength * (pitches >= BASS_ABOVE)
-    return ChordGuidance(chord, root, _bass_programs())
+    repeat = tokenizer.roles.repeat
+    distance = np.where(repeat, np.maximum(tokenizer.values - 1, 0), 0)
+    return ChordGuidance(chord, root, _bass_programs(), -2 * strength * repeat, distance)
 
 
 def groove_pull(tokenizer: Tokenizer, strength: float, pitched: bool = True) -> GroovePull | None:
     """The :class:`GroovePull` of ``tokenizer`` at ``strength`` (None: 0, or a vocabulary without
-    "this part again" tokens): a drum part's repeat tokens get ``strength`` more, a bass part's half
-    that and another pitched part's a quarter (a rhythm section holds a groove; a melody or a chorale
+    "this part again" tokens): a drum part's and a bass part's repeat tokens get ``strength`` more
+    and another pitched part's half that (a rhythm section holds a groove; a melody or a chorale
     voice moves on), but in the last bar of every :data:`PHRASE_BARS`. Without ``pitched`` only the
     drums are pulled: under a planned progression a bar played again would sound under another chord."""
     from musicgen.generation.processors import GroovePull
 
     if not strength or not tokenizer.roles.repeat.any():
         return None
-    return GroovePull(tokenizer.roles.repeat, _bass_programs(), strength / 2 if pitched else 0.0, strength,
+    return GroovePull(tokenizer.roles.repeat, _bass_programs(), strength if pitched else 0.0, strength,
                       PHRASE_BARS)
 
 
@@ -159,6 +162,18 @@ def _bass_programs() -> np.ndarray:
     bass = np.zeros(PROGRAM_COUNT, bool)
     bass[sorted(BASS_PROGRAMS)] = True
     return bass
+
+
+def harmony_loop(tokenizer: Tokenizer, strength: float) -> HarmonyLoop | None:
+    """The :class:`HarmonyLoop` at ``strength`` over :data:`PHRASE_BARS` (None: 0, or a vocabulary
+    without chords and repeat tokens): parts hold their bars where the harmony returns, so the
+    harmony returns with them."""
+    from musicgen.generation.processors import HarmonyLoop
+
+    if not strength or not tokenizer.config.chords or not tokenizer.roles.repeat.any():
+        return None
+    return HarmonyLoop(np.where(tokenizer.roles.chord, tokenizer.values, -2), tokenizer.roles.position, strength,
+                       PHRASE_BARS)
 
 
 def voice_leading(tokenizer: Tokenizer, strength: float) -> VoiceLeading | None:
@@ -176,5 +191,5 @@ def guidance(tokenizer: Tokenizer, options: Any, planned: bool = False) -> tuple
     :func:`voice_leading`), those the vocabulary can take; ``planned``: the chords are a given
     progression (only drums hold a groove)."""
     items = (chord_guidance(tokenizer, options.chord_guidance), groove_pull(tokenizer, options.groove, not planned),
-             voice_leading(tokenizer, options.voice_leading))
+             None if planned else harmony_loop(tokenizer, options.groove), voice_leading(tokenizer, options.voice_leading))
     return tuple(item for item in items if item is not None)

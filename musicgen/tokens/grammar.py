@@ -285,13 +285,22 @@ class Rules:
         see :meth:`musicgen.tokens.notes_grammar.NoteRules.harmony`."""
         return None
 
-    def harmony_now(self, state: dict) -> tuple[Any, Any] | None:
-        """The chord sounding at the next note and its track's program (None: no chords here)."""
+    def harmony_now(self, state: dict) -> tuple[Any, Any, Any] | None:
+        """The chord sounding at the next note, its track's program and, per REPEAT distance,
+        whether that bar had this bar's chords (None: no chords here)."""
         return None
 
     def part_now(self, state: dict) -> tuple[Any, Any] | None:
-        """``(batch,)`` each: the bars begun so far (1 in the first) and the program of the track the
-        next token belongs to (None: this encoding has no bars and tracks)."""
+        """``(batch,)`` each: the bar of the piece (1 in the first, a prompt's or primer's bars
+        counted) and the program of the track the next token belongs to (None: this encoding has
+        no bars and tracks)."""
+        return None
+
+    def loop_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any] | None:
+        """Where a bar's harmony is written (what a returning progression reads): ``(open, count,
+        bar, firsts, changes)``: whether a harmony token may come next, how many the bar has, the
+        bar (1 in the first) and, ``(batch, bars kept)``, the first chord (-1: none) and the number
+        of chord changes of each bar before, the last bar first (None: this encoding has no chords)."""
         return None
 
     def voices_now(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
@@ -415,7 +424,7 @@ class Masker:
     def harmony(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
         return self.rules.harmony(state)
 
-    def harmony_now(self, state: dict) -> tuple[Any, Any] | None:
+    def harmony_now(self, state: dict) -> tuple[Any, Any, Any] | None:
         return self.rules.harmony_now(state)
 
     def part_now(self, state: dict) -> tuple[Any, Any] | None:
@@ -423,6 +432,9 @@ class Masker:
 
     def voices_now(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
         return self.rules.voices_now(state)
+
+    def loop_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any] | None:
+        return self.rules.loop_now(state)
 
 
 @dataclass(frozen=True)

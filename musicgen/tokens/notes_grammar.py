@@ -77,10 +77,12 @@ class NoteRules(Rules):
     The state is a dict of ``(batch,)`` arrays: ``phase``, ``tracks`` (in the header),
     ``track``, ``position``, ``pitch``, ``stack`` (notes at this position of this track),
     ``bar_length``, ``beat`` (the last beat's length), ``reach`` (how far into the bar a note
-    sounds), ``bars``, ``notes_played``, ``elapsed``, ``last_control``, the int64 bits ``heard``
+    sounds), ``bars`` (after the prefix), ``bar_number`` (in the piece, the prefix's included),
+    ``notes_played``, ``elapsed``, ``last_control``, the int64 bits ``heard``
     and ``heard_before`` (tracks with a note in this bar and the one before), the booleans
     ``started``, ``ended``, ``filling`` and ``meter_set``, and the ``(batch, max tracks)``
-    ``programs`` of the header's tracks.
+    ``programs`` of the header's tracks; chord changes, sounding pitches and the bars' harmony
+    are described where they are kept (:meth:`initial_state`).
     """
 
     def setup(self) -> None:
@@ -128,7 +130,7 @@ class NoteRules(Rules):
         return {
             "phase": zeros + START, "tracks": zeros, "track": zeros - 1, "position": zeros - 1, "pitch": zeros - 1,
             "stack": zeros, "bar_length": zeros + self.default_bar, "beat": zeros + self.default_beat, "reach": zeros,
-            "bars": zeros, "notes_played": zeros, "elapsed": zeros, "last_control": zeros - 1,
+            "bars": zeros, "bar_number": zeros, "notes_played": zeros, "elapsed": zeros, "last_control": zeros - 1,
             "heard": x.cast(zeros, x.int64), "heard_before": x.cast(zeros, x.int64) - 1,
             "started": false, "ended": false, "filling": false, "meter_set": false,
             "programs": x.full(batch, 0, x.int32, self.slots_count),
@@ -142,6 +144,8 @@ class NoteRules(Rules):
             # and at the last step of the bar before: where each voice goes (voice leading).
             "sounding": x.full(batch, -1, x.int32, self.slots_count, int(self.steps.shape[0])),
             "carried": x.full(batch, -1, x.int32, self.slots_count),
+            # The harmony of each of the last bars (-1: none stated), for REPEAT: is it the same there?
+            "bar_chords": x.full(batch, -1, x.int32, HISTORY if self.repeats else 1),
         }
 
     def _program(self, state: dict) -> Any:
@@ -259,12 +263,14 @@ class NoteRules(Rules):
             "reach": x.where(bar, 0, x.where(duration, x.maximum(state["reach"], state["position"] + values),
                                              x.where(repeat, state["bar_length"], state["reach"]))),
             "bars": state["bars"] + counted,
+            "bar_number": state["bar_number"] + x.cast(bar, x.int32),  # the prefix's bars too: the piece's own count
             "notes_played": state["notes_played"] + x.cast(duration, x.int32),
             "elapsed": state["elapsed"] + counted,
             "last_control": x.where(rank >= 0, rank, state["last_control"]),
             "heard": x.where(bar, state["heard"] * 0, state["heard"] | x.where(plays, this_track, this_track * 0)),
             "heard_before": x.where(new_bar, state["heard"], state["heard_before"]),
             "history": self._history(state, new_bar),
+            "bar_chords": self._bar_chords(state, new_bar),
             "started": state["started"] | kind(Kind.BOS),
             "ended": state["ended"] | kind(Kind.EOS) | kind(Kind.FILL_END) | (kind(Kind.PAD) & (state["phase"] != START)),
             "filling": state["filling"] | kind(Kind.FILL_START),
@@ -324,12 +330,41 @@ class NoteRules(Rules):
                 "chord": x.where(placed, sounding, x.where(bar, state["chord"] * 0 - 1, state["chord"]))}
 
     def part_now(self, state: dict) -> tuple[Any, Any]:
-        return state["bars"], self._program(state)
+        return state["bar_number"], self._program(state)
 
-    def harmony_now(self, state: dict) -> tuple[Any, Any]:
-        """The chord sounding where the current track's notes are placed (-1: none stated), and the
-        track's program: what chord guidance reads."""
-        return state["chord"], self._program(state)
+    def _harmony_key(self, state: dict) -> Any:
+        """One number for the bar's chord changes so far: its first and last chord and how many
+        (-1: none stated)."""
+        x, changes, chords = self.x, state["changes"], state["change_chord"]
+        last = x.pick(chords, x.maximum(x.minimum(changes, CHANGES) - 1, 0))
+        key = (x.minimum(changes, CHANGES) * 1024 + chords[:, 0]) * 1024 + last
+        return x.where(changes > 0, key, changes * 0 - 1)
+
+    def _bar_chords(self, state: dict, new_bar: Any) -> Any:
+        """The harmony of each of the last bars, moved on by one where a bar begins."""
+        x, kept = self.x, state["bar_chords"]
+        if not self.repeats:
+            return kept
+        return x.where(new_bar[:, None], x.concat([self._harmony_key(state)[:, None], kept[:, :-1]]), kept)
+
+    def loop_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any]:
+        x = self.x
+        open_, count, _, tokens = self.harmony(state)
+        kept = state["bar_chords"]
+        firsts = x.where(kept >= 0, (kept // 1024) % 1024, kept * 0 - 1)
+        return open_, count, state["bar_number"], firsts, x.where(kept >= 0, kept // (1024 * 1024), kept * 0)
+
+    def same_harmony(self, state: dict) -> Any:
+        """``(batch, HISTORY)``: column i, whether the bar i + 1 back stated this bar's chords (what chord
+        guidance reads before a REPEAT: a part played again under another chord clashes); true
+        where either bar states none."""
+        key, kept = self._harmony_key(state), state["bar_chords"]
+        return (key[:, None] < 0) | (kept < 0) | ((kept // 1024) % 1024 == ((key // 1024) % 1024)[:, None])
+
+    def harmony_now(self, state: dict) -> tuple[Any, Any, Any]:
+        """The chord sounding where the current track's notes are placed (-1: none stated), the
+        track's program and :meth:`same_harmony`: what chord guidance reads."""
+        return state["chord"], self._program(state), self.same_harmony(state)
 
     def _history(self, state: dict, new_bar: Any) -> Any:
         """The tracks that played in each of the last bars, moved on by one where a bar begins."""
