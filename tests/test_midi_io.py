@@ -226,3 +226,20 @@ def test_fast_reader_agrees_with_pretty_midi_on_mutated_bytes(mutations) -> None
         np.testing.assert_array_equal(fast, slow)
     # (It may accept what pretty_midi rejects for a malformed meta event, e.g. a key
     # signature with 117 sharps: meta events carry no notes.)
+
+
+def test_a_note_of_one_pitch_overlapping_the_next_is_written_as_two_whole_notes(tmp_path) -> None:
+    """A sampled note held into the next onset of its pitch (beat 10 to 14, then beat 12 to 16)
+    is written ending where the next starts: read back, the second sounds its 4 beats, not 2
+    (the first note-off of a pitch ends every note of it in a MIDI file); a doubled onset keeps
+    the longer note."""
+    from musicgen.music.piece import Piece
+    from musicgen.music.piece import Track as PieceTrack
+
+    notes = np.array([[10.0, 14.0, 49, 80, 0], [12.0, 16.0, 49, 80, 0], [12.0, 13.0, 60, 80, 0],
+                      [16.0, 17.0, 52, 80, 0], [16.0, 18.0, 52, 80, 0]])
+    path = tmp_path / "held.mid"
+    midi_io.piece_to_midi(Piece(notes=notes, tracks=(PieceTrack(33),))).write(str(path))
+    back = midi_io.read_piece(path).notes
+    rows = sorted((round(float(start), 3), round(float(end), 3), int(pitch)) for start, end, pitch in back[:, :3])
+    assert rows == [(10.0, 12.0, 49), (12.0, 13.0, 60), (12.0, 16.0, 49), (16.0, 18.0, 52)]

@@ -24,7 +24,7 @@ import numpy as np
 from musicgen.errors import ConfigError, MidiError
 from musicgen.music.instruments import program_name
 from musicgen.music.meter import with_meter
-from musicgen.music.piece import Piece, piece_from_pretty_midi
+from musicgen.music.piece import Piece, piece_from_pretty_midi, unoverlapped
 from musicgen.music.scores import SCORE_SUFFIXES, read_score_pieces
 from musicgen.music.sidecars import with_sidecars
 from musicgen.music.smf import read_smf, repair_key_signatures
@@ -208,7 +208,7 @@ def piece_to_midi(piece: Piece, tempo: float | None = None, resolution: int = 48
     for index, track in enumerate(piece.tracks):
         instrument = pretty_midi.Instrument(program=0 if track.is_drum else track.program, is_drum=track.is_drum,
                                             name=names[index])
-        rows = piece.notes[piece.notes[:, 4] == index]
+        rows = unoverlapped(piece.notes[piece.notes[:, 4] == index])
         rows = rows[np.lexsort((rows[:, 2], rows[:, 0]))]
         instrument.notes = [
             pretty_midi.Note(int(velocity), int(pitch), start * seconds_per_beat, end * seconds_per_beat)

@@ -242,6 +242,20 @@ def sustained_ends(notes: np.ndarray, intervals: np.ndarray) -> np.ndarray:
     return np.maximum(ends, np.minimum(lifted, limit))
 
 
+def unoverlapped(notes: np.ndarray) -> np.ndarray:
+    """The notes of one track with no two of one pitch sounding at once: a note ends where the
+    next of its pitch starts (one of two at the same onset, the longer, is kept). A MIDI file
+    cannot hold the overlap: the first note-off of a pitch ends every note of it, so a held note
+    would be cut short in a DAW."""
+    if not len(notes):
+        return notes
+    notes = notes[np.lexsort((notes[:, END], notes[:, START], notes[:, PITCH]))].copy()
+    same = notes[1:, PITCH] == notes[:-1, PITCH]
+    ends = np.where(same, np.minimum(notes[:-1, END], notes[1:, START]), notes[:-1, END])
+    notes[:-1, END] = ends
+    return notes[notes[:, END] > notes[:, START] + 1e-9]
+
+
 def piece_from_pretty_midi(pm: Any) -> Piece:
     """A :class:`Piece` from a ``pretty_midi.PrettyMIDI``: one track per instrument."""
     tracks, blocks, pedals = [], [], []
