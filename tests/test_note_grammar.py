@@ -108,6 +108,29 @@ def test_a_pitched_constraint_never_lets_drums_open_a_piece(tokenizer: Tokenizer
     assert free.allowed(drums)
 
 
+def test_a_new_piece_keeps_the_meter_its_first_bar_states(tokenizer: Tokenizer) -> None:
+    """Under ``Constraints(one_meter=True)`` (every generated piece) the first bar states a meter and
+    no later bar another; without it the data's meter changes stay grammatical. Masker and checker agree."""
+    import tensorflow as tf
+
+    grammar, name = tokenizer.grammar(), tokenizer.id_of
+    three_four = name(Kind.TIME_SIGNATURE, tokenizer.meters.index((3, 4)))
+    song = [tokenizer.bos_id, name(Kind.PROGRAM, 0), name(Kind.BAR), name(Kind.TIME_SIGNATURE,
+            tokenizer.meters.index((4, 4))), name(Kind.TRACK, 0), name(Kind.POSITION, 0), name(Kind.PITCH, 60),
+            name(Kind.VELOCITY, 2), tokenizer.duration_id(48), name(Kind.BAR)]
+    for one_meter in (True, False):
+        constraints = Constraints(one_meter=one_meter)
+        masker, checker = grammar.masker(), grammar.checker(constraints)
+        params = masker.params(constraints=constraints)
+        state = masker.initial_state(1)
+        for token in song:
+            state = masker.update(state, tf.constant([token], tf.int32), params)
+            checker.feed(token)
+        mask = masker.allowed(state, params).numpy()[0]
+        np.testing.assert_array_equal(mask, checker.allowed_mask())
+        assert mask[three_four] == (not one_meter) and mask[name(Kind.TRACK, 0)]
+
+
 def test_the_bar_limit_turns_the_extra_bar_into_eos(tokenizer: Tokenizer) -> None:
     import tensorflow as tf
 

@@ -162,7 +162,8 @@ def quantized(options: GenerationOptions, loaded: Checkpoint) -> bool:
 def _writable(tokenizer: Tokenizer, constraints: Constraints, quantize: bool,
               programs: set[int] | None = None, meter: tuple[int, int] | None = None) -> Constraints:
     """``constraints`` kept to what a new piece may be written with, to the grid (``quantize``), to
-    ``programs`` (a style's own instruments) and to ``meter`` (a chord plan's, whose bars it counts)."""
+    ``programs`` (a style's own instruments) and to ``meter`` (a chord plan's, whose bars it counts);
+    the piece keeps the meter its first bar states (a primer's last, in a continuation)."""
     allowed = np.ones(tokenizer.vocab_size, bool) if constraints.allowed is None else np.array(constraints.allowed)
     allowed &= tokenizer.writable_tokens(meter)
     if quantize:
@@ -171,7 +172,7 @@ def _writable(tokenizer: Tokenizer, constraints: Constraints, quantize: bool,
         allowed &= ~tokenizer.roles.program | np.isin(tokenizer.values, sorted(programs))
     # A chord plan is played by a pitched part: a piece of drums alone would sound none of it.
     pitched = meter is not None and bool((allowed & tokenizer.roles.program & (tokenizer.values < DRUM_PROGRAM)).any())
-    return dataclasses.replace(constraints, allowed=allowed, pitched=pitched)
+    return dataclasses.replace(constraints, allowed=allowed, pitched=pitched, one_meter=True)
 
 
 def _style_programs(loaded: Checkpoint, options: GenerationOptions) -> set[int] | None:

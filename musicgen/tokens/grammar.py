@@ -201,7 +201,8 @@ class Constraints:
     tracks (instruments) in one piece, and per program (129 rows, drums last) the longest note
     in steps, the ``(lowest, highest)`` pitch and the most notes a track starts at one onset
     (its largest *stack*; ``None``: no limit). ``pitched``: a new piece's first track is a pitched
-    instrument (a piece asked to play chords is never drums alone)."""
+    instrument (a piece asked to play chords is never drums alone); ``one_meter``: once a meter is
+    stated, no bar states another (a new piece keeps its meter)."""
 
     allowed: np.ndarray | None = None
     max_tracks: int | None = None
@@ -209,6 +210,7 @@ class Constraints:
     pitch_ranges: np.ndarray | None = None
     max_stacks: np.ndarray | None = None
     pitched: bool = False
+    one_meter: bool = False
 
     def sampleable(self, kinds: np.ndarray) -> np.ndarray:
         """Booleans over the vocabulary (of per-id ``kinds``): the tokens a sampler may ever
@@ -337,6 +339,7 @@ class Rules:
             "every_track": np.bool_(every_track),
             "sampling": np.bool_(sampling),
             "pitched": np.bool_(constraints.pitched),
+            "one_meter": np.bool_(constraints.one_meter),
         }
 
     def tensor_params(self, params: dict) -> dict:

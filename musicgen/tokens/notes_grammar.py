@@ -182,7 +182,8 @@ class NoteRules(Rules):
             None, None,  # TRACK, POSITION
             program != DRUM_PROGRAM,  # a pedal, never on drums
             state["stack"] < x.take(params["max_stack"], program),  # PITCH
-            None, None,  # DURATION, TIME_SIGNATURE
+            None,  # DURATION
+            ~(params["one_meter"] & state["meter_set"]),  # TIME_SIGNATURE: once, where the piece keeps one
             ~filling,  # CHORD, REPEAT: never in the bars of an infill
         ]
         low = [None] * (len(_SLOTS) + 1)
