@@ -292,9 +292,15 @@ def test_decode_rules() -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(min_value=0, max_value=TOKENIZER.vocab_size - 1), max_size=300))
 def test_any_ids_decode_to_valid_midi(ids: list[int]) -> None:
+    from musicgen.music.piece import unoverlapped
+
     reread = assert_valid_midi(TOKENIZER.decode(ids, program=5))
     notes = TOKENIZER.decode_notes(ids, program=5)
-    assert sum(len(instrument.notes) for instrument in reread.instruments) == len(notes)
+    # Every decoded note, one of two of a pitch at one onset on one instrument once (a MIDI track
+    # cannot hold both).
+    rows = np.array(notes, np.float64).reshape(-1, 5)
+    kept = sum(len(unoverlapped(rows[rows[:, 4] == program])) for program in set(rows[:, 4].tolist()))
+    assert sum(len(instrument.notes) for instrument in reread.instruments) == kept
 
 
 @settings(max_examples=25, deadline=None)
