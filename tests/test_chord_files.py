@@ -50,6 +50,18 @@ def test_chords_are_markers_on_the_first_track_and_texts_in_a_chord_track(chorde
     assert len(pm.instruments) == 1 and len(pm.instruments[0].notes) == 3
 
 
+def test_chords_are_spelled_in_the_key_sounding_where_they_start() -> None:
+    """In A-flat major a D-flat chord reads Db (not C#), after a change to B major a D-sharp minor
+    chord D#m (not Ebm); both read back as the same chords."""
+    notes = np.array([[0, 4, 56, 80, 0], [4, 8, 63, 80, 0]], np.float64)
+    chords = ((0.0, parse_chord("C#")), (2.0, parse_chord("Bbm")), (4.0, parse_chord("Ebm")), (6.0, parse_chord("F#")))
+    piece = Piece(notes, (Track(0),), chords=chords, key_signatures=((0.0, 8), (4.0, 11)))
+    midi = mido.MidiFile(file=io.BytesIO(_written(piece)))
+    chord_tracks = [track for track in midi.tracks if track.name == CHORD_TRACK]
+    assert [message.text for message in chord_tracks[0] if message.type == "text"] == ["Db", "Bbm", "D#m", "F#"]
+    assert read_smf(_written(piece)).chords == chords
+
+
 def test_a_piece_without_chords_writes_no_chord_track() -> None:
     piece = Piece(np.array([[0, 1, 60, 80, 0]]), (Track(0),))
     midi = mido.MidiFile(file=io.BytesIO(_written(piece)))

@@ -80,6 +80,11 @@ QUALITIES: tuple[Quality, ...] = (
 QUALITY_NAMES = tuple(quality.name for quality in QUALITIES)
 CHORD_COUNT = 12 * len(QUALITIES)  # chord numbers run 0 .. CHORD_COUNT - 1
 ROOT_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+# Keys (tonic + 12 for minor) whose signatures hold flats, and sharps: a chord is spelled as its key is.
+FLAT_KEYS = frozenset({5, 10, 3, 8, 1, 6, 12 + 2, 12 + 7, 12 + 0, 12 + 5, 12 + 10, 12 + 3})
+SHARP_KEYS = frozenset({7, 2, 9, 4, 11, 12 + 4, 12 + 11, 12 + 6, 12 + 1, 12 + 8})
 NO_CHORD_LABELS = frozenset({"N", "NC", "N.C.", "N.C", "X", "NONE", "NO CHORD", "-", ""})
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"#": 1, "♯": 1, "b": -1, "♭": -1, "-": -1}
@@ -121,11 +126,14 @@ def chord_quality(chord: int) -> Quality | None:
     return None if chord < 0 else QUALITIES[int(chord) % len(QUALITIES)]
 
 
-def chord_name(chord: int) -> str:
-    """``Am7``, ``Bbm7b5``, ``F#``; ``N.C.`` for no chord, as lead sheets write it."""
+def chord_name(chord: int, key: int | None = None) -> str:
+    """``Am7``, ``Bbm7b5``, ``F#``; ``N.C.`` for no chord, as lead sheets write it. In a ``key``
+    (tonic + 12 for minor) whose signature holds flats the root is spelled with flats (``Db`` in A-flat
+    major), in one with sharps with sharps (``D#m`` in B major)."""
     if chord < 0:
         return "N.C."
-    return ROOT_NAMES[chord_root(chord)] + QUALITIES[int(chord) % len(QUALITIES)].suffix
+    names = FLAT_NAMES if key in FLAT_KEYS else SHARP_NAMES if key in SHARP_KEYS else ROOT_NAMES
+    return names[chord_root(chord)] + QUALITIES[int(chord) % len(QUALITIES)].suffix
 
 
 def harte_label(chord: int) -> str:

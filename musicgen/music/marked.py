@@ -37,7 +37,9 @@ class MarkedMIDI(pretty_midi.PrettyMIDI):
         super().write(buffer)
         data = buffer.getvalue()
         if self.chords or self.markers:
-            data = with_markers(data, self.chords, self.markers)
+            keys = [(self.time_to_tick(change.time) / self.resolution, int(change.key_number))
+                    for change in self.key_signature_changes]
+            data = with_markers(data, self.chords, self.markers, keys)
         if isinstance(filename, (str, os.PathLike)):
             with open(filename, "wb") as handle:
                 handle.write(data)
@@ -45,21 +47,27 @@ class MarkedMIDI(pretty_midi.PrettyMIDI):
             filename.write(data)
 
 
-def with_markers(data: bytes, chords: list[tuple[float, int]], markers: list[tuple[float, str]]) -> bytes:
+def with_markers(data: bytes, chords: list[tuple[float, int]], markers: list[tuple[float, str]],
+                 keys: list[tuple[float, int]] = ()) -> bytes:
     """MIDI file bytes with ``chords`` as markers on the first track and text events in a new
-    ``Chords`` track, and ``markers`` on the first track (times in beats)."""
+    ``Chords`` track, each spelled in the key sounding there (``keys``: ``(beat, key)`` changes),
+    and ``markers`` on the first track (times in beats)."""
     midi = mido.MidiFile(file=io.BytesIO(data))
     tpq = midi.ticks_per_beat
 
     def tick(beat: float) -> int:
         return max(round(float(beat) * tpq), 0)
 
+    def name(beat: float, chord: int) -> str:
+        sounding = [key for start, key in sorted(keys) if start <= beat + 1e-6]
+        return chord_name(chord, sounding[-1] if sounding else None)
+
     first = [(tick(beat), mido.MetaMessage("marker", text=_latin1(text))) for beat, text in markers]
-    first += [(tick(beat), mido.MetaMessage("marker", text=chord_name(chord))) for beat, chord in chords]
+    first += [(tick(beat), mido.MetaMessage("marker", text=name(beat, chord))) for beat, chord in chords]
     midi.tracks[0] = _merged(midi.tracks[0], first)
     chord_track = mido.MidiTrack([mido.MetaMessage("track_name", name=CHORD_TRACK)])
     if chords:
-        texts = [(tick(beat), mido.MetaMessage("text", text=chord_name(chord))) for beat, chord in chords]
+        texts = [(tick(beat), mido.MetaMessage("text", text=name(beat, chord))) for beat, chord in chords]
         midi.tracks.append(_merged(chord_track, texts))
     out = io.BytesIO()
     midi.save(file=out)
