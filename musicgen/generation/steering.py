@@ -187,9 +187,10 @@ def voice_leading(tokenizer: Tokenizer, strength: float) -> VoiceLeading | None:
 
 
 def guidance(tokenizer: Tokenizer, options: Any, planned: bool = False) -> tuple:
-    """The guidance processors ``options`` ask for (:func:`chord_guidance`, :func:`groove_pull`,
-    :func:`voice_leading`), those the vocabulary can take; ``planned``: the chords are a given
-    progression (only drums hold a groove)."""
+    """The guidance processors ``options`` ask for (:func:`chord_guidance`, :func:`groove_pull` and,
+    at the groove's strength, :func:`harmony_loop`, :func:`voice_leading`), those the vocabulary can
+    take; ``planned``: the chords are a given progression (only drums hold a groove, and the plan,
+    not the loop, decides the harmony)."""
     items = (chord_guidance(tokenizer, options.chord_guidance), groove_pull(tokenizer, options.groove, not planned),
              None if planned else harmony_loop(tokenizer, options.groove), voice_leading(tokenizer, options.voice_leading))
     return tuple(item for item in items if item is not None)

@@ -62,12 +62,13 @@ def with_markers(data: bytes, chords: list[tuple[float, int]], markers: list[tup
         sounding = [key for start, key in sorted(keys) if start <= beat + 1e-6]
         return chord_name(chord, sounding[-1] if sounding else None)
 
+    named = [(tick(beat), name(beat, chord)) for beat, chord in chords]
     first = [(tick(beat), mido.MetaMessage("marker", text=_latin1(text))) for beat, text in markers]
-    first += [(tick(beat), mido.MetaMessage("marker", text=name(beat, chord))) for beat, chord in chords]
+    first += [(at, mido.MetaMessage("marker", text=text)) for at, text in named]
     midi.tracks[0] = _merged(midi.tracks[0], first)
     chord_track = mido.MidiTrack([mido.MetaMessage("track_name", name=CHORD_TRACK)])
     if chords:
-        texts = [(tick(beat), mido.MetaMessage("text", text=name(beat, chord))) for beat, chord in chords]
+        texts = [(at, mido.MetaMessage("text", text=text)) for at, text in named]
         midi.tracks.append(_merged(chord_track, texts))
     out = io.BytesIO()
     midi.save(file=out)

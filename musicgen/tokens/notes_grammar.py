@@ -68,6 +68,7 @@ _SLOTS = ((Kind.EOS,), (Kind.FILL_END,), (Kind.FILL, Kind.FILL_START), (Kind.CON
  S_METER, S_PLAN) = range(len(_SLOTS) + 1)
 HISTORY = 16  # bars of each track's playing kept for REPEAT (the longest REPEAT a config may have)
 CHANGES = 8  # chord changes of a bar kept, for the chord sounding at a note (chord guidance)
+KEYED = 1024  # above every chord number: a bar's harmony key is changes * KEYED + its first chord
 NOWHERE = 1 << 20  # the position of a change slot not used
 
 
@@ -334,12 +335,10 @@ class NoteRules(Rules):
         return state["bar_number"], self._program(state)
 
     def _harmony_key(self, state: dict) -> Any:
-        """One number for the bar's chord changes so far: its first and last chord and how many
-        (-1: none stated)."""
-        x, changes, chords = self.x, state["changes"], state["change_chord"]
-        last = x.pick(chords, x.maximum(x.minimum(changes, CHANGES) - 1, 0))
-        key = (x.minimum(changes, CHANGES) * 1024 + chords[:, 0]) * 1024 + last
-        return x.where(changes > 0, key, changes * 0 - 1)
+        """One number for the bar's chord changes so far, ``changes * KEYED + first chord`` (-1: none
+        stated): what a later bar asks of it (:meth:`same_harmony`, :meth:`loop_now`)."""
+        x, changes = self.x, state["changes"]
+        return x.where(changes > 0, x.minimum(changes, CHANGES) * KEYED + state["change_chord"][:, 0], changes * 0 - 1)
 
     def _bar_chords(self, state: dict, new_bar: Any) -> Any:
         """The harmony of each of the last bars, moved on by one where a bar begins."""
@@ -350,17 +349,17 @@ class NoteRules(Rules):
 
     def loop_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any]:
         x = self.x
-        open_, count, _, tokens = self.harmony(state)
+        open_, count, _, _ = self.harmony(state)
         kept = state["bar_chords"]
-        firsts = x.where(kept >= 0, (kept // 1024) % 1024, kept * 0 - 1)
-        return open_, count, state["bar_number"], firsts, x.where(kept >= 0, kept // (1024 * 1024), kept * 0)
+        firsts = x.where(kept >= 0, kept % KEYED, kept * 0 - 1)
+        return open_, count, state["bar_number"], firsts, x.where(kept >= 0, kept // KEYED, kept * 0)
 
     def same_harmony(self, state: dict) -> Any:
         """``(batch, HISTORY)``: column i, whether the bar i + 1 back stated this bar's chords (what chord
         guidance reads before a REPEAT: a part played again under another chord clashes); true
         where either bar states none."""
         key, kept = self._harmony_key(state), state["bar_chords"]
-        return (key[:, None] < 0) | (kept < 0) | ((kept // 1024) % 1024 == ((key // 1024) % 1024)[:, None])
+        return (key[:, None] < 0) | (kept < 0) | (kept % KEYED == (key % KEYED)[:, None])
 
     def harmony_now(self, state: dict) -> tuple[Any, Any, Any]:
         """The chord sounding where the current track's notes are placed (-1: none stated), the
