@@ -50,9 +50,11 @@ def accompany_piece(session: ModelSession, path: Any, options: AccompanyOptions)
     constraints = checkpoint.profile.constraints(tokenizer)
     ensemble = plan_ensemble(tokenizer, options.instruments, checkpoint.profile, constraints,
                              taken=tuple(int(values[token]) for token in given))
+    # Each bar's first chord is known ahead: new notes are not held into the next one if they are no tone of it.
+    starts = np.array([int(values[bar.harmony[0]]) if bar.harmony else -1 for bar in bars] or [-1])
     sampler = GuidedSampler(session, options.temperature, options.top_k, options.top_p, seed,
                             options.precision, ensemble.constraints(constraints),
-                            guidance=guidance(tokenizer, options, options.chords is not None))
+                            guidance=guidance(tokenizer, options, options.chords is not None, starts, first=1))
     allowed = ~(roles.track & (values < len(given))) & ~roles.fill & ~roles.end
     sampler.force(layout.header(controls, [int(values[token]) for token in given] + list(ensemble.played)))
     for bar in bars:

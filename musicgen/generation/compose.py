@@ -135,9 +135,11 @@ def draft(session: ModelSession, options: GenerationOptions) -> Draft:
     prefix = sampler.check_prefix(prefix, length)
     constraints = loaded.profile.constraints(tokenizer)
     plans: tuple = ()
+    starts, first = None, int(not tokenizer.roles.bar[prefix[-1]])
     if options.chords is not None:  # the progression's bars from the first new bar on
-        plans = (ChordPlan(tokenizer.chord_plan(options.chords, signature), first=int(not tokenizer.roles.bar[prefix[-1]])),)
-    plans += steering.guidance(tokenizer, options, options.chords is not None)
+        plan = tokenizer.chord_plan(options.chords, signature)
+        plans, starts = (ChordPlan(plan, first),), tokenizer.values[plan[:, 0]]
+    plans += steering.guidance(tokenizer, options, options.chords is not None, starts, first)
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   pitch_bias=steering.guidance_bias(tokenizer, asked, options.key_guidance),
                   # Asked-for instruments each play at least once in every two bars.
@@ -207,7 +209,8 @@ def _finished(row: np.ndarray, plan: Any, tempo: float, meter: tuple[int, int], 
         piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=meter)
     if ensemble is not None:  # stand-ins written on the instruments asked for
         piece = ensemble.written_piece(piece)
-    piece = _named(piece, loaded, options)
+    stated = tokenizer.header_controls(row).get("style")  # the style the model chose, where none was asked
+    piece = _named(piece, loaded, options, options.style or (tokenizer.config.styles[stated] if stated is not None else None))
     if options.program is not None:  # one instrument for the whole file, primer included
         piece = piece.on_one_instrument(options.program, program_name(options.program))
     if not piece.key_signatures:  # the key asked for, else the one the notes are in
@@ -216,12 +219,12 @@ def _finished(row: np.ndarray, plan: Any, tempo: float, meter: tuple[int, int], 
     return piece
 
 
-def _named(piece: Piece, loaded: Checkpoint, options: GenerationOptions) -> Piece:
+def _named(piece: Piece, loaded: Checkpoint, options: GenerationOptions, style: str | None) -> Piece:
     """``piece`` with its unnamed tracks named: after their instrument where the user asked for
-    instruments, else as the training data named that program's tracks."""
+    instruments, else as the training data of ``style`` (the piece's) named that program's tracks."""
     programs = [track.program for track in piece.tracks]
     names = ({index: program_name(program) for index, program in enumerate(programs)}
-             if options.instruments is not None else loaded.profile.track_names(programs, options.style))
+             if options.instruments is not None else loaded.profile.track_names(programs, style))
     return dataclasses.replace(piece, tracks=tuple(
         track if track.name else dataclasses.replace(track, name=names.get(index, "")) for index, track in
         enumerate(piece.tracks)))

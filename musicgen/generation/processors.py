@@ -189,11 +189,12 @@ class Guidance(LogitsProcessor):
         raise NotImplementedError
 
     def __call__(self, logits: Any, context: StepContext) -> Any:
-        now = self.reads(context.masker, context.state)
+        rules = context.masker.rules
+        now = self.reads(rules, context.state)
         if now is None:
             return logits
-        drums = context.drums if context.drums is not None else context.masker.drums(context.state)
-        bias = self.bias(context.inputs[self.name], now, drums, context.masker.rules.x)
+        drums = context.drums if context.drums is not None else rules.drums(context.state)
+        bias = self.bias(context.inputs[self.name], now, drums, rules.x)
         return logits + tf.cast(bias, logits.dtype)
 
 
@@ -225,6 +226,40 @@ class ChordGuidance(Guidance):
         # A part played again from a bar under other chords would sound those chords here.
         bias = bias + x.where(x.columns(same, tables["distance"]), 0.0, tables["again"][None, :])
         return x.where(drums[:, None], 0.0, bias)
+
+
+class HeldNotes(Guidance):
+    """A note not held into a chord it is no tone of: at a note's length, each length that would
+    carry it past a chord change of its bar (the bar's harmony is written before its notes) or
+    over the bar line into the next bar's chord, where that chord lacks the note's pitch class,
+    gets ``strength`` less. ``length`` is each token's length in steps (-1: not a length);
+    ``tones``, flat ``(chords + 1) * 12``, whether each pitch class is a tone of each chord (row 0:
+    no chord, every class); ``starts`` the chord each bar begins with (-1: not known), cycled as a
+    chord plan's from the grammar's bar ``first``. Drums get nothing
+    (:func:`musicgen.generation.steering.held_notes` builds the tables)."""
+
+    name = "held_notes"
+
+    def __init__(self, length: np.ndarray, tones: np.ndarray, starts: np.ndarray, first: int, strength: float) -> None:
+        self.tables = {"length": np.asarray(length, np.int32), "tones": np.asarray(tones, bool).reshape(-1),
+                       "starts": np.asarray(starts, np.int32), "first": np.array([first, len(starts)], np.int32),
+                       "strength": np.float32(strength)}
+
+    def reads(self, rules: Any, state: dict) -> Any:
+        return rules.held_now(state)
+
+    def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
+        pitch, position, bar_length, bar, change_at, change_chord = now
+        pitch_class, length = x.maximum(pitch, 0) % 12, tables["length"]
+        end = position[:, None] + length[None, :]
+        lacking = ~x.take(tables["tones"], (x.maximum(change_chord, -1) + 1) * 12 + pitch_class[:, None])
+        later = (change_at > position[:, None])[:, :, None] & (change_at[:, :, None] < end[:, None, :])
+        held_in = x.count(later & lacking[:, :, None]) > 0
+        first, rows = tables["first"][0], tables["first"][1]
+        following = x.take(tables["starts"], x.maximum(bar + 1 - first, 0) % rows)
+        held_over = (end > bar_length[:, None]) & ~x.take(tables["tones"], (following + 1) * 12 + pitch_class)[:, None]
+        bad = (held_in | held_over) & (length >= 0)[None, :] & ((pitch >= 0) & ~drums)[:, None]
+        return x.where(bad, -tables["strength"], 0.0 * tables["strength"])
 
 
 class VoiceLeading(Guidance):

@@ -27,7 +27,13 @@ import numpy as np
 from musicgen.errors import ConfigError
 
 if TYPE_CHECKING:
-    from musicgen.generation.processors import ChordGuidance, GroovePull, HarmonyLoop, VoiceLeading
+    from musicgen.generation.processors import (
+        ChordGuidance,
+        GroovePull,
+        HarmonyLoop,
+        HeldNotes,
+        VoiceLeading,
+    )
     from musicgen.music.piece import Piece
     from musicgen.tokens import Tokenizer
 
@@ -140,6 +146,24 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
     return ChordGuidance(chord, root, _bass_programs(), -2 * strength * repeat, distance)
 
 
+def held_notes(tokenizer: Tokenizer, strength: float, starts: np.ndarray | None = None,
+               first: int = 0) -> HeldNotes | None:
+    """The :class:`HeldNotes` of ``tokenizer`` at ``strength`` (None: 0, or a vocabulary without
+    chords): ``starts``, the chord each bar begins with (a chord plan's, cycled from the grammar's
+    bar ``first``; None: not known ahead, so only a bar's own changes count). In an encoding with
+    chords a note's completing token is its length in steps."""
+    from musicgen.generation.processors import HeldNotes
+    from musicgen.music.chords import CHORD_COUNT, pitch_classes
+
+    if not strength or not tokenizer.config.chords:
+        return None
+    tones = np.ones((CHORD_COUNT + 1, 12), bool)
+    for chord in range(CHORD_COUNT):
+        tones[chord + 1] = np.isin(np.arange(12), pitch_classes(chord))
+    length = np.where(tokenizer.roles.note, tokenizer.values, -1)
+    return HeldNotes(length, tones, np.array([-1]) if starts is None else starts, first, strength)
+
+
 def groove_pull(tokenizer: Tokenizer, strength: float, pitched: bool = True) -> GroovePull | None:
     """The :class:`GroovePull` of ``tokenizer`` at ``strength`` (None: 0, or a vocabulary without
     "this part again" tokens): a drum part's and a bass part's repeat tokens get ``strength`` more
@@ -186,11 +210,14 @@ def voice_leading(tokenizer: Tokenizer, strength: float) -> VoiceLeading | None:
     return VoiceLeading(np.where(tokenizer.roles.pitch, tokenizer.values, -1), _bass_programs(), strength)
 
 
-def guidance(tokenizer: Tokenizer, options: Any, planned: bool = False) -> tuple:
-    """The guidance processors ``options`` ask for (:func:`chord_guidance`, :func:`groove_pull` and,
-    at the groove's strength, :func:`harmony_loop`, :func:`voice_leading`), those the vocabulary can
-    take; ``planned``: the chords are a given progression (only drums hold a groove, and the plan,
-    not the loop, decides the harmony)."""
-    items = (chord_guidance(tokenizer, options.chord_guidance), groove_pull(tokenizer, options.groove, not planned),
+def guidance(tokenizer: Tokenizer, options: Any, planned: bool = False, starts: np.ndarray | None = None,
+             first: int = 0) -> tuple:
+    """The guidance processors ``options`` ask for (:func:`chord_guidance` and, at its strength,
+    :func:`held_notes`; :func:`groove_pull` and, at the groove's strength, :func:`harmony_loop`;
+    :func:`voice_leading`), those the vocabulary can take; ``planned``: the chords are a given
+    progression (only drums hold a groove, and the plan, not the loop, decides the harmony), whose
+    bars begin with ``starts`` (cycled from the grammar's bar ``first``) where known ahead."""
+    items = (chord_guidance(tokenizer, options.chord_guidance), held_notes(tokenizer, options.chord_guidance, starts, first),
+             groove_pull(tokenizer, options.groove, not planned),
              None if planned else harmony_loop(tokenizer, options.groove), voice_leading(tokenizer, options.voice_leading))
     return tuple(item for item in items if item is not None)

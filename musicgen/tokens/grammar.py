@@ -312,6 +312,12 @@ class Rules:
         track and its program (None: this encoding has no bars and tracks)."""
         return None
 
+    def held_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any, Any] | None:
+        """Where the next note's length would carry it (what held-note guidance reads): ``(pitch,
+        position, bar_length, bar, change_at, change_chord)``: its pitch and onset, the bar's length
+        and count, and ``(batch, changes)`` the bar's chord changes (None: no chords here)."""
+        return None
+
     # ------------------------------------------------------------- the run
     def params(self, constraints: Constraints | None = None, bar_limit: int = -1, every_track: bool = False,
                sampling: bool = False) -> dict:
@@ -427,17 +433,6 @@ class Masker:
     def harmony(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
         return self.rules.harmony(state)
 
-    def harmony_now(self, state: dict) -> tuple[Any, Any, Any] | None:
-        return self.rules.harmony_now(state)
-
-    def part_now(self, state: dict) -> tuple[Any, Any] | None:
-        return self.rules.part_now(state)
-
-    def voices_now(self, state: dict) -> tuple[Any, Any, Any, Any] | None:
-        return self.rules.voices_now(state)
-
-    def loop_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any] | None:
-        return self.rules.loop_now(state)
 
 
 @dataclass(frozen=True)

@@ -366,6 +366,10 @@ class NoteRules(Rules):
         track's program and :meth:`same_harmony`: what chord guidance reads."""
         return state["chord"], self._program(state), self.same_harmony(state)
 
+    def held_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any, Any]:
+        return (state["pitch"], state["position"], state["bar_length"], state["bars"], state["change_at"],
+                state["change_chord"])
+
     def _history(self, state: dict, new_bar: Any) -> Any:
         """The tracks that played in each of the last bars, moved on by one where a bar begins."""
         x, history = self.x, state["history"]
