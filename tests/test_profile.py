@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,17 @@ def test_the_model_profile_keeps_instruments_tracks_lengths_and_names() -> None:
     assert programs == {40, 42}
     assert constraints.max_durations[40] == 36 and constraints.max_tracks == 3
     assert ModelProfile.from_dict(profile.to_dict()) == profile
+
+
+def test_a_style_keeps_its_own_track_names_and_never_takes_another_styles() -> None:
+    """Quartets name their violin "Violin I"; reels name no track: a reel's violin is left unnamed
+    (the file writer names it after its instrument), not called "Violin I"."""
+    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1))
+    named = make_pretty_midi([Track([(60, 0.0, 1.0, 80)], program=40, name="Violin I")])
+    plain = make_pretty_midi([Track([(62, 0.0, 1.0, 80)], program=40)])
+    pieces = [dataclasses.replace(piece_from_pretty_midi(named), style="quartets"),
+              dataclasses.replace(piece_from_pretty_midi(plain), style="reels")]
+    profile = ModelProfile.of([tokenizer.encode_piece(piece) for piece in pieces],
+                              [piece_stats(piece).to_dict() for piece in pieces], tokenizer)
+    assert profile.track_names([40], "quartets") == {0: "Violin I"} == profile.track_names([40])
+    assert profile.track_names([40], "reels") == {}

@@ -295,9 +295,10 @@ class ModelProfile:
         return Constraints(allowed, self.max_tracks or None, longest, ranges, stacks)
 
     def track_names(self, programs: list[int], style: str | None = None) -> dict[int, str]:
-        """Names for tracks playing ``programs`` (in track order), from the data's commonest names
-        (of ``style``'s pieces, where it is given and named them)."""
-        table = {**self.names, **self.style_names.get(style or "", {})}
+        """Names for tracks playing ``programs`` (in track order), from the data's commonest names:
+        of ``style``'s pieces where it is given (none where they named none: a style keeps its own
+        names, never another's), else of all the pieces."""
+        table = self.style_names[style] if style in self.style_names else self.names
         count: Counter = Counter()
         names = {}
         for index, program in enumerate(programs):
