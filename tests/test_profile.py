@@ -107,7 +107,8 @@ def test_the_model_profile_keeps_instruments_tracks_lengths_and_names() -> None:
 
 def test_a_style_keeps_its_own_track_names_and_never_takes_another_styles() -> None:
     """Quartets name their violin "Violin I"; reels name no track: a reel's violin is left unnamed
-    (the file writer names it after its instrument), not called "Violin I"."""
+    (the file writer names it after its instrument), not called "Violin I"; so is a violin of no
+    known style, in a model of several."""
     tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1))
     named = make_pretty_midi([Track([(60, 0.0, 1.0, 80)], program=40, name="Violin I")])
     plain = make_pretty_midi([Track([(62, 0.0, 1.0, 80)], program=40)])
@@ -115,5 +116,15 @@ def test_a_style_keeps_its_own_track_names_and_never_takes_another_styles() -> N
               dataclasses.replace(piece_from_pretty_midi(plain), style="reels")]
     profile = ModelProfile.of([tokenizer.encode_piece(piece) for piece in pieces],
                               [piece_stats(piece).to_dict() for piece in pieces], tokenizer)
-    assert profile.track_names([40], "quartets") == {0: "Violin I"} == profile.track_names([40])
-    assert profile.track_names([40], "reels") == {}
+    assert profile.track_names([40], "quartets") == {0: "Violin I"}
+    assert profile.track_names([40], "reels") == {} == profile.track_names([40])
+
+
+def test_a_sample_is_named_as_the_style_asked_for_else_the_one_its_header_chose() -> None:
+    from musicgen.generation.compose import piece_style
+
+    tokenizer = Tokenizer(TokenizerConfig(velocity_bins=1, styles=("quartets", "reels")))
+    chose_reels = [tokenizer.bos_id, tokenizer.control_id("style", "reels"), tokenizer.id_of(Kind.BAR)]
+    assert piece_style(tokenizer, np.array(chose_reels)) == "reels"
+    assert piece_style(tokenizer, np.array(chose_reels), "quartets") == "quartets"
+    assert piece_style(tokenizer, np.array([tokenizer.bos_id, tokenizer.id_of(Kind.BAR)])) is None

@@ -296,9 +296,10 @@ class ModelProfile:
 
     def track_names(self, programs: list[int], style: str | None = None) -> dict[int, str]:
         """Names for tracks playing ``programs`` (in track order), from the data's commonest names:
-        of ``style``'s pieces where it is given (none where they named none: a style keeps its own
-        names, never another's), else of all the pieces."""
-        table = self.style_names[style] if style in self.style_names else self.names
+        of ``style``'s pieces (none where they named none: a style keeps its own names, never
+        another's); with no style known, of all the pieces in a model of one style, and none in a
+        model of several (the commonest name of each track could come from a different style)."""
+        table = self.style_names.get(style or "", {}) if self.style_names else self.names
         count: Counter = Counter()
         names = {}
         for index, program in enumerate(programs):

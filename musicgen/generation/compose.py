@@ -209,14 +209,19 @@ def _finished(row: np.ndarray, plan: Any, tempo: float, meter: tuple[int, int], 
         piece = tokenizer.decode_piece(row, tempo=tempo, time_signature=meter)
     if ensemble is not None:  # stand-ins written on the instruments asked for
         piece = ensemble.written_piece(piece)
-    stated = tokenizer.header_controls(row).get("style")  # the style the model chose, where none was asked
-    piece = _named(piece, loaded, options, options.style or (tokenizer.config.styles[stated] if stated is not None else None))
+    piece = _named(piece, loaded, options, piece_style(tokenizer, row, options.style))
     if options.program is not None:  # one instrument for the whole file, primer included
         piece = piece.on_one_instrument(options.program, program_name(options.program))
     if not piece.key_signatures:  # the key asked for, else the one the notes are in
         key = parse_key(options.key) if options.key is not None else piece_key(piece)
         piece = dataclasses.replace(piece, key_signatures=((0.0, key),) if key is not None else ())
     return piece
+
+
+def piece_style(tokenizer: Tokenizer, row: np.ndarray, asked: str | None = None) -> str | None:
+    """The style of a sampled ``row``: the one ``asked`` for, else the one its header chose (None: none)."""
+    stated = tokenizer.header_controls(row).get("style")
+    return asked or (tokenizer.config.styles[stated] if stated is not None else None)
 
 
 def _named(piece: Piece, loaded: Checkpoint, options: GenerationOptions, style: str | None) -> Piece:
