@@ -44,7 +44,8 @@ class SamplingOptions:
         "float32 or bfloat16; a seed gives the same file for one machine and precision", choices=PRECISIONS[:3])
     chord_guidance: float = option(
         CHORD_GUIDANCE, "how strongly the chord sounding at a note pulls its pitch toward the chord's tones (a bass "
-        "toward its root and fifth, below middle C); models whose bars state their chords (0: off)", metavar="G")
+        "toward its root and fifth, below middle C), and how much less a note held into a chord it is no tone of "
+        "gets; models whose bars state their chords (0: off)", metavar="G")
     groove: float = option(
         GROOVE, "how strongly each part is pulled to play its bar again (drums and a bass fully, other parts "
         "half; with --chords only drums) and the harmony to return four bars on, but in the last bar of every "
