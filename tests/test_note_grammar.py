@@ -87,22 +87,24 @@ def test_masker_agrees_with_checker_on_random_walks(tokenizer: Tokenizer, figure
     assert sum(checker.value("bars") for checker in checkers) > batch
 
 
-def test_a_pitched_constraint_never_lets_drums_open_a_piece(tokenizer: Tokenizer) -> None:
-    """Under ``Constraints(pitched=True)`` (a chord plan) the first track may be any pitched program
-    but not the drums; after it, drums may join. Masker and checker agree."""
+@pytest.mark.parametrize("players", [1, 2])
+def test_a_pitched_constraint_opens_a_piece_with_that_many_pitched_tracks(tokenizer: Tokenizer, players: int) -> None:
+    """Under ``Constraints(pitched=n)`` (a chord plan: 2 where nobody chose the parts, as a tune alone
+    states no chord) the first n tracks may be any pitched program but not the drums, and the first
+    bar waits for them; after them, drums may join and the bars begin. Masker and checker agree."""
     import tensorflow as tf
 
     grammar, name = tokenizer.grammar(), tokenizer.id_of
     drums, piano = name(Kind.PROGRAM, 128), name(Kind.PROGRAM, 0)
-    masker, checker = grammar.masker(), grammar.checker(Constraints(pitched=True))
-    params = masker.params(constraints=Constraints(pitched=True))
+    masker, checker = grammar.masker(), grammar.checker(Constraints(pitched=players))
+    params = masker.params(constraints=Constraints(pitched=players))
     state = masker.initial_state(1)
-    for token in (tokenizer.bos_id, piano):
+    for tracks, token in enumerate([tokenizer.bos_id] + [piano] * players):
         state = masker.update(state, tf.constant([token], tf.int32), params)
         checker.feed(token)
         mask = masker.allowed(state, params).numpy()[0]
         np.testing.assert_array_equal(mask, checker.allowed_mask())
-        assert mask[drums] == (token == piano) and mask[name(Kind.PROGRAM, 33)]
+        assert mask[drums] == mask[name(Kind.BAR)] == (tracks == players) and mask[name(Kind.PROGRAM, 33)]
     free = grammar.checker()
     free.feed(tokenizer.bos_id)
     assert free.allowed(drums)

@@ -140,14 +140,17 @@ def draft(session: ModelSession, options: GenerationOptions) -> Draft:
         plan = tokenizer.chord_plan(options.chords, signature)
         plans, starts = (ChordPlan(plan, first),), tokenizer.values[plan[:, 0]]
     plans += steering.guidance(tokenizer, options, options.chords is not None, starts, first)
+    # A chord plan is sounded by pitched parts; a tune alone states no chord, so a piece whose parts
+    # nobody chose (no --instruments, --style or primer) opens with two.
+    players = 0 if options.chords is None else 1 if ensemble or options.style or options.primer else 2
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   pitch_bias=steering.guidance_bias(tokenizer, asked, options.key_guidance),
-                  # Asked-for instruments each play at least once in every two bars.
-                  every_track=ensemble is not None,
+                  # Asked-for instruments, and a chord plan's players, each play at least once in every two bars.
+                  every_track=ensemble is not None or players > 1,
                   constraints=_writable(tokenizer, ensemble.constraints(constraints) if ensemble is not None
                                         else constraints, quantized(options, loaded),
                                         _style_programs(loaded, options) if ensemble is None else None,
-                                        signature if options.chords is not None else None))
+                                        signature if options.chords is not None else None, players))
     return Draft(options, loaded, seed, asked, select, draws, ensemble, primer, signature, tempo, sampler, limits,
                  plans, remarks)
 
@@ -162,19 +165,21 @@ def quantized(options: GenerationOptions, loaded: Checkpoint) -> bool:
 
 
 def _writable(tokenizer: Tokenizer, constraints: Constraints, quantize: bool,
-              programs: set[int] | None = None, meter: tuple[int, int] | None = None) -> Constraints:
+              programs: set[int] | None = None, meter: tuple[int, int] | None = None, players: int = 0) -> Constraints:
     """``constraints`` kept to what a new piece may be written with, to the grid (``quantize``), to
     ``programs`` (a style's own instruments) and to ``meter`` (a chord plan's, whose bars it counts);
-    the piece keeps the meter its first bar states (a primer's last, in a continuation)."""
+    it opens with ``players`` pitched tracks (a chord plan's; as many as the data allows) and keeps the
+    meter its first bar states (a primer's last, in a continuation)."""
     allowed = np.ones(tokenizer.vocab_size, bool) if constraints.allowed is None else np.array(constraints.allowed)
     allowed &= tokenizer.writable_tokens(meter)
     if quantize:
         allowed &= tokenizer.grid_tokens()
     if programs:
         allowed &= ~tokenizer.roles.program | np.isin(tokenizer.values, sorted(programs))
-    # A chord plan is played by a pitched part: a piece of drums alone would sound none of it.
-    pitched = meter is not None and bool((allowed & tokenizer.roles.program & (tokenizer.values < DRUM_PROGRAM)).any())
-    return dataclasses.replace(constraints, allowed=allowed, pitched=pitched, one_meter=True)
+    if not (allowed & tokenizer.roles.program & (tokenizer.values < DRUM_PROGRAM)).any():
+        players = 0  # no pitched instrument to play them
+    players = min(players, constraints.max_tracks or tokenizer.config.max_tracks)
+    return dataclasses.replace(constraints, allowed=allowed, pitched=players, one_meter=True)
 
 
 def _style_programs(loaded: Checkpoint, options: GenerationOptions) -> set[int] | None:

@@ -200,8 +200,8 @@ class Constraints:
     """What training pieces had, and what their instruments can play: the tokens seen, the most
     tracks (instruments) in one piece, and per program (129 rows, drums last) the longest note
     in steps, the ``(lowest, highest)`` pitch and the most notes a track starts at one onset
-    (its largest *stack*; ``None``: no limit). ``pitched``: a new piece's first track is a pitched
-    instrument (a piece asked to play chords is never drums alone); ``one_meter``: once a meter is
+    (its largest *stack*; ``None``: no limit). ``pitched``: a new piece opens with at least this many
+    tracks, each a pitched instrument (a piece asked to play chords is never drums alone); ``one_meter``: once a meter is
     stated, no bar states another (a new piece keeps its meter)."""
 
     allowed: np.ndarray | None = None
@@ -209,7 +209,7 @@ class Constraints:
     max_durations: np.ndarray | None = None
     pitch_ranges: np.ndarray | None = None
     max_stacks: np.ndarray | None = None
-    pitched: bool = False
+    pitched: int = 0
     one_meter: bool = False
 
     def sampleable(self, kinds: np.ndarray) -> np.ndarray:
@@ -344,7 +344,7 @@ class Rules:
             "bar_limit": np.int32(bar_limit),
             "every_track": np.bool_(every_track),
             "sampling": np.bool_(sampling),
-            "pitched": np.bool_(constraints.pitched),
+            "pitched": np.int32(constraints.pitched),
             "one_meter": np.bool_(constraints.one_meter),
         }
 

@@ -179,7 +179,7 @@ class NoteRules(Rules):
             ~filling,  # FILL, FILL_START
             state["tracks"] == 0,  # controls: before the tracks, in header order
             state["tracks"] < x.minimum(params["max_tracks"], self.slots_count),  # PROGRAM: the data's most, the config's
-            x.where(phase == HEADER, state["tracks"] > 0, may_close),  # BAR
+            x.where(phase == HEADER, state["tracks"] >= x.maximum(params["pitched"], 1), may_close),  # BAR
             None, None,  # TRACK, POSITION
             program != DRUM_PROGRAM,  # a pedal, never on drums
             state["stack"] < x.take(params["max_stack"], program),  # PITCH
@@ -190,7 +190,7 @@ class NoteRules(Rules):
         low = [None] * (len(_SLOTS) + 1)
         high = [None] * (len(_SLOTS) + 1)
         low[S_CONTROL] = state["last_control"]
-        high[S_PROGRAM] = x.where(params["pitched"] & (state["tracks"] == 0), DRUM_PROGRAM, DRUM_PROGRAM + 1)
+        high[S_PROGRAM] = x.where(state["tracks"] < params["pitched"], DRUM_PROGRAM, DRUM_PROGRAM + 1)
         low[S_TRACK], high[S_TRACK] = track, x.minimum(state["tracks"], first_owed + 1)
         low[S_POSITION], high[S_POSITION] = state["position"], state["bar_length"]
         low[S_PITCH] = x.maximum(state["pitch"], x.take(params["pitch_low"], program) - 1)
