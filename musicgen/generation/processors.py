@@ -233,8 +233,8 @@ class HeldNotes(Guidance):
     carry it past a chord change of its bar (the bar's harmony is written before its notes) or
     over the bar line into the next bar's chord, where that chord lacks the note's pitch class,
     gets ``strength`` less. ``length`` is each token's length in steps (-1: not a length);
-    ``tones``, flat ``(chords + 1) * 12``, whether each pitch class is a tone of each chord (row 0:
-    no chord, every class); ``starts`` the chord each bar begins with (-1: not known), cycled as a
+    ``tones``, ``(chords + 1, 12)``, whether each pitch class is a tone of each chord (row 0: no
+    chord, every class; kept flat); ``starts`` the chord each bar begins with (-1: not known), cycled as a
     chord plan's from the grammar's bar ``first``. Drums get nothing
     (:func:`musicgen.generation.steering.held_notes` builds the tables)."""
 
