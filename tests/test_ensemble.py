@@ -61,6 +61,37 @@ def test_every_track_keeps_a_bar_open_until_each_track_played_in_two_bars() -> N
     assert allowed(False)[name(Kind.TRACK, 1)]
 
 
+def test_every_track_keeps_an_asked_drum_part_playing_in_every_bar() -> None:
+    """A pitched part may rest a bar after playing; a drum part may not (the groove holds): a bar
+    without its drums stays open for them, the first bar included. Masker and checker agree."""
+    import tensorflow as tf
+
+    tokenizer = Tokenizer(TokenizerConfig(min_pitch=36, max_pitch=72, velocity_bins=4, max_tracks=4))
+    grammar, name, bar = tokenizer.grammar(), tokenizer.id_of, tokenizer.id_of(Kind.BAR)
+    masker, checker = grammar.masker(), grammar.checker(every_track=True, sampling=True)
+    params = masker.params(every_track=True, sampling=True)
+    state = masker.initial_state(1)
+
+    def feed(tokens: list[int]) -> np.ndarray:
+        nonlocal state
+        for token in tokens:
+            state = masker.update(state, tf.constant([token]), params)
+            checker.feed(token)
+        mask = masker.allowed(state, params).numpy()[0]
+        np.testing.assert_array_equal(mask, checker.allowed_mask())
+        return mask
+
+    feed([tokenizer.bos_id, name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128), bar,
+          name(Kind.TIME_SIGNATURE, tokenizer.meters.index((4, 4)))])
+    assert not feed(_bar_of_one_note(tokenizer, 0))[bar]  # the drums owe the first bar
+    assert feed(_bar_of_one_note(tokenizer, 1))[bar]
+    feed([bar])
+    assert not feed(_bar_of_one_note(tokenizer, 0))[bar]  # and the second
+    assert feed(_bar_of_one_note(tokenizer, 1))[bar]
+    feed([bar])
+    assert feed(_bar_of_one_note(tokenizer, 1))[bar]  # the piano played in the bar before: it may rest
+
+
 def test_sampled_tracks_each_play_throughout(tune_model: Path) -> None:
     from musicgen.generation.ensemble import plan_ensemble
     from musicgen.generation.sampler import Sampler

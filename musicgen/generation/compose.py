@@ -145,7 +145,8 @@ def draft(session: ModelSession, options: GenerationOptions) -> Draft:
     players = 0 if options.chords is None else 1 if ensemble or options.style or options.primer else 2
     limits = dict(length=length, prefix=prefix, max_time_steps=max_time_steps, max_bars=max_bars,
                   pitch_bias=steering.guidance_bias(tokenizer, asked, options.key_guidance),
-                  # Asked-for instruments, and a chord plan's players, each play at least once in every two bars.
+                  # Asked-for instruments, and a chord plan's players, each play at least once in every two
+                  # bars (drums in every bar).
                   every_track=ensemble is not None or players > 1,
                   constraints=_writable(tokenizer, ensemble.constraints(constraints) if ensemble is not None
                                         else constraints, quantized(options, loaded),

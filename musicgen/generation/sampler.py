@@ -142,7 +142,8 @@ class Sampler:
         model's own distribution.
         Notes still sounding at the end are closed, so every row decodes without dropping
         an event. ``every_track`` (notes encoding): every track of the header plays at least
-        once in every two bars (its bar closes only then), so no asked instrument stays silent.
+        once in every two bars, a drum track in every bar (its bar closes only then), so no asked
+        instrument stays silent and no groove drops out.
         ``constraints`` replace the sampler's own (what the training data had) for this call; they
         are inputs of the compiled loop, so another set of instruments compiles nothing new.
         ``plans`` are extra logits processors that read where the sequence is (a chord plan,

@@ -325,7 +325,7 @@ class Rules:
 
         ``constraints`` (default: none) bound what may be sampled; ``bar_limit`` bars may be
         written after the prefix (-1: any); ``every_track`` asks each track to play in every
-        two bars; ``sampling`` says the bars are being sampled (each must be full).
+        two bars (a drum track in every bar); ``sampling`` says the bars are being sampled (each must be full).
         """
         constraints = constraints or Constraints()
         unbounded = np.full(PROGRAM_COUNT, UNBOUNDED, np.int32)

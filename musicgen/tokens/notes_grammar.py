@@ -12,7 +12,7 @@ The run's figures (:meth:`musicgen.tokens.grammar.Rules.params`) add what sampli
 the tokens the data had, at most as many tracks as a training piece, each program's pitch
 range, longest note and largest stack of notes at one onset; while sampling, a bar ends only
 once a note sounds into its last beat (every bar is full), and with ``every_track`` only once
-every track played in it or in the bar before; under a bar limit no EOS comes before the last
+every track played in it or in the bar before (a drum track: in it); under a bar limit no EOS comes before the last
 bar and the BAR that would start one bar too many is turned into EOS (:meth:`NoteRules.rewrite`),
 so ``--bars N`` gives exactly N bars. The bars of an infill (after FILL_START) are bound by
 their own limits (:mod:`musicgen.generation.infill`), not the bar rules.
@@ -133,6 +133,7 @@ class NoteRules(Rules):
             "stack": zeros, "bar_length": zeros + self.default_bar, "beat": zeros + self.default_beat, "reach": zeros,
             "bars": zeros, "bar_number": zeros, "notes_played": zeros, "elapsed": zeros, "last_control": zeros - 1,
             "heard": x.cast(zeros, x.int64), "heard_before": x.cast(zeros, x.int64) - 1,
+            "drum_tracks": x.cast(zeros, x.int64),  # one bit per drum track
             "started": false, "ended": false, "filling": false, "meter_set": false,
             "programs": x.full(batch, 0, x.int32, self.slots_count),
             # Tracks that played in each of the last bars, one int64 of bits a bar (REPEAT).
@@ -157,7 +158,8 @@ class NoteRules(Rules):
         """int64 bits of the tracks that owe a note (``every_track``, while sampling bars)."""
         x = self.x
         bars = ~state["filling"] & (state["phase"] != START) & (state["phase"] != HEADER)
-        owed = x.bits_below(state["tracks"]) & ~(state["heard"] | state["heard_before"])
+        # A track that played in the bar before may rest in this one; a drum track keeps the beat every bar.
+        owed = x.bits_below(state["tracks"]) & ~(state["heard"] | (state["heard_before"] & ~state["drum_tracks"]))
         return x.where(bars & params["every_track"], owed, owed * 0)
 
     def allowed(self, state: dict, params: dict) -> Any:
@@ -278,6 +280,8 @@ class NoteRules(Rules):
             "filling": state["filling"] | kind(Kind.FILL_START),
             "meter_set": state["meter_set"] | meter,
             "programs": programs,
+            "drum_tracks": state["drum_tracks"] | x.where(program & (values == DRUM_PROGRAM), x.bits_below(
+                state["tracks"] + 1) - x.bits_below(state["tracks"]), state["drum_tracks"] * 0),
         }
 
     def _voices(self, state: dict, new_bar: Any, note: Any, values: Any) -> dict:
