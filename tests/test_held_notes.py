@@ -79,3 +79,27 @@ def test_the_plan_cycles_from_its_first_bar(tokenizer: Tokenizer) -> None:
     """A one-bar plan of G: the bar after is G again (the rows cycle), so E held over is held back."""
     lengths = _lengths(tokenizer, 0, 64, ["G"])
     assert lengths[BAR * 3 // 4] == 0.0 and lengths[BAR * 3 // 4 + 1] == -3.0
+
+
+def test_a_later_section_reads_the_plan_where_the_piece_is(tokenizer: Tokenizer) -> None:
+    """A form samples a later section after a prefix of ``done`` bars, whose bars the grammar counts
+    anew: shifted by them, the held notes (and the chord plan) read the row of the piece's own bar."""
+    from musicgen.generation.processors import ChordPlan
+    from musicgen.generation.steering import held_notes
+    from musicgen.tokens.grammar import NumpyOps
+
+    plan = np.array([parse_chord(chord) for chord in ("C", "G", "Am", "F")])
+    guidance = held_notes(tokenizer, 3.0, plan, first=1)
+    shifted = guidance.shifted(2)
+    changes = (np.full((1, 4), 1 << 20, np.int32), np.full((1, 4), -1, np.int32))
+
+    def bias(item: object, bar: int) -> np.ndarray:  # C (60) on beat 3 of a 4/4 bar, held for any length
+        now = (np.array([60]), np.array([BAR // 2]), np.array([BAR]), np.array([bar]), *changes)
+        return item.bias(item.inputs(), now, np.array([False]), NumpyOps())[0]
+
+    # Bar 1 of the section is bar 3 of the piece, under Am, before F (which has C): nothing held back;
+    # read unshifted, bar 1 is under C before G (which lacks C).
+    np.testing.assert_array_equal(bias(shifted, 1), bias(guidance, 3))
+    assert not bias(shifted, 1).any() and bias(guidance, 1).min() == -3.0
+    assert guidance.inputs()["first"][0] == 1  # the original is left as it was
+    assert ChordPlan(np.zeros((4, 1), np.int32), first=1).shifted(2).first == -1

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from musicgen.errors import ConfigError
-from musicgen.generation.processors import ChordPlan
 
 if TYPE_CHECKING:
     from musicgen.generation.compose import Draft, Progress
@@ -126,7 +125,7 @@ def _sampled(work: Draft, tokens: np.ndarray, done: int, bars: int, seed: int) -
     else:
         limits["max_bars"] = tokenizer.time_limits(tokens, bars, None, work.signature, work.tempo)[1]
     limits["length"] = len(limits["prefix"]) + options.token_length
-    plans = tuple(ChordPlan(plan.plan, plan.first - done) if isinstance(plan, ChordPlan) else plan for plan in work.plans)
+    plans = tuple(plan.shifted(done) for plan in work.plans)
     result = work.sampler.sample(num=1, temperature=options.temperature, top_k=options.top_k, top_p=options.top_p,
                                  seed=seed, plans=plans, **limits)
     row = result.tokens[0]

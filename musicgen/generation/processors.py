@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,11 @@ class LogitsProcessor:
 
     def __call__(self, logits: Any, context: StepContext) -> Any:
         raise NotImplementedError
+
+    def shifted(self, bars: int) -> LogitsProcessor:
+        """The processor for a run whose prefix holds ``bars`` more bars (a form's later section):
+        itself, but where it counts bars from the prefix's end."""
+        return self
 
 
 class LogitsProcessorList(list):
@@ -153,6 +159,9 @@ class ChordPlan(LogitsProcessor):
     def inputs(self) -> dict[str, np.ndarray]:
         return {"plan": self.plan, "first": np.int32(self.first)}
 
+    def shifted(self, bars: int) -> ChordPlan:
+        return ChordPlan(self.plan, self.first - bars)
+
     def __call__(self, logits: Any, context: StepContext) -> Any:
         harmony = context.masker.harmony(context.state)
         if harmony is None:
@@ -244,6 +253,11 @@ class HeldNotes(Guidance):
         self.tables = {"length": np.asarray(length, np.int32), "tones": np.asarray(tones, bool).reshape(-1),
                        "starts": np.asarray(starts, np.int32), "first": np.array([first, len(starts)], np.int32),
                        "strength": np.float32(strength)}
+
+    def shifted(self, bars: int) -> HeldNotes:
+        shifted = copy.copy(self)
+        shifted.tables = {**self.tables, "first": self.tables["first"] - np.array([bars, 0], np.int32)}
+        return shifted
 
     def reads(self, rules: Any, state: dict) -> Any:
         return rules.held_now(state)
