@@ -248,6 +248,7 @@ class HeldNotes(Guidance):
     (:func:`musicgen.generation.steering.held_notes` builds the tables)."""
 
     name = "held_notes"
+    UNBOUNDED = 1 << 20  # a reach beyond any note's length
 
     def __init__(self, length: np.ndarray, tones: np.ndarray, starts: np.ndarray, first: int, strength: float) -> None:
         self.tables = {"length": np.asarray(length, np.int32), "tones": np.asarray(tones, bool).reshape(-1),
@@ -264,15 +265,18 @@ class HeldNotes(Guidance):
 
     def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
         pitch, position, bar_length, bar, change_at, change_chord = now
-        pitch_class, length = x.maximum(pitch, 0) % 12, tables["length"]
-        end = position[:, None] + length[None, :]
-        lacking = ~x.take(tables["tones"], (x.maximum(change_chord, -1) + 1) * 12 + pitch_class[:, None])
-        later = (change_at > position[:, None])[:, :, None] & (change_at[:, :, None] < end[:, None, :])
-        held_in = x.count(later & lacking[:, :, None]) > 0
+        pitch_class, length, tones = x.maximum(pitch, 0) % 12, tables["length"], tables["tones"]
         first, rows = tables["first"][0], tables["first"][1]
         following = x.take(tables["starts"], x.maximum(bar + 1 - first, 0) % rows)
-        held_over = (end > bar_length[:, None]) & ~x.take(tables["tones"], (following + 1) * 12 + pitch_class)[:, None]
-        bad = (held_in | held_over) & (length >= 0)[None, :] & ((pitch >= 0) & ~drums)[:, None]
+        # How far the note may sound: to the bar line where the next bar's chord lacks it, else on,
+        # but never past a later change of its bar to a chord that lacks it.
+        reach = x.where(x.take(tones, (following + 1) * 12 + pitch_class), bar_length * 0 + self.UNBOUNDED, bar_length)
+        lacking = ~x.take(tones, (x.maximum(change_chord, -1) + 1) * 12 + pitch_class[:, None])
+        for slot in range(int(change_at.shape[1])):
+            clash = lacking[:, slot] & (change_at[:, slot] > position)
+            reach = x.minimum(reach, x.where(clash, change_at[:, slot], reach))
+        bad = (position[:, None] + length[None, :] > reach[:, None]) & (length >= 0)[None, :]
+        bad = bad & ((pitch >= 0) & ~drums)[:, None]
         return x.where(bad, -tables["strength"], 0.0 * tables["strength"])
 
 
