@@ -406,7 +406,6 @@ def test_groove_pull_asks_each_part_to_play_its_bar_again_but_at_a_phrase_end() 
     tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", repeats=(1, 2, 4)))
     pull = groove_pull(tokenizer, 4.0)
     assert groove_pull(tokenizer, 0.0) is None and groove_pull(Tokenizer(CONFIG), 4.0) is None
-    assert groove_pull(tokenizer, 4.0, pitched=False).inputs()["strength"].tolist() == [0.0, 4.0, 4.0]  # a planned progression
     grammar, name = tokenizer.grammar(), tokenizer.id_of
     masker, checkers = grammar.masker(), [grammar.checker(), grammar.checker()]
     params = masker.params()

@@ -48,7 +48,7 @@ class SamplingOptions:
         "gets; models whose bars state their chords (0: off)", metavar="G")
     groove: float = option(
         GROOVE, "how strongly each part is pulled to play its bar again (drums and a bass fully, other parts "
-        "half; with --chords only drums) and the harmony to return four bars on, but in the last bar of every "
+        "half) and the harmony to return four bars on, but in the last bar of every "
         "four, left free to vary; models with repeat tokens (0: off)", metavar="G")
     voice_leading: float = option(
         VOICE_LEADING, "how strongly a part is kept from moving with another in consecutive fifths or octaves "

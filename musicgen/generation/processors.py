@@ -341,16 +341,16 @@ class HarmonyLoop(Guidance):
 
 class GroovePull(Guidance):
     """Parts that settle into a pattern: the "this part again" tokens (``repeat``: 1 on them) get
-    ``strength[1]`` more on a drum track, ``strength[0]`` on a bass instrument's (``bass``, per
-    program) and half that on another pitched one, in every bar but the last of each ``phrase``
-    (``strength[2]`` bars), where the part is left free to vary, as a drummer fills at a section's
-    end (:func:`musicgen.generation.steering.groove_pull` builds the tables)."""
+    ``strength[0]`` more on a drum track and a bass instrument's (``bass``, per program) and half
+    that on another pitched one, in every bar but the last of each ``phrase`` (``strength[1]``
+    bars), where the part is left free to vary, as a drummer fills at a section's end
+    (:func:`musicgen.generation.steering.groove_pull` builds the tables)."""
 
     name = "groove_pull"
 
-    def __init__(self, repeat: np.ndarray, bass: np.ndarray, pitched: float, drums: float, phrase: int) -> None:
+    def __init__(self, repeat: np.ndarray, bass: np.ndarray, strength: float, phrase: int) -> None:
         self.tables = {"repeat": np.asarray(repeat, np.float32), "bass": np.asarray(bass, bool),
-                       "strength": np.array([pitched, drums, phrase], np.float32)}
+                       "strength": np.array([strength, phrase], np.float32)}
 
     def reads(self, rules: Any, state: dict) -> Any:
         return rules.part_now(state)
@@ -358,9 +358,8 @@ class GroovePull(Guidance):
     def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
         bar, program = now
         strength = tables["strength"]
-        pitched = x.where(x.take(tables["bass"], program), strength[0], strength[0] * 0.5)
-        weight = x.where(drums, strength[1], pitched)
-        phrase_end = x.cast(bar, x.int32) % x.cast(strength[2], x.int32) == 0
+        weight = x.where(drums | x.take(tables["bass"], program), strength[0], strength[0] * 0.5)
+        phrase_end = x.cast(bar, x.int32) % x.cast(strength[1], x.int32) == 0
         weight = x.where(phrase_end, weight * 0.0, weight)
         return weight[:, None] * tables["repeat"][None, :]
 

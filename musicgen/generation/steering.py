@@ -164,18 +164,18 @@ def held_notes(tokenizer: Tokenizer, strength: float, starts: np.ndarray | None 
     return HeldNotes(length, tones, np.array([-1]) if starts is None else starts, first, strength)
 
 
-def groove_pull(tokenizer: Tokenizer, strength: float, pitched: bool = True) -> GroovePull | None:
+def groove_pull(tokenizer: Tokenizer, strength: float) -> GroovePull | None:
     """The :class:`GroovePull` of ``tokenizer`` at ``strength`` (None: 0, or a vocabulary without
     "this part again" tokens): a drum part's and a bass part's repeat tokens get ``strength`` more
     and another pitched part's half that (a rhythm section holds a groove; a melody or a chorale
-    voice moves on), but in the last bar of every :data:`PHRASE_BARS`. Without ``pitched`` only the
-    drums are pulled: under a planned progression a bar played again would sound under another chord."""
+    voice moves on), but in the last bar of every :data:`PHRASE_BARS`. A pitched part's bar played
+    again under other chords is the chord guidance's to hold back (:func:`chord_guidance`), so under a
+    planned progression the parts return where its chords do."""
     from musicgen.generation.processors import GroovePull
 
     if not strength or not tokenizer.roles.repeat.any():
         return None
-    return GroovePull(tokenizer.roles.repeat, _bass_programs(), strength if pitched else 0.0, strength,
-                      PHRASE_BARS)
+    return GroovePull(tokenizer.roles.repeat, _bass_programs(), strength, PHRASE_BARS)
 
 
 def _bass_programs() -> np.ndarray:
@@ -215,9 +215,9 @@ def guidance(tokenizer: Tokenizer, options: Any, planned: bool = False, starts: 
     """The guidance processors ``options`` ask for (:func:`chord_guidance` and, at its strength,
     :func:`held_notes`; :func:`groove_pull` and, at the groove's strength, :func:`harmony_loop`;
     :func:`voice_leading`), those the vocabulary can take; ``planned``: the chords are a given
-    progression (only drums hold a groove, and the plan, not the loop, decides the harmony), whose
+    progression (the plan, not the loop, decides the harmony), whose
     bars begin with ``starts`` (cycled from the grammar's bar ``first``) where known ahead."""
     items = (chord_guidance(tokenizer, options.chord_guidance), held_notes(tokenizer, options.chord_guidance, starts, first),
-             groove_pull(tokenizer, options.groove, not planned),
+             groove_pull(tokenizer, options.groove),
              None if planned else harmony_loop(tokenizer, options.groove), voice_leading(tokenizer, options.voice_leading))
     return tuple(item for item in items if item is not None)
