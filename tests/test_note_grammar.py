@@ -401,11 +401,16 @@ def test_groove_pull_asks_each_part_to_play_its_bar_again_but_at_a_phrase_end() 
     bar (left free for a fill); the token-by-token sampler adds the same numbers (NumPy rules)."""
     import tensorflow as tf
 
-    from musicgen.generation.steering import groove_pull
+    from musicgen.generation.options import SamplingOptions
+    from musicgen.generation.steering import groove_pull, guidance
 
     tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", repeats=(1, 2, 4)))
     pull = groove_pull(tokenizer, 4.0)
     assert groove_pull(tokenizer, 0.0) is None and groove_pull(Tokenizer(CONFIG), 4.0) is None
+    # Under a planned progression the pitched parts are pulled too (a bar under other chords is the
+    # chord guidance's to hold back), so the parts return where the plan's chords do.
+    planned = [item for item in guidance(tokenizer, SamplingOptions(groove=4.0), planned=True) if item.name == pull.name]
+    assert planned[0].inputs()["strength"].tolist() == [4.0, 4.0]
     grammar, name = tokenizer.grammar(), tokenizer.id_of
     masker, checkers = grammar.masker(), [grammar.checker(), grammar.checker()]
     params = masker.params()
