@@ -243,8 +243,8 @@ class HeldNotes(Guidance):
     over the bar line into the next bar's chord, where that chord lacks the note's pitch class,
     gets ``strength`` less. ``length`` is each token's length in steps (-1: not a length);
     ``tones``, ``(chords + 1, 12)``, whether each pitch class is a tone of each chord (row 0: no
-    chord, every class; kept flat); ``starts`` the chord each bar begins with (-1: not known), cycled as a
-    chord plan's from the grammar's bar ``first``. Drums get nothing
+    chord, every class; kept flat); ``starts`` the chord each bar begins with (-1: not known),
+    cycled as a chord plan's from the grammar's bar ``first``. Drums get nothing
     (:func:`musicgen.generation.steering.held_notes` builds the tables)."""
 
     name = "held_notes"

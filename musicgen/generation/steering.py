@@ -122,7 +122,7 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
     half that, and a note from middle C up twice ``strength`` less; a part's "this bar again" token
     twice ``strength`` less where that bar's chords are not this bar's."""
     from musicgen.generation.processors import ChordGuidance
-    from musicgen.music.chords import pitch_classes
+    from musicgen.music.chords import chord_root, chord_tones
 
     if not strength or not tokenizer.config.chords:
         return None
@@ -134,11 +134,10 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
     for value in values:
         if value < 0:
             continue
-        tones = pitch_classes(value)
-        weights = np.array([1.0 if pc in tones else 0.0 for pc in range(12)])
+        weights = chord_tones()[value].astype(np.float64)
         chord[value + 1, pitch] = strength * (weights - weights.mean())[pitches % 12]
         bass = np.zeros(12)
-        bass[tones[0]], bass[(tones[0] + 7) % 12] = 1.0, 0.5
+        bass[chord_root(value)], bass[(chord_root(value) + 7) % 12] = 1.0, 0.5
         root[value + 1, pitch] = strength * (bass - bass.mean())[pitches % 12]
     root[:, pitch] -= 2 * strength * (pitches >= BASS_ABOVE)
     repeat = tokenizer.roles.repeat
@@ -153,13 +152,11 @@ def held_notes(tokenizer: Tokenizer, strength: float, starts: np.ndarray | None 
     bar ``first``; None: not known ahead, so only a bar's own changes count). In an encoding with
     chords a note's completing token is its length in steps."""
     from musicgen.generation.processors import HeldNotes
-    from musicgen.music.chords import CHORD_COUNT, pitch_classes
+    from musicgen.music.chords import chord_tones
 
     if not strength or not tokenizer.config.chords:
         return None
-    tones = np.ones((CHORD_COUNT + 1, 12), bool)
-    for chord in range(CHORD_COUNT):
-        tones[chord + 1] = np.isin(np.arange(12), pitch_classes(chord))
+    tones = np.concatenate([np.ones((1, 12), bool), chord_tones()])  # row 0: no chord
     length = np.where(tokenizer.roles.note, tokenizer.values, -1)
     return HeldNotes(length, tones, np.array([-1]) if starts is None else starts, first, strength)
 
@@ -215,8 +212,8 @@ def guidance(tokenizer: Tokenizer, options: Any, planned: bool = False, starts: 
     """The guidance processors ``options`` ask for (:func:`chord_guidance` and, at its strength,
     :func:`held_notes`; :func:`groove_pull` and, at the groove's strength, :func:`harmony_loop`;
     :func:`voice_leading`), those the vocabulary can take; ``planned``: the chords are a given
-    progression (the plan, not the loop, decides the harmony), whose
-    bars begin with ``starts`` (cycled from the grammar's bar ``first``) where known ahead."""
+    progression (the plan, not the loop, decides the harmony); ``starts``: the chord each bar begins
+    with, where known ahead (cycled from the grammar's bar ``first``)."""
     items = (chord_guidance(tokenizer, options.chord_guidance), held_notes(tokenizer, options.chord_guidance, starts, first),
              groove_pull(tokenizer, options.groove),
              None if planned else harmony_loop(tokenizer, options.groove), voice_leading(tokenizer, options.voice_leading))

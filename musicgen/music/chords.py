@@ -26,7 +26,10 @@ chord's pitch classes, root first.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
+
+import numpy as np
 
 from musicgen.errors import ConfigError
 
@@ -149,6 +152,16 @@ def pitch_classes(chord: int) -> tuple[int, ...]:
         return ()
     root = chord_root(chord)
     return tuple((root + interval) % 12 for interval in QUALITIES[int(chord) % len(QUALITIES)].intervals)
+
+
+@lru_cache(maxsize=1)
+def chord_tones() -> np.ndarray:
+    """``(CHORD_COUNT, 12)`` booleans: whether each pitch class is a tone of each chord number (read only)."""
+    table = np.zeros((CHORD_COUNT, 12), bool)
+    for chord in range(CHORD_COUNT):
+        table[chord, list(pitch_classes(chord))] = True
+    table.flags.writeable = False
+    return table
 
 
 def nearest_quality(intervals: set[int] | frozenset[int]) -> int:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from musicgen.music.analysis import pitch_profiles
-from musicgen.music.chords import CHORD_COUNT, NO_CHORD, QUALITIES, chord_root, pitch_classes
+from musicgen.music.chords import CHORD_COUNT, NO_CHORD, QUALITIES, chord_root, chord_tones
 from musicgen.music.meter import beat_frames
 from musicgen.music.piece import Piece, changes
 
@@ -46,9 +46,7 @@ class Settings:
 
 
 DEFAULT = Settings()
-_TEMPLATES = np.zeros((CHORD_COUNT, 12))
-for _chord in range(CHORD_COUNT):
-    _TEMPLATES[_chord, list(pitch_classes(_chord))] = 1.0
+_TEMPLATES = chord_tones().astype(np.float64)
 _ROOTS = np.array([chord_root(chord) for chord in range(CHORD_COUNT)])
 
 

@@ -201,8 +201,8 @@ class Constraints:
     tracks (instruments) in one piece, and per program (129 rows, drums last) the longest note
     in steps, the ``(lowest, highest)`` pitch and the most notes a track starts at one onset
     (its largest *stack*; ``None``: no limit). ``pitched``: a new piece opens with at least this many
-    tracks, each a pitched instrument (a piece asked to play chords is never drums alone); ``one_meter``: once a meter is
-    stated, no bar states another (a new piece keeps its meter)."""
+    tracks, each a pitched instrument (a piece asked to play chords is never drums alone);
+    ``one_meter``: once a meter is stated, no bar states another (a new piece keeps its meter)."""
 
     allowed: np.ndarray | None = None
     max_tracks: int | None = None
