@@ -343,25 +343,30 @@ class GroovePull(Guidance):
     """Parts that settle into a pattern: the "this part again" tokens (``repeat``: 1 on them) get
     ``strength[0]`` more on a drum track and a bass instrument's (``bass``, per program) and half
     that on another pitched one, in every bar but the last of each ``phrase`` (``strength[1]``
-    bars), where the part is left free to vary, as a drummer fills at a section's end
+    bars), where the part is left free to vary, as a drummer fills at a section's end; a pitched
+    part only where the bar it would play again (``distance``: each token's column of the grammar's
+    bar history) stated this bar's chords: elsewhere it would sound the old ones
     (:func:`musicgen.generation.steering.groove_pull` builds the tables)."""
 
     name = "groove_pull"
 
-    def __init__(self, repeat: np.ndarray, bass: np.ndarray, strength: float, phrase: int) -> None:
+    def __init__(self, repeat: np.ndarray, bass: np.ndarray, strength: float, phrase: int,
+                 distance: np.ndarray) -> None:
         self.tables = {"repeat": np.asarray(repeat, np.float32), "bass": np.asarray(bass, bool),
-                       "strength": np.array([strength, phrase], np.float32)}
+                       "strength": np.array([strength, phrase], np.float32),
+                       "distance": np.asarray(distance, np.int32)}
 
     def reads(self, rules: Any, state: dict) -> Any:
         return rules.part_now(state)
 
     def bias(self, tables: dict, now: Any, drums: Any, x: Any) -> Any:
-        bar, program = now
+        bar, program, same = now
         strength = tables["strength"]
         weight = x.where(drums | x.take(tables["bass"], program), strength[0], strength[0] * 0.5)
         phrase_end = x.cast(bar, x.int32) % x.cast(strength[1], x.int32) == 0
         weight = x.where(phrase_end, weight * 0.0, weight)
-        return weight[:, None] * tables["repeat"][None, :]
+        pulled = x.columns(same, tables["distance"]) | drums[:, None]  # drums sound no chord
+        return x.where(pulled, weight[:, None] * tables["repeat"][None, :], 0.0 * tables["repeat"][None, :])
 
 
 UNSURE_MASS = 0.5  # a forced choice is the model's own when it gave it at least this probability

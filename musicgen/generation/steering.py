@@ -141,8 +141,7 @@ def chord_guidance(tokenizer: Tokenizer, strength: float) -> ChordGuidance | Non
         root[value + 1, pitch] = strength * (bass - bass.mean())[pitches % 12]
     root[:, pitch] -= 2 * strength * (pitches >= BASS_ABOVE)
     repeat = tokenizer.roles.repeat
-    distance = np.where(repeat, np.maximum(tokenizer.values - 1, 0), 0)
-    return ChordGuidance(chord, root, _bass_programs(), -2 * strength * repeat, distance)
+    return ChordGuidance(chord, root, _bass_programs(), -2 * strength * repeat, _bars_back(tokenizer))
 
 
 def held_notes(tokenizer: Tokenizer, strength: float, starts: np.ndarray | None = None,
@@ -165,14 +164,20 @@ def groove_pull(tokenizer: Tokenizer, strength: float) -> GroovePull | None:
     """The :class:`GroovePull` of ``tokenizer`` at ``strength`` (None: 0, or a vocabulary without
     "this part again" tokens): a drum part's and a bass part's repeat tokens get ``strength`` more
     and another pitched part's half that (a rhythm section holds a groove; a melody or a chorale
-    voice moves on), but in the last bar of every :data:`PHRASE_BARS`. A pitched part's bar played
-    again under other chords is the chord guidance's to hold back (:func:`chord_guidance`), so under a
-    planned progression the parts return where its chords do."""
+    voice moves on), but in the last bar of every :data:`PHRASE_BARS`, and a pitched part's only
+    where the bar it would play again stated this bar's chords, so under a planned progression the
+    parts return where its chords do."""
     from musicgen.generation.processors import GroovePull
 
-    if not strength or not tokenizer.roles.repeat.any():
+    repeat = tokenizer.roles.repeat
+    if not strength or not repeat.any():
         return None
-    return GroovePull(tokenizer.roles.repeat, _bass_programs(), strength, PHRASE_BARS)
+    return GroovePull(repeat, _bass_programs(), strength, PHRASE_BARS, _bars_back(tokenizer))
+
+
+def _bars_back(tokenizer: Tokenizer) -> np.ndarray:
+    """Per token: a "this part again" token's column of the grammar's bar history (0 elsewhere)."""
+    return np.where(tokenizer.roles.repeat, np.maximum(tokenizer.values - 1, 0), 0)
 
 
 def _bass_programs() -> np.ndarray:

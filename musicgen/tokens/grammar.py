@@ -292,10 +292,11 @@ class Rules:
         whether that bar had this bar's chords (None: no chords here)."""
         return None
 
-    def part_now(self, state: dict) -> tuple[Any, Any] | None:
-        """``(batch,)`` each: the bar of the piece (1 in the first, a prompt's or primer's bars
-        counted) and the program of the track the next token belongs to (None: this encoding has
-        no bars and tracks)."""
+    def part_now(self, state: dict) -> tuple[Any, Any, Any] | None:
+        """The bar of the piece (1 in the first, a prompt's or primer's bars counted), the program of
+        the track the next token belongs to, and ``(batch, bars back)`` whether each bar before
+        stated this bar's chords (true where either states none; None: this encoding has no bars
+        and tracks)."""
         return None
 
     def loop_now(self, state: dict) -> tuple[Any, Any, Any, Any, Any] | None:

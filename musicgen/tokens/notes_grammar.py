@@ -335,8 +335,8 @@ class NoteRules(Rules):
                 "changes": x.where(bar, state["changes"] * 0, state["changes"] + x.cast(chord, x.int32)),
                 "chord": x.where(placed, sounding, x.where(bar, state["chord"] * 0 - 1, state["chord"]))}
 
-    def part_now(self, state: dict) -> tuple[Any, Any]:
-        return state["bar_number"], self._program(state)
+    def part_now(self, state: dict) -> tuple[Any, Any, Any]:
+        return state["bar_number"], self._program(state), self.same_harmony(state)
 
     def _harmony_key(self, state: dict) -> Any:
         """One number for the bar's chord changes so far, ``changes * KEYED + first chord`` (-1: none
