@@ -48,8 +48,8 @@ class SamplingOptions:
         "gets; models whose bars state their chords (0: off)", metavar="G")
     groove: float = option(
         GROOVE, "how strongly each part is pulled to play its bar again (drums and a bass fully, other parts "
-        "half) and the harmony to return four bars on, but in the last bar of every "
-        "four, left free to vary; models with repeat tokens (0: off)", metavar="G")
+        "half; a pitched part only where that bar had this bar's chords) and the harmony to return four bars "
+        "on, but in the last bar of every four, left free to vary; models with repeat tokens (0: off)", metavar="G")
     voice_leading: float = option(
         VOICE_LEADING, "how strongly a part is kept from moving with another in consecutive fifths or octaves "
         "(a bass keeps its roots); models with bars and tracks (0: off)", metavar="G")
