@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from guidance_rows import guidance_rows
 
-from musicgen.generation.processors import StepContext
 from musicgen.music.chords import parse_chord
 from musicgen.tokens import Kind, Tokenizer, TokenizerConfig
 
@@ -23,32 +23,16 @@ def _lengths(tokenizer: Tokenizer, track: int, pitch: int, starts: list[str] | N
     """What :class:`HeldNotes` adds to each length of a note of ``pitch`` on beat 2 of a 4/4 bar under
     C that turns to Am on beat 3, on ``track`` (0: piano, 1: drums), the plan's bars beginning with
     ``starts``; the compiled rules and the token-by-token sampler's NumPy rules add the same."""
-    import tensorflow as tf
-
     from musicgen.generation.steering import held_notes
 
     name = tokenizer.id_of
     plan = None if starts is None else np.array([parse_chord(chord) for chord in starts])
     guidance = held_notes(tokenizer, 3.0, plan, first=1)
-    grammar = tokenizer.grammar()
-    masker, checker = grammar.masker(), grammar.checker()
-    params = masker.params()
-    state = masker.initial_state(1)
     song = [tokenizer.bos_id, name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128), name(Kind.BAR),
             name(Kind.TIME_SIGNATURE, tokenizer.meters.index((4, 4))),
             name(Kind.CHORD, parse_chord("C")), name(Kind.POSITION, BAR // 2), name(Kind.CHORD, parse_chord("Am")),
             name(Kind.TRACK, track), name(Kind.POSITION, BAR // 4), name(Kind.PITCH, pitch), name(Kind.VELOCITY, 2)]
-    for token in song:
-        state = masker.update(state, tf.constant([token], tf.int32), params)
-        checker.feed(token)
-    inputs = {guidance.name: {key: tf.constant(value) for key, value in guidance.inputs().items()}}
-    context = StepContext(tf.ones([1, tokenizer.vocab_size], tf.bool), masker.drums(state), masker=masker,
-                          state=state, inputs=inputs)
-    row = guidance(tf.zeros([1, tokenizer.vocab_size]), context).numpy()[0]
-    rules = checker.rules
-    numpy_row = guidance.bias(guidance.inputs(), guidance.reads(rules, checker.state), rules.drums(checker.state),
-                              rules.x)[0]
-    np.testing.assert_allclose(row, numpy_row)
+    row = guidance_rows(tokenizer, guidance, [song])[0]
     length = tokenizer.kinds == Kind.DURATION
     assert not row[~length].any()  # only a note's length moves
     return dict(zip(tokenizer.values[length].tolist(), row[length].tolist(), strict=True))

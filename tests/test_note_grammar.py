@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from guidance_rows import guidance_rows
 
 from musicgen.errors import ConfigError
 from musicgen.generation.processors import PitchBias, StepContext
@@ -305,16 +306,11 @@ def test_chord_guidance_holds_back_a_bar_played_again_under_other_chords() -> No
     """Bars under C, G, C: in the third, a piano's REPEAT(2) (the C bar) is free and its REPEAT(1)
     (the G bar) is held back by twice the strength; drums may repeat anything. Masker and checker
     (the guided sampler's rules) give the same numbers."""
-    import tensorflow as tf
-
     from musicgen.generation.steering import chord_guidance
     from musicgen.music.chords import parse_chord
 
     tokenizer = Tokenizer(dataclasses.replace(CONFIG, pedal="ignore", chords=True, repeats=(1, 2, 4)))
     guidance, name = chord_guidance(tokenizer, 3.0), tokenizer.id_of
-    grammar = tokenizer.grammar()
-    masker, checkers = grammar.masker(), [grammar.checker(), grammar.checker()]
-    params = masker.params()
     song = [tokenizer.bos_id, name(Kind.PROGRAM, 0), name(Kind.PROGRAM, 128)]
     for bar, chord in enumerate(("C", "G", "C")):
         song += [name(Kind.BAR), *([name(Kind.TIME_SIGNATURE, 0)] if bar == 0 else []), name(Kind.CHORD, parse_chord(chord))]
@@ -322,23 +318,7 @@ def test_chord_guidance_holds_back_a_bar_played_again_under_other_chords() -> No
             song += [name(Kind.TRACK, 0), name(Kind.POSITION, 0), name(Kind.PITCH, 60), name(Kind.VELOCITY, 2),
                      name(Kind.DURATION, 12), name(Kind.TRACK, 1), name(Kind.POSITION, 0), name(Kind.PITCH, 60),
                      name(Kind.VELOCITY, 2), name(Kind.DURATION, 12)]
-    state = masker.initial_state(2)
-    for token in song:
-        state = masker.update(state, tf.constant([token] * 2, tf.int32), params)
-        for checker in checkers:
-            checker.feed(token)
-    tracks = [name(Kind.TRACK, 0), name(Kind.TRACK, 1)]  # piano, drums
-    state = masker.update(state, tf.constant(tracks, tf.int32), params)
-    for checker, track in zip(checkers, tracks, strict=True):
-        checker.feed(track)
-    inputs = {guidance.name: {key: tf.constant(value) for key, value in guidance.inputs().items()}}
-    context = StepContext(tf.ones([2, tokenizer.vocab_size], tf.bool), masker.drums(state), masker=masker,
-                          state=state, inputs=inputs)
-    rows = guidance(tf.zeros([2, tokenizer.vocab_size]), context).numpy()
-    rules = checkers[0].rules
-    np.testing.assert_allclose(rows, np.stack([guidance.bias(guidance.inputs(), guidance.reads(rules, checker.state),
-                                                             rules.drums(checker.state), rules.x)[0]
-                                               for checker in checkers]))
+    rows = guidance_rows(tokenizer, guidance, [[*song, name(Kind.TRACK, track)] for track in (0, 1)])  # piano, drums
     piano = {int(tokenizer.values[token]): float(rows[0][token]) for token in np.flatnonzero(tokenizer.roles.repeat)}
     assert piano == {1: -6.0, 2: 0.0, 4: 0.0} and not rows[1].any()
 

@@ -58,8 +58,10 @@ def with_markers(data: bytes, chords: list[tuple[float, int]], markers: list[tup
     def tick(beat: float) -> int:
         return max(round(float(beat) * tpq), 0)
 
+    keys = sorted(keys)
+
     def name(beat: float, chord: int) -> str:
-        sounding = [key for start, key in sorted(keys) if start <= beat + 1e-6]
+        sounding = [key for start, key in keys if start <= beat + 1e-6]
         return chord_name(chord, sounding[-1] if sounding else None)
 
     named = [(tick(beat), name(beat, chord)) for beat, chord in chords]

@@ -13,8 +13,8 @@ the tokens the data had, at most as many tracks as a training piece, each progra
 range, longest note and largest stack of notes at one onset; while sampling, a bar ends only
 once a note sounds into its last beat (every bar is full), and with ``every_track`` only once
 every track played in it or in the bar before (a drum track: in it); under a bar limit no EOS
-comes before the last bar and the BAR that would start one bar too many is turned into EOS (:meth:`NoteRules.rewrite`),
-so ``--bars N`` gives exactly N bars. The bars of an infill (after FILL_START) are bound by
+comes before the last bar and the BAR that would start one bar too many is turned into EOS
+(:meth:`NoteRules.rewrite`), so ``--bars N`` gives exactly N bars. The bars of an infill (after FILL_START) are bound by
 their own limits (:mod:`musicgen.generation.infill`), not the bar rules.
 
 Each kind's rule is one line of :meth:`NoteRules.allowed`: an on/off switch and an open
